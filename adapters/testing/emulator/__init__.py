@@ -1,0 +1,1 @@
+"""The VendorEmulator: the four vendor wire protocols on loopback, with scripted faults."""

@@ -1,0 +1,109 @@
+"""What comes back: a completion, its usage, stop reason and timing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .messages import Message, Part, ReasoningPart, Role, TextPart, ToolCallPart
+
+StopKind = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class StopReason:
+    """Why generation stopped: a normalised ``kind`` plus the vendor's ``raw`` value."""
+
+    kind: StopKind
+    raw: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts. ``input_tokens`` includes cached and cache-write tokens; ``output_tokens``
+    includes ``reasoning_tokens``."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Seconds from the call to the first content (streams only) and to the end."""
+
+    time_to_first_token: float | None = None
+    total: float | None = None
+
+
+def normalise_parts(parts: Iterable[Part]) -> tuple[Part, ...]:
+    """Join adjacent text parts, and a reasoning part into an unsigned one before it, the way a
+    stream folds: one part per uninterrupted run, so streamed and whole answers compare equal."""
+    merged: list[Part] = []
+    for part in parts:
+        last = merged[-1] if merged else None
+        if isinstance(part, TextPart):
+            if not part.text:
+                continue
+            if isinstance(last, TextPart):
+                merged[-1] = TextPart(last.text + part.text)
+                continue
+        elif (
+            isinstance(part, ReasoningPart)
+            and isinstance(last, ReasoningPart)
+            and last.signature is None
+            and last.redacted == part.redacted
+        ):
+            merged[-1] = ReasoningPart(last.text + part.text, part.signature, part.provider or last.provider,
+                                       last.redacted)
+            continue
+        merged.append(part)
+    return tuple(merged)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A model's answer. Timing is not part of equality: the same answer may arrive at any speed."""
+
+    parts: tuple[Part, ...]
+    stop_reason: StopReason
+    usage: Usage = field(default_factory=Usage)
+    provider: str | None = None
+    model: str | None = None
+    response_id: str | None = None
+    timing: Timing = field(default_factory=Timing, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", normalise_parts(self.parts))
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+    @property
+    def tool_calls(self) -> tuple[ToolCallPart, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ToolCallPart))
+
+    @property
+    def reasoning(self) -> tuple[ReasoningPart, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ReasoningPart))
+
+    def to_message(self) -> Message:
+        """The assistant turn to append to the conversation (reasoning kept for the same vendor)."""
+        return Message(Role.ASSISTANT, self.parts or (TextPart(""),))

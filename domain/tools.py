@@ -1,0 +1,64 @@
+"""Tools a model may call, and how the caller constrains the choice."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ._json import frozen_json
+
+_TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool: its name, what it does, and a JSON-schema object describing its parameters."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    def __post_init__(self) -> None:
+        from .errors import InvalidRequest
+
+        if not _TOOL_NAME.match(self.name):
+            raise InvalidRequest(
+                f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'",
+                field="tools",
+            )
+        params = frozen_json(self.parameters, f"parameters of tool {self.name!r}")
+        if params.get("type", "object") != "object":
+            raise InvalidRequest(f"parameters of tool {self.name!r} must be a JSON schema of type 'object'",
+                                 field="tools")
+        object.__setattr__(self, "parameters", params)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """``ToolChoice.AUTO``, ``.NONE``, ``.REQUIRED``, or ``ToolChoice.tool("name")``."""
+
+    mode: Literal["auto", "none", "required", "tool"]
+    name: str | None = None
+
+    AUTO: ClassVar[ToolChoice]
+    NONE: ClassVar[ToolChoice]
+    REQUIRED: ClassVar[ToolChoice]
+
+    def __post_init__(self) -> None:
+        from .errors import InvalidRequest
+
+        if self.mode not in ("auto", "none", "required", "tool"):
+            raise InvalidRequest(f"unknown tool choice {self.mode!r}", field="tool_choice")
+        if (self.mode == "tool") != bool(self.name):
+            raise InvalidRequest("a named tool choice needs exactly a tool name", field="tool_choice")
+
+    @classmethod
+    def tool(cls, name: str) -> ToolChoice:
+        return cls("tool", name)
+
+
+ToolChoice.AUTO = ToolChoice("auto")
+ToolChoice.NONE = ToolChoice("none")
+ToolChoice.REQUIRED = ToolChoice("required")
