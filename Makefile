@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit bench clean
+.PHONY: demo test lint typecheck imports unit bench clean relink
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,24 +14,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Strict editable installs link file by file: re-link when modules are added or removed.
+LINKS := $(VENV)/.linked
+$(LINKS): $(STAMP) $(shell find domain ports adapters composition -type d -not -name __pycache__)
+	$(BIN)/pip install -q --no-deps -e . --config-settings editable_mode=strict
+	touch $(LINKS)
+
+relink: $(LINKS)
+
+demo: $(LINKS)
 	$(BIN)/python -m llmport.composition.demo
 
-lint: $(STAMP)
+lint: $(LINKS)
 	$(BIN)/ruff check domain ports adapters composition tests benchmarks
 
-typecheck: $(STAMP)
+typecheck: $(LINKS)
 	$(BIN)/mypy -p llmport.domain -p llmport.ports -p llmport.adapters -p llmport.composition
 
-imports: $(STAMP)
+imports: $(LINKS)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(LINKS)
 	$(BIN)/pytest
 
 test: lint typecheck imports unit
 
-bench: $(STAMP)
+bench: $(LINKS)
 	$(BIN)/python -m benchmarks
 
 clean:

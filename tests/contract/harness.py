@@ -1,0 +1,22 @@
+"""How the contract suite builds each adapter against the emulator.
+
+Each adapter family adds ``tests/contract/harness_<family>.py`` exporting ``HARNESSES``; the suite
+in ``test_contract.py`` runs every scenario against every harness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from llmport.ports import LLMPort
+
+
+@dataclass(frozen=True)
+class Harness:
+    name: str  # test id, e.g. "openai-chat", "openai-responses", "anthropic", "google", "bedrock"
+    vendor: str  # the emulator's vendor key for scripting ("openai", "anthropic", "google", "bedrock")
+    model: str  # model name the adapter sends
+    build: Callable[[str], LLMPort]  # emulator base URL -> adapter over a real SDK client, SDK retries off
+    reasoning_signature: bool = False  # the vendor round-trips an opaque reasoning signature
+    exact_count_tokens: bool = True  # count_tokens asks the vendor (else: an estimate)
