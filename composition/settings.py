@@ -1,0 +1,183 @@
+"""Deployment settings, read from the environment (prefix ``LLMPORT_``) or a TOML/JSON file named
+by ``LLMPORT_CONFIG``. Invalid settings fail at start-up with one readable message."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as _SourceError
+
+ProviderKind = Literal[
+    "openai", "azure_openai", "openai_compatible",
+    "anthropic", "anthropic_bedrock", "anthropic_vertex",
+    "google", "vertex",
+    "bedrock",
+]
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; the message names the variable and never echoes a secret."""
+
+
+class ProviderSettings(BaseModel):
+    """One configured provider: which SDK family, where, and with which credentials."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ProviderKind
+    api_key: SecretStr | None = None
+    # For presets: the environment variable that holds the key (e.g. GROQ_API_KEY).
+    api_key_env: str | None = None
+    base_url: str | None = None
+    preset: str | None = None  # openai_compatible presets: groq, deepseek, mistral, ..., ollama
+    api: Literal["chat", "responses"] = "chat"  # OpenAI family: Chat Completions or Responses API
+    api_version: str | None = None  # Azure OpenAI
+    endpoint: str | None = None  # Azure OpenAI resource endpoint
+    region: str | None = None  # Bedrock, Anthropic on Bedrock/Vertex
+    project: str | None = None  # Vertex
+    location: str | None = None  # Vertex
+    profile: str | None = None  # AWS profile
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    default_model: str | None = None
+    models: list[str] = Field(default_factory=list)  # models this provider serves (for bare-model routing)
+    timeout: float = Field(default=60.0, gt=0)  # per-request read timeout, seconds
+    connect_timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=100, ge=1)
+    max_workers: int = Field(default=16, ge=1)  # Bedrock: worker threads (and connection pool)
+    store: bool = False  # OpenAI: let the vendor store responses (off unless the deployment opts in)
+    default_max_tokens: int = Field(default=4096, ge=1)  # Anthropic requires max_tokens
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+    additional_model_request_fields: dict[str, Any] = Field(default_factory=dict)  # Bedrock passthrough
+    context_window: int | None = None  # tokens; lets the policy fail over to a larger window
+    weight: int = Field(default=1, ge=1)  # weighted strategy
+    price_input: float | None = None  # USD per million input tokens (cost strategy, usage cost)
+    price_output: float | None = None
+
+    def secret_values(self) -> list[str]:
+        values = [s.get_secret_value() for s in (self.api_key, self.aws_secret_access_key,
+                                                  self.aws_session_token, self.aws_access_key_id) if s]
+        if self.api_key_env and os.environ.get(self.api_key_env):
+            values.append(os.environ[self.api_key_env])
+        return values
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env)
+        return None
+
+
+class LoggingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["json", "console"] = "json"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    log_content: bool = False  # prompt and completion text are never logged unless this is on
+
+
+class Settings(BaseSettings):
+    """All of llmport's settings. ``providers`` keeps its configured order (TOML/JSON order, or
+    ``LLMPORT_ORDER`` for environment variables, which have no order of their own)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LLMPORT_", env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False,
+    )
+
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    order: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # alias -> ["provider/model", ...]; from the environment as a comma-separated list
+    aliases: dict[str, Annotated[list[str], NoDecode]] = Field(default_factory=dict)
+    default_model: str | None = None  # used when a request's model is "default"
+    policy: dict[str, Any] = Field(default_factory=dict)  # failover policy settings (see policy_factory)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @field_validator("order", mode="before")
+    @classmethod
+    def _split_order(cls, value: Any) -> Any:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _split_aliases(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [r.strip() for r in v.split(",") if r.strip()] if isinstance(v, str) else v
+                    for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Settings:
+        unknown = [name for name in self.order if name not in self.providers]
+        if unknown:
+            raise ValueError(f"LLMPORT_ORDER names unknown providers {unknown}; configured: {list(self.providers)}")
+        return self
+
+    @property
+    def ordered_providers(self) -> dict[str, ProviderSettings]:
+        names = self.order + [n for n in self.providers if n not in self.order]
+        return {n: self.providers[n] for n in names}
+
+    def secret_values(self) -> list[str]:
+        return [s for p in self.providers.values() for s in p.secret_values()]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _ConfigFileSource(settings_cls)
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Reads the TOML or JSON file named by ``LLMPORT_CONFIG`` (environment variables win)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("LLMPORT_CONFIG")
+        if not path:
+            return {}
+        file = Path(path)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"LLMPORT_CONFIG: cannot read {path!r}: {exc.strerror}") from None
+        try:
+            data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"LLMPORT_CONFIG: {path!r} is not valid {file.suffix.lstrip('.') or 'TOML'}: "
+                                f"{exc}") from None
+        return dict(data)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, raising ``SettingsError`` with one readable message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    except _SourceError as exc:
+        # pydantic-settings names the field; its chained cause may quote the value, so drop it.
+        raise SettingsError(f"invalid llmport settings: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = ["invalid llmport settings:"]
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        variable = "LLMPORT_" + "__".join(p.upper() for p in loc) if loc else "LLMPORT_*"
+        lines.append(f"  {variable}: {err['msg']}")
+    return "\n".join(lines)
