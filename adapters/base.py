@@ -43,8 +43,8 @@ class SDKAdapter(ABC):
         start = time.perf_counter()
         try:
             completion = await self._complete(request)
-        except LLMError:
-            raise
+        except LLMError as exc:
+            raise self._attribute(exc, request) from None
         except Exception as exc:
             raise self._translate(exc, request) from None
         return replace(completion, timing=Timing(None, time.perf_counter() - start))
@@ -70,13 +70,15 @@ class SDKAdapter(ABC):
 
     def _translate(self, exc: Exception, request: CompletionRequest) -> Exception:
         mapped = self._map_error(exc, request)
-        if mapped is None:
-            return exc
-        if mapped.provider is None:
-            mapped.provider = self.provider
-        if mapped.model is None:
-            mapped.model = request.model
-        return mapped
+        return exc if mapped is None else self._attribute(mapped, request)
+
+    def _attribute(self, error: LLMError, request: CompletionRequest) -> LLMError:
+        """Fill in which provider and model failed, where the error does not say."""
+        if error.provider is None:
+            error.provider = self.provider
+        if error.model is None:
+            error.model = request.model
+        return error
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(provider={self.provider!r})"
@@ -143,7 +145,7 @@ class AdapterStream:
             raise
         except LLMError as exc:
             self._done = True
-            raise self._failure(exc) from None
+            raise self._failure(self._adapter._attribute(exc, self._request)) from None
         except Exception as exc:
             self._done = True
             mapped = self._adapter._translate(exc, self._request)

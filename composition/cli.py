@@ -1,0 +1,72 @@
+"""The ``llmport`` command: ``llmport chat "prompt"``, ``llmport config``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from llmport.domain import CompletionRequest, LLMError, Message, StreamEnd, TextDelta, UsageUpdate
+
+from .container import open_llm
+from .settings import SettingsError, load_settings
+
+
+async def _chat(prompt: str, model: str, system: str | None) -> int:
+    request = CompletionRequest(model=model, messages=[Message.user(prompt)], system=system)
+    async with open_llm() as llm, llm.stream(request) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, UsageUpdate):
+                usage = event.usage
+            elif isinstance(event, StreamEnd):
+                sys.stdout.write("\n")
+                where = "/".join(p for p in (event.provider, event.model) if p)
+                print(f"[{where}: {event.stop_reason.kind}, {usage.input_tokens} in / {usage.output_tokens} out]",
+                      file=sys.stderr)
+    return 0
+
+
+def _config() -> int:
+    settings = load_settings()
+    shown = {
+        name: p.model_dump(mode="json", exclude_defaults=True)  # SecretStr dumps as "**********"
+        for name, p in settings.ordered_providers.items()
+    }
+    print(json.dumps({"providers": shown, "aliases": settings.aliases, "policy": settings.policy}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmport", description="llmport: the LLM layer of a Python backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    chat = sub.add_parser("chat", help="stream an answer from whatever the environment configures")
+    chat.add_argument("prompt")
+    chat.add_argument("--model", default="default", help="alias, provider/model or model (default: 'default')")
+    chat.add_argument("--system", default=None)
+    sub.add_parser("config", help="print the configuration read from the environment (secrets hidden)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "chat":
+            return asyncio.run(_chat(args.prompt, args.model, args.system))
+        return _config()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except LLMError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""The composition root: settings → SDK clients (resources) → adapters → policy → ``llm``.
+
+At start-up::
+
+    container = Container()
+    llm = await container.llm()          # builds clients for the configured providers
+    ...
+    await container.shutdown_resources()  # closes every SDK client
+
+In a host's tests: ``container.llm.override(FakeLLM("scripted answer"))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from llmport.ports import LLMPort
+
+from .adapters_factory import build_adapters, provide_clients
+from .logging import configure_logging
+from .policy_factory import build_policy
+from .settings import Settings, load_settings
+
+
+class Container(containers.DeclarativeContainer):
+    """llmport's dependency-injector container. ``llm`` is the ``LLMPort`` a host calls."""
+
+    settings = providers.Singleton(load_settings)
+    logging = providers.Resource(configure_logging, settings)
+    clients = providers.Resource(provide_clients, settings)
+    adapters = providers.Singleton(build_adapters, settings, clients)
+    policy = providers.Singleton(build_policy, settings, adapters)
+    llm = providers.Singleton(lambda policy: policy, policy)
+
+
+@asynccontextmanager
+async def open_llm(settings: Settings | None = None, **overrides: Any) -> AsyncIterator[LLMPort]:
+    """Build the container (from ``settings`` or the environment), yield ``llm``, close everything."""
+    container = Container()
+    if settings is not None:
+        container.settings.override(providers.Object(settings))
+    elif overrides:
+        container.settings.override(providers.Object(load_settings(**overrides)))
+    try:
+        await _settle(container.init_resources())
+        llm: LLMPort = await container.llm()
+        yield llm
+    finally:
+        await _settle(container.shutdown_resources())
+
+
+async def _settle(result: Awaitable[None] | None) -> None:
+    # dependency-injector returns an awaitable only when some resource is asynchronous.
+    if result is not None:
+        await result

@@ -1,0 +1,91 @@
+"""What the policy reports: one event per attempt and one per breaker state change.
+
+The policy never logs by itself (``ports`` may not import a logging library); the composition root
+connects an observer to its logger and metrics. Events carry no prompt text and no secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+BreakerState = Literal["closed", "open", "half_open"]
+Outcome = Literal["ok", "error", "skipped", "cancelled", "lost", "interrupted"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEvent:
+    """One try of one route. ``outcome``: ``ok``; ``error``; ``skipped`` (open breaker, no network);
+    ``cancelled`` (the caller gave up); ``lost`` (a hedge another attempt beat); ``interrupted``
+    (a stream that failed after its first content reached the caller)."""
+
+    route: str
+    attempt: int
+    outcome: Outcome
+    error: str | None
+    status: int | None
+    latency: float
+    time_to_first_token: float | None
+    breaker: BreakerState
+    target: str = ""  # the requested alias / model
+    hedge: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTransition:
+    """A route's circuit breaker changed state."""
+
+    route: str
+    old: BreakerState
+    new: BreakerState
+    reason: str
+    at: float
+
+
+class PolicyObserver(Protocol):
+    """Receives the policy's events; must be fast and must not raise."""
+
+    def on_attempt(self, event: AttemptEvent) -> None: ...
+
+    def on_breaker(self, transition: BreakerTransition) -> None: ...
+
+
+class NullObserver:
+    """Discards everything (the default)."""
+
+    __slots__ = ()
+
+    def on_attempt(self, event: AttemptEvent) -> None:
+        pass
+
+    def on_breaker(self, transition: BreakerTransition) -> None:
+        pass
+
+
+class RecordingObserver:
+    """Keeps every event in memory: for tests, the demo's table and the CLI."""
+
+    def __init__(self) -> None:
+        self.attempts: list[AttemptEvent] = []
+        self.transitions: list[BreakerTransition] = []
+
+    def on_attempt(self, event: AttemptEvent) -> None:
+        self.attempts.append(event)
+
+    def on_breaker(self, transition: BreakerTransition) -> None:
+        self.transitions.append(transition)
+
+
+class FanoutObserver:
+    """Passes every event to several observers."""
+
+    def __init__(self, *observers: PolicyObserver) -> None:
+        self.observers = observers
+
+    def on_attempt(self, event: AttemptEvent) -> None:
+        for o in self.observers:
+            o.on_attempt(event)
+
+    def on_breaker(self, transition: BreakerTransition) -> None:
+        for o in self.observers:
+            o.on_breaker(transition)
