@@ -72,6 +72,7 @@ class Fault:
     retry_after_ms: int | None = None
     after_chunks: int = 0
     latency: float = 0.0
+    reply: Reply | None = None  # the answer whose first frames precede a cut/malformed/stream_error
 
     @classmethod
     def http(cls, status: int, error_type: str | None = None, message: str | None = None, *,
@@ -96,16 +97,17 @@ class Fault:
         return cls("reset")
 
     @classmethod
-    def cut(cls, after_chunks: int) -> Fault:
-        return cls("cut", after_chunks=after_chunks)
+    def cut(cls, after_chunks: int, *, reply: Reply | None = None) -> Fault:
+        return cls("cut", after_chunks=after_chunks, reply=reply)
 
     @classmethod
-    def malformed(cls, after_chunks: int = 0) -> Fault:
-        return cls("malformed", after_chunks=after_chunks)
+    def malformed(cls, after_chunks: int = 0, *, reply: Reply | None = None) -> Fault:
+        return cls("malformed", after_chunks=after_chunks, reply=reply)
 
     @classmethod
-    def stream_error(cls, after_chunks: int = 0, error_type: str | None = None, message: str | None = None) -> Fault:
-        return cls("stream_error", 200, error_type, message, after_chunks=after_chunks)
+    def stream_error(cls, after_chunks: int = 0, error_type: str | None = None, message: str | None = None, *,
+                     reply: Reply | None = None) -> Fault:
+        return cls("stream_error", 200, error_type, message, after_chunks=after_chunks, reply=reply)
 
 
 Step = Reply | Fault
