@@ -1,5 +1,27 @@
 """Protocols the core needs, and the failover policy that implements ``LLMPort`` over many."""
 
+from .backoff import RetryBudget, RetryPolicy
+from .breaker import BreakerConfig, CircuitBreaker
+from .clock import SYSTEM_CLOCK, Clock, SystemClock
+from .failover import FailoverPolicy, PolicyConfig, PolicyStream
+from .hedging import HedgeConfig
 from .llm import LLMPort
+from .observer import (
+    AttemptEvent,
+    BreakerState,
+    BreakerTransition,
+    FanoutObserver,
+    NullObserver,
+    PolicyObserver,
+    RecordingObserver,
+)
+from .routing import Route, Router, RouteSet, RouteStats
+from .strategies import Cheapest, LeastBusy, LowestLatency, Priority, Strategy, Weighted, strategy
 
-__all__ = ["LLMPort"]
+__all__ = [
+    "SYSTEM_CLOCK", "AttemptEvent", "BreakerConfig", "BreakerState", "BreakerTransition", "Cheapest",
+    "CircuitBreaker", "Clock", "FailoverPolicy", "FanoutObserver", "HedgeConfig", "LLMPort", "LeastBusy",
+    "LowestLatency", "NullObserver", "PolicyConfig", "PolicyObserver", "PolicyStream", "Priority",
+    "RecordingObserver", "RetryBudget", "RetryPolicy", "Route", "RouteSet", "RouteStats", "Router", "Strategy",
+    "SystemClock", "Weighted", "strategy",
+]

@@ -65,7 +65,7 @@ class RetryBudget:
     __slots__ = ("_ids", "_requests", "_retries", "_width", "min_retries", "ratio", "window")
 
     def __init__(self, ratio: float = 0.2, *, min_retries: int = 10, window: float = 10.0, buckets: int = 10) -> None:
-        if not 0.0 <= ratio or min_retries < 0 or window <= 0 or buckets < 1:
+        if ratio < 0 or min_retries < 0 or window <= 0 or buckets < 1:
             raise InvalidRequest("retry budget: ratio and min_retries must not be negative, window positive",
                                  field="retry_budget")
         self.ratio = ratio

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Generic, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 from llmport.domain import (
     Accumulator,
@@ -25,8 +25,6 @@ from llmport.domain import (
     StreamEvent,
     StreamInterrupted,
     Timeout,
-    Timing,
-    UsageUpdate,
 )
 
 from .backoff import RetryBudget, RetryPolicy
@@ -111,7 +109,7 @@ class FailoverPolicy:
         now = self.clock.monotonic()
         last: LLMError | None = None
         for route in route_set.routes:
-            if self._breaker(route).state == "open" and not self._breaker(route).retry_in(now) == 0:
+            if self._breaker(route).retry_in(now) > 0:
                 continue
             try:
                 return await route.adapter.count_tokens(_for_route(request, route))
@@ -178,7 +176,7 @@ class _Run:
     deadline, and the decisions after each failure."""
 
     __slots__ = ("attempts", "bad_providers", "context_floor", "deadline", "hedge", "idx", "last_error",
-                 "last_slot", "order", "policy", "request", "retry", "route_set", "started")
+                 "last_seen", "last_slot", "order", "policy", "request", "retry", "route_set", "started")
 
     def __init__(self, policy: FailoverPolicy, route_set: RouteSet, request: CompletionRequest) -> None:
         self.policy = policy
@@ -191,6 +189,7 @@ class _Run:
         self.attempts: list[Attempt] = []
         self.last_error: LLMError | None = None
         self.last_slot: _Slot | None = None
+        self.last_seen: LLMError | None = None
         self.context_floor: int | None = None
         self.bad_providers: set[str] | None = None
         self.started: set[str] = set()
@@ -278,7 +277,6 @@ class _Run:
                     await value.close()
                 slot = tasks[t]
                 self.report(slot, "lost", None, self.policy.clock.monotonic() - slot.start, None)
-                self.policy._breaker(slot.route).success(self.policy.clock.monotonic())
 
     async def attempt(self, slot: _Slot, call: Callable[[Route, CompletionRequest], Awaitable[T]]) -> T:
         """Run one attempt, reporting failures and cancellation; success is reported by the caller."""
@@ -295,13 +293,14 @@ class _Run:
         stats.in_flight += 1
         try:
             if limit is None:
-                return await call(route, request)
-            try:
-                async with asyncio.timeout(limit):
-                    return await call(route, request)
-            except TimeoutError:
-                raise Timeout(f"no answer within {limit:.3g}s" + (" (request deadline)" if by_deadline else ""),
-                              provider=route.provider, model=route.model) from None
+                value = await call(route, request)
+            else:
+                try:
+                    async with asyncio.timeout(limit):
+                        value = await call(route, request)
+                except TimeoutError:
+                    raise Timeout(f"no answer within {limit:.3g}s" + (" (request deadline)" if by_deadline else ""),
+                                  provider=route.provider, model=route.model) from None
         except LLMError as exc:
             now = policy.clock.monotonic()
             if by_deadline and isinstance(exc, Timeout):
@@ -319,6 +318,8 @@ class _Run:
             raise
         finally:
             stats.in_flight -= 1
+        breaker.success(policy.clock.monotonic())
+        return value
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -355,7 +356,7 @@ class _Run:
                     self.last_error = None
                     return _Slot(slot.route, slot.attempt + 1, clock.monotonic())
         self.last_error = None
-        nxt = self._next_route(extra=bool(self.attempts))
+        nxt = self._next_route()
         if nxt is None:
             self.exhausted()
         return nxt
@@ -364,12 +365,12 @@ class _Run:
         """A hedge: the next eligible route, if the budget allows one more attempt."""
         if not self.policy.budget.try_withdraw(self.policy.clock.monotonic()):
             return None
-        slot = self._next_route(extra=False)
+        slot = self._next_route()
         if slot is not None:
             slot.hedge = True
         return slot
 
-    def _next_route(self, *, extra: bool) -> _Slot | None:
+    def _next_route(self) -> _Slot | None:
         policy, clock = self.policy, self.policy.clock
         order = self.order
         while self.idx < len(order):
@@ -397,7 +398,7 @@ class _Run:
         return True
 
     def exhausted(self) -> NoReturn:
-        last = self.last_slot and self.attempts and self.last_error_seen()
+        last = self.last_seen
         if isinstance(last, ContextLengthExceeded):
             raise last
         now = self.policy.clock.monotonic()
@@ -411,18 +412,14 @@ class _Run:
         raise AllProvidersFailed(
             f"{self.route_set.name!r}: {reason} ({tried} attempts on {len(self.order)} routes)",
             attempts=self.attempts,
-            status=last.status if isinstance(last, LLMError) else None,
-            retry_after=retry_after if retry_after is not None else
-            (last.retry_after if isinstance(last, LLMError) else None),
-        ) from (last if isinstance(last, LLMError) else None)
-
-    def last_error_seen(self) -> LLMError | None:
-        return self._last_seen
+            status=last.status if last is not None else None,
+            retry_after=retry_after if retry_after is not None or last is None else last.retry_after,
+        ) from last
 
     # -- reporting --------------------------------------------------------------------------------
 
     def record(self, slot: _Slot, exc: LLMError, duration: float) -> None:
-        self._last_seen = exc
+        self.last_seen = exc
         self.attempts.append(Attempt(slot.route.name, type(exc).__name__, exc.status, duration, slot.attempt,
                                      exc.message[:200]))
         self.report(slot, "error", type(exc).__name__, duration, None, exc.status)
@@ -433,3 +430,142 @@ class _Run:
             slot.route.name, slot.attempt, outcome, error, status, latency, ttft,
             self.policy._breaker(slot.route).state, self.route_set.name, slot.hedge,
         ))
+
+
+async def _call_stream(route: Route, request: CompletionRequest) -> PrimedStream:
+    return await prime(route.adapter, request, route.provider)
+
+
+class PolicyStream:
+    """The value of ``FailoverPolicy.stream``: an async context manager and iterator in one.
+
+    The first iteration runs the policy up to a route's first content event (failing over and
+    retrying as needed); from then on events pass straight through, and a failure surfaces as
+    ``StreamInterrupted`` with the partial completion. Leaving the context closes the upstream.
+    """
+
+    __slots__ = ("_acc", "_buf", "_done", "_events", "_i", "_loop_deadline", "_primed", "_run", "_slot")
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self._primed: PrimedStream | None = None
+        self._events: AsyncIterator[StreamEvent] | None = None
+        self._buf: list[StreamEvent] = []
+        self._i = 0
+        self._acc = Accumulator()
+        self._done = False
+        self._slot: _Slot | None = None
+        self._loop_deadline: float | None = None
+
+    async def __aenter__(self) -> PolicyStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> PolicyStream:
+        return self
+
+    @property
+    def route(self) -> str | None:
+        """The route that is answering (once the stream has started)."""
+        return self._slot.route.name if self._slot is not None else None
+
+    def partial(self) -> Completion:
+        """Everything yielded so far, as a completion."""
+        return self._acc.partial()
+
+    async def _open(self) -> None:
+        run = self._run
+        try:
+            primed, slot = await run.execute(_call_stream)
+        except BaseException:
+            self._done = True
+            raise
+        self._primed, self._slot = primed, slot
+        self._events, self._buf = primed.events, primed.buffered
+        policy = run.policy
+        if primed.ttft is not None:
+            policy._stats(slot.route).observe(policy.clock.monotonic(), None, primed.ttft)
+        if run.deadline is not None:
+            loop = asyncio.get_running_loop()
+            self._loop_deadline = loop.time() + (run.deadline - policy.clock.monotonic())
+
+    async def __anext__(self) -> StreamEvent:
+        if self._done:
+            raise StopAsyncIteration
+        events = self._events
+        if events is None:
+            await self._open()
+            events = self._events
+            assert events is not None
+        if self._i < len(self._buf):
+            event = self._buf[self._i]
+            self._i += 1
+        else:
+            try:
+                if self._loop_deadline is None:
+                    event = await events.__anext__()
+                else:
+                    async with asyncio.timeout_at(self._loop_deadline):
+                        event = await events.__anext__()
+            except StopAsyncIteration:
+                if self._acc.end is not None:
+                    await self._finish("ok", None)
+                    raise
+                await self._fail(ProviderUnavailable("stream ended without a final event"))
+            except TimeoutError:
+                await self._fail(Timeout("the request deadline passed while streaming"))
+            except LLMError as exc:
+                await self._fail(exc)
+            except BaseException:
+                await self._finish("cancelled", None)
+                raise
+        self._acc.add(event)
+        if type(event) is StreamEnd:
+            await self._finish("ok", None)
+        return event
+
+    async def _fail(self, exc: LLMError) -> NoReturn:
+        slot = self._slot
+        assert slot is not None
+        if exc.retryable:
+            self._run.policy._breaker(slot.route).failure(self._run.policy.clock.monotonic())
+        await self._finish("interrupted", exc)
+        if isinstance(exc, StreamInterrupted):
+            raise exc
+        if exc.provider is None:
+            exc.provider, exc.model = slot.route.provider, slot.route.model
+        raise StreamInterrupted(
+            f"stream failed after output began: {exc.message}", partial=self.partial(), cause=exc,
+            provider=exc.provider, model=exc.model, status=exc.status, request_id=exc.request_id,
+        ) from None
+
+    async def _finish(self, outcome: Outcome, exc: LLMError | None) -> None:
+        """Record the answering attempt once, and close its upstream."""
+        if self._done:
+            return
+        self._done = True
+        primed, slot = self._primed, self._slot
+        if primed is None or slot is None:
+            return
+        run = self._run
+        now = run.policy.clock.monotonic()
+        latency = now - slot.start
+        if outcome == "ok":
+            run.policy._stats(slot.route).observe(now, latency, None)
+        error = type(exc).__name__ if exc is not None else None
+        run.report(slot, outcome, error, latency, primed.ttft, exc.status if exc is not None else None)
+        self._events = None
+        await primed.close()
+
+    async def aclose(self) -> None:
+        """Close the upstream stream (idempotent)."""
+        if self._done:
+            return
+        if self._primed is None:
+            self._done = True
+            return
+        await self._finish("cancelled", None)

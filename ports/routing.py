@@ -38,7 +38,7 @@ class RouteStats:
     """What the policy has observed of one route: in-flight calls, EWMAs of time to first token
     and of total time, and recent times to first token for a percentile."""
 
-    __slots__ = ("_samples", "_next", "alpha", "in_flight", "last_measured", "total_ewma", "ttft_ewma")
+    __slots__ = ("_next", "_samples", "alpha", "in_flight", "last_measured", "total_ewma", "ttft_ewma")
 
     SAMPLES = 64
 
