@@ -19,15 +19,20 @@ class ProviderClients:
     clients: dict[str, Any]
 
 
-async def provide_clients(settings: Settings) -> AsyncIterator[ProviderClients]:
-    """A dependency-injector resource: builds every provider's SDK client, closes them at shutdown."""
-    clients: dict[str, Any] = {}
+def build_clients(settings: Settings) -> ProviderClients:
+    """Every provider's SDK client (construction is synchronous and does no I/O)."""
+    return ProviderClients({
+        name: factory_for(provider.kind).build_client(name, provider)
+        for name, provider in settings.ordered_providers.items()
+    })
+
+
+async def hold_clients(settings: Settings, clients: ProviderClients) -> AsyncIterator[ProviderClients]:
+    """A dependency-injector resource: holds the clients open and closes each one at shutdown."""
     try:
-        for name, provider in settings.ordered_providers.items():
-            clients[name] = factory_for(provider.kind).build_client(name, provider)
-        yield ProviderClients(clients)
+        yield clients
     finally:
-        for name, client in clients.items():
+        for name, client in clients.clients.items():
             await factory_for(settings.providers[name].kind).close_client(client)
 
 

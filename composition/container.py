@@ -1,13 +1,16 @@
 """The composition root: settings → SDK clients (resources) → adapters → policy → ``llm``.
 
-At start-up::
+At start-up and shutdown::
 
     container = Container()
-    llm = await container.llm()          # builds clients for the configured providers
+    await container.init_resources()       # configures logging, builds the SDK clients
+    llm = container.llm()                  # the LLMPort
     ...
-    await container.shutdown_resources()  # closes every SDK client
+    await container.shutdown_resources()   # closes every SDK client
 
-In a host's tests: ``container.llm.override(FakeLLM("scripted answer"))``.
+In a host's tests: ``container.llm.override(FakeLLM("scripted answer"))``; ``container.llm()``
+then returns the fake. The ``llm`` chain is synchronous (building clients does no I/O); only the
+``client_lifetime`` resource is asynchronous, so that shutdown can await each client's close.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dependency_injector import containers, providers
 
 from llmport.ports import LLMPort
 
-from .adapters_factory import build_adapters, provide_clients
+from .adapters_factory import build_adapters, build_clients, hold_clients
 from .logging import configure_logging
 from .policy_factory import build_policy
 from .settings import Settings, load_settings
@@ -31,7 +34,8 @@ class Container(containers.DeclarativeContainer):
 
     settings = providers.Singleton(load_settings)
     logging = providers.Resource(configure_logging, settings)
-    clients = providers.Resource(provide_clients, settings)
+    clients = providers.Singleton(build_clients, settings)
+    client_lifetime = providers.Resource(hold_clients, settings, clients)
     adapters = providers.Singleton(build_adapters, settings, clients)
     policy = providers.Singleton(build_policy, settings, adapters)
     llm = providers.Singleton(lambda policy: policy, policy)
@@ -47,7 +51,7 @@ async def open_llm(settings: Settings | None = None, **overrides: Any) -> AsyncI
         container.settings.override(providers.Object(load_settings(**overrides)))
     try:
         await _settle(container.init_resources())
-        llm: LLMPort = await container.llm()
+        llm: LLMPort = container.llm()
         yield llm
     finally:
         await _settle(container.shutdown_resources())

@@ -158,7 +158,7 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         try:
             data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
         except (ValueError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(f"LLMPORT_CONFIG: {path!r} is not valid {file.suffix.lstrip('.') or 'TOML'}: "
+            raise SettingsError(f"LLMPORT_CONFIG: {path!r} is not valid {'JSON' if file.suffix == '.json' else 'TOML'}: "
                                 f"{exc}") from None
         return dict(data)
 
