@@ -106,9 +106,8 @@ class Router:
 
     def all_routes(self) -> list[Route]:
         """Every route known so far (configured, in aliases, or resolved on demand)."""
-        seen: dict[str, Route] = {}
-        for r in (*self.routes, *(r for s in self.aliases.values() for r in s.routes),
-                  *(r for s in self._cache.values() for r in s.routes)):
+        seen = {r.name: r for r in self._known()}
+        for r in (r for s in self._cache.values() for r in s.routes):
             seen.setdefault(r.name, r)
         return list(seen.values())
 
@@ -133,7 +132,10 @@ class Router:
         raise InvalidRequest(self._unknown(text), field="model")
 
     def _known(self) -> list[Route]:
-        return [*self.routes, *(r for s in self.aliases.values() for r in s.routes)]
+        seen: dict[str, Route] = {}
+        for r in (*self.routes, *(r for s in self.aliases.values() for r in s.routes)):
+            seen.setdefault(r.name, r)
+        return list(seen.values())
 
     def _unknown(self, text: str) -> str:
         models = sorted({r.model for r in self._known()})
