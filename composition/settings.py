@@ -158,8 +158,8 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         try:
             data = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
         except (ValueError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(f"LLMPORT_CONFIG: {path!r} is not valid {'JSON' if file.suffix == '.json' else 'TOML'}: "
-                                f"{exc}") from None
+            kind = "JSON" if file.suffix == ".json" else "TOML"
+            raise SettingsError(f"LLMPORT_CONFIG: {path!r} is not valid {kind}: {exc}") from None
         return dict(data)
 
 

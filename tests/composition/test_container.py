@@ -34,7 +34,8 @@ def test_importing_the_composition_root_imports_no_vendor_sdk() -> None:
     import subprocess
 
     code = ("import sys, llmport.composition, llmport.adapters, llmport.adapters.testing;"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'openai','anthropic','google','boto3','botocore'}))")
+            "print(sorted({m.split('.')[0] for m in sys.modules}"
+            " & {'openai','anthropic','google','boto3','botocore'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.stdout.strip() == "[]"

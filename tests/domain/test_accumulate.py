@@ -73,7 +73,8 @@ def test_interleaved_tool_call_deltas_are_assembled_per_index() -> None:
 
 
 def test_arguments_that_are_not_an_object_are_kept_raw() -> None:
-    events = [ToolCallStart(0, "a", "f"), ToolCallDelta(0, '{"x": 1'), ToolCallEnd(0), StreamEnd(StopReason("max_tokens"))]
+    events = [ToolCallStart(0, "a", "f"), ToolCallDelta(0, '{"x": 1'), ToolCallEnd(0),
+              StreamEnd(StopReason("max_tokens"))]
     call = accumulate(events).tool_calls[0]
     assert call.arguments == {} and call.raw_arguments == '{"x": 1'
 

@@ -40,7 +40,9 @@ FLAGS = {
 
 
 @pytest.mark.parametrize(("cls", "flags"), FLAGS.items(), ids=lambda v: getattr(v, "__name__", ""))
-def test_each_class_says_whether_to_retry_and_whether_to_fail_over(cls: type[LLMError], flags: tuple[bool, bool]) -> None:
+def test_each_class_says_whether_to_retry_and_whether_to_fail_over(
+    cls: type[LLMError], flags: tuple[bool, bool]
+) -> None:
     err = cls("boom")
     assert (err.retryable, err.failover) == flags
     assert isinstance(err, LLMError)
