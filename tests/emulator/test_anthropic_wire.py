@@ -45,7 +45,8 @@ async def test_text_reply_usage_and_request_id(emu: VendorEmulator, client: anth
     assert message.stop_reason == "end_turn" and message.stop_sequence is None
     # Anthropic's input_tokens excludes cache reads and writes
     u = message.usage
-    assert (u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens) == (50, 7, 30, 20)
+    got = (u.input_tokens, u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
+    assert got == (50, 7, 30, 20)
     entry = emu.journal.last
     assert (entry.vendor, entry.endpoint, entry.model, entry.stream) == ("anthropic", "messages", MODEL, False)
     assert entry.headers["authorization"] == "[REDACTED]"
@@ -137,7 +138,7 @@ async def test_vertex_paths(emu: VendorEmulator) -> None:
     assert (await vertex.messages.count_tokens(model=MODEL, messages=HI)).input_tokens == 9  # type: ignore[arg-type]
     await vertex.close()
     paths = [e.path for e in emu.journal.entries(vendor="anthropic")]
-    base = f"/v1/projects/proj/locations/us-east5/publishers/anthropic/models/"
+    base = "/v1/projects/proj/locations/us-east5/publishers/anthropic/models/"
     assert paths == [base + f"{MODEL}:rawPredict", base + f"{MODEL}:streamRawPredict", base + "count-tokens:rawPredict"]
     assert [e.model for e in emu.journal.entries(vendor="anthropic")] == [MODEL, MODEL, MODEL]
     assert emu.journal.entries(vendor="anthropic")[0].body["anthropic_version"]
