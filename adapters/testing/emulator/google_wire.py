@@ -240,8 +240,8 @@ class GoogleWire:
             status = 500
         if message is None:
             message = _MESSAGE.get(status) or (
-                f"models/{call.model} is not found for API version v1beta, or is not supported for "
-                "generateContent." if status == 404 else "Error")
+                f"models/{call.model} is not found for API version {call.path.split('/')[1]}, or is not "
+                "supported for generateContent." if status == 404 else "Error")
         delay = fault.retry_after_ms / 1000 if fault.retry_after_ms is not None else fault.retry_after
         if delay is not None:
             details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{delay:g}s"})
