@@ -3,6 +3,9 @@
 Works over any async client of the SDK: ``AsyncAnthropic``, ``AsyncAnthropicBedrock`` or
 ``AsyncAnthropicVertex`` (the client, injected, decides where requests go).
 
+Refusals: ``stop_reason`` "refusal" with no text or tool call raises ``ContentFiltered``; when the
+model said something first, the answer comes back with stop reason kind ``content_filter``.
+
 JSON output: a ``json``/``json_schema`` response format is asked for with a forced synthetic tool
 (works on every Claude model and platform) and its input comes back as the completion's text. When
 the request also has tools or reasoning (neither combines with a forced tool choice), the API's
@@ -211,7 +214,7 @@ class AnthropicAdapter(SDKAdapter):
             elif kind == "redacted_thinking":
                 parts.append(ReasoningPart("", block.data, FAMILY, redacted=True))
         stop = _stop_reason(message.stop_reason, json_tool)
-        if stop.raw == "refusal":
+        if stop.raw == "refusal" and not any(isinstance(p, TextPart | ToolCallPart) for p in parts):
             raise _refusal(message)
         return Completion(tuple(parts), stop, _usage(message.usage), self.provider, message.model, message.id)
 
@@ -245,12 +248,14 @@ async def _stream_events(stream: Any, json_tool: str | None, provider: str) -> A
     usage = None
     stop = None
     response_id = model = None
+    answered = False  # text or a tool call went out (a refusal without either is an error)
     async for event in stream:
         kind = event.type
         if kind == "content_block_delta":
             delta = event.delta
             dkind = delta.type
             if dkind == "text_delta":
+                answered = True
                 yield TextDelta(delta.text)
             elif dkind == "input_json_delta":
                 if event.index == json_block:
@@ -270,7 +275,9 @@ async def _stream_events(stream: Any, json_tool: str | None, provider: str) -> A
                 else:
                     index = tool_of_block[event.index] = len(tool_of_block)
                     yield ToolCallStart(index, block.id, block.name)
+                answered = True
             elif bkind == "text" and block.text:
+                answered = True
                 yield TextDelta(block.text)
             elif bkind == "redacted_thinking":
                 yield ReasoningDelta("", block.data, FAMILY, redacted=True)
@@ -285,7 +292,7 @@ async def _stream_events(stream: Any, json_tool: str | None, provider: str) -> A
             usage = _merge_usage(usage, event.usage)
             if event.delta.stop_reason is not None:
                 stop = event.delta.stop_reason
-                if stop == "refusal":
+                if stop == "refusal" and not answered:
                     raise _refusal(event.delta)
         elif kind == "message_stop":
             yield UsageUpdate(_usage(usage) if usage is not None else Usage())

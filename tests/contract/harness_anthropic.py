@@ -23,6 +23,10 @@ def _vertex(url: str) -> LLMPort:
 
 
 HARNESSES = [
-    Harness("anthropic", "anthropic", "claude-sonnet-test", _first_party, reasoning_signature=True),
-    Harness("anthropic-vertex", "anthropic", "claude-sonnet-test", _vertex, reasoning_signature=True),
+    # The emulator's Anthropic frames each carry one content delta (message_start etc. ride along
+    # with the first), so no frame precedes the first text.
+    Harness("anthropic", "anthropic", "claude-sonnet-test", _first_party, reasoning_signature=True,
+            overloaded_status=529, lead_frames=0),
+    Harness("anthropic-vertex", "anthropic", "claude-sonnet-test", _vertex, reasoning_signature=True,
+            overloaded_status=529, lead_frames=0),
 ]

@@ -239,6 +239,8 @@ class AnthropicWire:
     def stream_error_frame(self, call: Call, fault: Fault) -> bytes:
         error_type = fault.error_type or "overloaded_error"
         message = fault.message or _DEFAULT_MESSAGE.get(error_type, "Error")
+        if error_type == "context_length_exceeded":
+            error_type, message = "invalid_request_error", _CONTEXT_MESSAGE
         return _sse("error", {"type": "error", "error": {"type": error_type, "message": message},
                               "request_id": _request_id(call)})
 
