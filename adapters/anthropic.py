@@ -214,7 +214,8 @@ class AnthropicAdapter(SDKAdapter):
             elif kind == "redacted_thinking":
                 parts.append(ReasoningPart("", block.data, FAMILY, redacted=True))
         stop = _stop_reason(message.stop_reason, json_tool)
-        if stop.raw == "refusal" and not any(isinstance(p, TextPart | ToolCallPart) for p in parts):
+        if stop.raw == "refusal" and not any(isinstance(p, ToolCallPart) or (isinstance(p, TextPart) and p.text)
+                                             for p in parts):
             raise _refusal(message)
         return Completion(tuple(parts), stop, _usage(message.usage), self.provider, message.model, message.id)
 
@@ -255,7 +256,7 @@ async def _stream_events(stream: Any, json_tool: str | None, provider: str) -> A
             delta = event.delta
             dkind = delta.type
             if dkind == "text_delta":
-                answered = True
+                answered = answered or bool(delta.text)
                 yield TextDelta(delta.text)
             elif dkind == "input_json_delta":
                 if event.index == json_block:

@@ -1,0 +1,316 @@
+"""What is Anthropic-specific in ``AnthropicAdapter``: the request body the real SDK sends (seen in
+the emulator's journal), JSON via a forced tool, thinking round trips, prompt caching, refusals,
+overload errors, and the composition factory for the three provider kinds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import pytest
+
+from llmport.adapters.anthropic import AnthropicAdapter
+from llmport.adapters.testing.emulator import Fault, Reply, ScriptedToolCall, ScriptedUsage, VendorEmulator
+from llmport.composition.factories import anthropic as factory
+from llmport.composition.settings import ProviderSettings
+from llmport.domain import (
+    AuthenticationFailed,
+    CachePolicy,
+    CompletionRequest,
+    ContentFiltered,
+    ImagePart,
+    InvalidRequest,
+    Message,
+    Overloaded,
+    ProviderUnavailable,
+    ReasoningConfig,
+    ReasoningPart,
+    ResponseFormat,
+    StreamInterrupted,
+    TextDelta,
+    Timeout,
+    ToolCallPart,
+    ToolChoice,
+    ToolSpec,
+    accumulate,
+)
+
+MODEL = "claude-adapter-test"
+KEY = "sk-ant-api03-very-secret-key-value"
+WEATHER = ToolSpec("get_weather", "Weather for a city", {"type": "object", "properties": {"city": {"type": "string"}}})
+
+
+@pytest.fixture
+async def llm(emu: VendorEmulator) -> AsyncIterator[AnthropicAdapter]:
+    adapter = AnthropicAdapter(anthropic.AsyncAnthropic(api_key=KEY, base_url=emu.url, max_retries=0),
+                               provider="claude", default_max_tokens=1000)
+    yield adapter
+    await adapter.aclose()
+
+
+def req(*messages: Message, **kw: Any) -> CompletionRequest:
+    return CompletionRequest(model=MODEL, messages=messages or [Message.user("hi")], **kw)
+
+
+def sent(emu: VendorEmulator) -> dict[str, Any]:
+    body = emu.journal.last.body
+    assert isinstance(body, dict)
+    return body
+
+
+async def stream_all(llm: AnthropicAdapter, request: CompletionRequest) -> list[Any]:
+    async with llm.stream(request) as events:
+        return [e async for e in events]
+
+
+async def test_system_top_level_and_turns_merged(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    await llm.complete(req(
+        Message.system("Be brief."),
+        Message.user("Weather in Paris?"),
+        Message.assistant("Let me check.", tool_calls=[ToolCallPart("toolu_1", "get_weather", {"city": "Paris"}),
+                                                       ToolCallPart("toolu_2", "get_weather", {"city": "Oslo"})]),
+        Message.tool_result("toolu_1", "18C"),
+        Message.tool_result("toolu_2", "unknown city", is_error=True),
+        Message.user("And tomorrow?"),
+        system="You are a weather bot.", tools=[WEATHER],
+    ))
+    body = sent(emu)
+    assert body["system"] == "You are a weather bot.\n\nBe brief."
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
+    assert body["messages"][1]["content"] == [
+        {"type": "text", "text": "Let me check."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "get_weather", "input": {"city": "Oslo"}},
+    ]
+    assert body["messages"][2]["content"] == [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"},
+        {"type": "tool_result", "tool_use_id": "toolu_2", "content": "unknown city", "is_error": True},
+        {"type": "text", "text": "And tomorrow?"},
+    ]
+    assert body["max_tokens"] == 1000  # the configured default: the API requires max_tokens
+
+
+async def test_sampling_parameters_and_tenant(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    await llm.complete(req(temperature=0.3, top_p=0.9, max_tokens=77, stop=["END", "STOP"], tenant_id="tenant-7"))
+    body = sent(emu)
+    assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.3, 0.9, 77)
+    assert body["stop_sequences"] == ["END", "STOP"]
+    assert body["metadata"] == {"user_id": "tenant-7"}
+    assert "thinking" not in body and "tools" not in body and "system" not in body
+
+
+async def test_out_of_range_temperature_fails_before_the_network(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        await llm.complete(req(temperature=1.5))
+    assert info.value.field == "temperature"
+    assert len(emu.journal) == 0
+
+
+async def test_images(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    await llm.complete(req(Message.user(
+        "what are these?",
+        ImagePart(url="https://example.com/cat.png"),
+        ImagePart(data=b"\x89PNG-bytes", media_type="image/png"),
+        ImagePart(url="data:image/jpeg;base64,QUJD"),
+    )))
+    blocks = sent(emu)["messages"][0]["content"]
+    assert blocks[1] == {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
+    assert blocks[2] == {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                     "data": "iVBORy1ieXRlcw=="}}
+    assert blocks[3] == {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "QUJD"}}
+
+
+@pytest.mark.parametrize(("choice", "wire"), [
+    (ToolChoice.AUTO, {"type": "auto"}),
+    (ToolChoice.NONE, {"type": "none"}),
+    (ToolChoice.REQUIRED, {"type": "any"}),
+    (ToolChoice.tool("get_weather"), {"type": "tool", "name": "get_weather"}),
+])
+async def test_tools_and_tool_choice(llm: AnthropicAdapter, emu: VendorEmulator, choice: ToolChoice,
+                                     wire: dict[str, str]) -> None:
+    await llm.complete(req(tools=[WEATHER], tool_choice=choice))
+    body = sent(emu)
+    assert body["tools"] == [{"name": "get_weather", "description": "Weather for a city",
+                              "input_schema": dict(WEATHER.parameters)}]
+    assert body["tool_choice"] == wire
+
+
+async def test_json_output_through_a_forced_tool(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+    answer = Reply(tool_calls=(ScriptedToolCall("result", {"answer": 42}),), chunk_size=4)
+    emu.script(answer, answer)
+    request = req(response_format=ResponseFormat.json_schema(schema, name="result"))
+    whole = await llm.complete(request)
+    body = sent(emu)
+    assert body["tool_choice"] == {"type": "tool", "name": "result"}
+    assert body["tools"][0]["name"] == "result" and body["tools"][0]["input_schema"] == schema
+    assert json.loads(whole.text) == {"answer": 42}
+    assert whole.tool_calls == () and whole.stop_reason.kind == "end_turn"
+    events = await stream_all(llm, request)
+    assert sum(isinstance(e, TextDelta) for e in events) > 1
+    streamed = accumulate(events)
+    assert streamed.text == whole.text and streamed.tool_calls == () and streamed.stop_reason == whole.stop_reason
+
+
+async def test_json_output_with_tools_uses_structured_outputs(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    emu.script(Reply(text='{"ok": true}'))
+    completion = await llm.complete(req(tools=[WEATHER], response_format=ResponseFormat.JSON))
+    body = sent(emu)
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": {"type": "object"}}}
+    assert [t["name"] for t in body["tools"]] == ["get_weather"] and "tool_choice" not in body
+    assert completion.text == '{"ok": true}'
+
+
+async def test_thinking_request_and_signature_round_trip(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    emu.script(Reply(text="42", reasoning="6*7", reasoning_signature="EqQBCkgIAhABGAIiQ..."))
+    first = await llm.complete(req(reasoning=ReasoningConfig(budget_tokens=2000)))
+    assert sent(emu)["thinking"] == {"type": "enabled", "budget_tokens": 2000}
+    assert sent(emu)["max_tokens"] == 3000  # the budget did not fit the default: raised, not truncated
+    assert first.reasoning == (ReasoningPart("6*7", "EqQBCkgIAhABGAIiQ...", "anthropic"),)
+    foreign = ReasoningPart("openai thoughts", "enc-openai", "openai")
+    redacted = ReasoningPart("", "redacted-blob", "anthropic", redacted=True)
+    await llm.complete(req(
+        Message.user("6*7?"), first.to_message(),
+        Message.assistant("x", reasoning=[foreign, redacted]), Message.user("again"),
+        reasoning=ReasoningConfig(budget_tokens=1024, include_text=False)))
+    body = sent(emu)
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 1024, "display": "omitted"}
+    assert body["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "6*7", "signature": "EqQBCkgIAhABGAIiQ..."},
+        {"type": "text", "text": "42"},
+        {"type": "redacted_thinking", "data": "redacted-blob"},  # merged turn; the openai part is dropped
+        {"type": "text", "text": "x"},
+    ]
+
+
+async def test_reasoning_budget_must_fit_an_explicit_max_tokens(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    with pytest.raises(InvalidRequest):
+        await llm.complete(req(max_tokens=500, reasoning=ReasoningConfig(budget_tokens=1024)))
+    assert len(emu.journal) == 0
+
+
+async def test_prompt_cache_breakpoints(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    eph = {"type": "ephemeral"}
+    await llm.complete(req(Message.user("long document", cache_breakpoint=True), Message.assistant("noted"),
+                           Message.user("question"), system="sys", tools=[WEATHER],
+                           cache=CachePolicy(prompt_cache="auto")))
+    body = sent(emu)
+    assert body["system"] == [{"type": "text", "text": "sys", "cache_control": eph}]
+    assert body["tools"][-1]["cache_control"] == eph
+    assert body["messages"][0]["content"][-1]["cache_control"] == eph
+    assert body["messages"][2]["content"][-1] == {"type": "text", "text": "question", "cache_control": eph}
+    await llm.complete(req(Message.user("q")))
+    assert "cache_control" not in json.dumps(sent(emu))  # off unless asked
+
+
+async def test_too_many_cache_breakpoints_is_invalid(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    turns = [m for i in range(5) for m in (Message.user(f"u{i}", cache_breakpoint=True), Message.assistant("a"))]
+    with pytest.raises(InvalidRequest, match="breakpoints"):
+        await llm.complete(req(*turns, Message.user("last")))
+    assert len(emu.journal) == 0
+
+
+async def test_refusal_without_output_is_content_filtered(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    refusal = Reply(text="", stop="content_filter")
+    emu.script(refusal, refusal)
+    with pytest.raises(ContentFiltered):
+        await llm.complete(req())
+    with pytest.raises(ContentFiltered):
+        await stream_all(llm, req())
+
+
+async def test_overloaded_529_and_in_stream(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    text = Reply(text="abcdefghijkl", chunk_size=3)
+    emu.script(Fault.http(529), Fault.stream_error(0, reply=text), Fault.stream_error(2, reply=text))
+    with pytest.raises(Overloaded) as info:
+        await llm.complete(req())
+    assert info.value.status == 529 and info.value.vendor_type == "overloaded_error" and info.value.request_id
+    with pytest.raises(Overloaded) as info:
+        await stream_all(llm, req())
+    assert info.value.vendor_type == "overloaded_error"
+    with pytest.raises(StreamInterrupted) as interrupted:
+        await stream_all(llm, req())
+    assert interrupted.value.partial.text == "abcdef" and isinstance(interrupted.value.cause, Overloaded)
+
+
+@pytest.mark.parametrize(("status", "expected"), [(413, InvalidRequest), (504, Timeout)])
+async def test_other_statuses(llm: AnthropicAdapter, emu: VendorEmulator, status: int, expected: type) -> None:
+    emu.script(Fault.http(status))
+    with pytest.raises(expected):
+        await llm.complete(req())
+
+
+async def test_injected_client_with_retries_gets_them_turned_off(emu: VendorEmulator) -> None:
+    adapter = AnthropicAdapter(anthropic.AsyncAnthropic(api_key=KEY, base_url=emu.url))  # SDK default: 2 retries
+    emu.script(Fault.http(503), then=Reply(text="late"))
+    with pytest.raises(ProviderUnavailable):
+        await adapter.complete(req())
+    assert len(emu.journal) == 1
+    await adapter.aclose()
+
+
+async def test_secrets_never_in_errors_or_repr(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    emu.script(Fault.http(401, message=f"invalid x-api-key {KEY}"))
+    with pytest.raises(AuthenticationFailed) as info:
+        await llm.complete(req())
+    assert KEY not in str(info.value) and KEY not in repr(info.value) and KEY not in repr(llm)
+    assert KEY not in json.dumps(emu.journal.last.headers)
+
+
+# --- composition -----------------------------------------------------------------------------
+async def test_factory_first_party_and_vertex_against_the_emulator(emu: VendorEmulator) -> None:
+    cases = [
+        ProviderSettings(kind="anthropic", api_key=KEY, base_url=emu.url, default_max_tokens=321, timeout=5),
+        ProviderSettings(kind="anthropic_vertex", region="europe-west1", project="proj-1", api_key="ya29.tok",
+                         base_url=f"{emu.url}/v1"),
+    ]
+    for settings in cases:
+        client = factory.build_client("claude", settings)
+        assert client.max_retries == 0
+        adapter = factory.build_adapter("claude", client, settings)
+        emu.script(Reply(text="built"), Fault.http(503), Reply(usage=ScriptedUsage(input_tokens=5)))
+        completion = await adapter.complete(req())
+        assert completion.text == "built" and completion.provider == "claude"
+        with pytest.raises(ProviderUnavailable):
+            await adapter.complete(req())
+        assert await adapter.count_tokens(req()) == 5
+        await factory.close_client(client)
+    entries = emu.journal.entries(vendor="anthropic")
+    assert entries[0].body["max_tokens"] == 321 and entries[0].path == "/v1/messages"
+    assert len(entries) == 6  # no retries anywhere
+    assert entries[3].path == "/v1/projects/proj-1/locations/europe-west1/publishers/anthropic/models/" \
+                              f"{MODEL}:rawPredict"
+
+
+async def test_factory_bedrock_construction_and_estimated_count() -> None:
+    settings = ProviderSettings(kind="anthropic_bedrock", region="eu-central-1", aws_access_key_id="AKIATESTKEY",
+                                aws_secret_access_key="bedrock-secret-value", timeout=12, connect_timeout=3)
+    client = factory.build_client("claude-bedrock", settings)
+    assert isinstance(client, anthropic.AsyncAnthropicBedrock)
+    assert client.aws_region == "eu-central-1" and client.max_retries == 0
+    assert str(client.base_url).startswith("https://bedrock-runtime.eu-central-1.amazonaws.com")
+    assert client.timeout.read == 12 and client.timeout.connect == 3  # type: ignore[union-attr]
+    adapter = factory.build_adapter("claude-bedrock", client, settings)
+    assert "bedrock-secret-value" not in repr(adapter) and "bedrock-secret-value" not in repr(client)
+    # Bedrock has no count-tokens endpoint for Claude in this SDK: an estimate, without any request
+    short, longer = await adapter.count_tokens(req()), await adapter.count_tokens(req(Message.user("hi " * 400)))
+    assert 0 < short < longer
+    await factory.close_client(client)
+
+
+async def test_factory_vertex_needs_a_region() -> None:
+    with pytest.raises(ValueError, match="region"):
+        factory.build_client("v", ProviderSettings(kind="anthropic_vertex", project="p"))
+
+
+async def test_cancelled_count_tokens_leaves_nothing_running(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    emu.script(Fault.hang())
+    task = asyncio.create_task(llm.count_tokens(req()))
+    await emu.journal.await_for(lambda j: len(j) == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await emu.journal.await_disconnected(emu.journal.last)
