@@ -10,7 +10,8 @@ SDK itself sends some nested fields in snake_case (``mime_type``, ``include_thou
 ``finishReason`` and the final ``usageMetadata``. Gemini sends no function-call ids. Errors are
 Google's ``{"error": {"code", "message", "status", "details"}}``; a 429 says when to come back in a
 ``google.rpc.RetryInfo`` detail (``retryDelay``), not in a Retry-After header. Gemini has no 529:
-overload is a 503 ``UNAVAILABLE`` saying "The model is overloaded".
+overload is a 503 ``UNAVAILABLE`` saying "The model is overloaded". A blocked prompt is scripted as
+``Fault.http(200, "PROMPT_BLOCKED", "<block reason>")``: a 200 answer with ``promptFeedback`` only.
 """
 
 from __future__ import annotations
@@ -192,6 +193,8 @@ class GoogleWire:
         return frames
 
     def error(self, call: Call, fault: Fault) -> WireResponse:
+        if fault.error_type == "PROMPT_BLOCKED":
+            return self._prompt_blocked(call, fault.message or "SAFETY")
         return WireResponse(*self._error_body(call, fault))
 
     def stream_error_frame(self, call: Call, fault: Fault) -> bytes:
@@ -202,6 +205,16 @@ class GoogleWire:
         return b'data: {"candidates": [{"content": {"parts": [{"text": \r\n\r\n'
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _prompt_blocked(self, call: Call, reason: str) -> WireResponse:
+        """Gemini's refusal of a prompt: a 200 answer with ``promptFeedback`` and no candidates."""
+        prompt = max(1, len(self.prompt_text(call)) // 4)
+        body = {"promptFeedback": {"blockReason": reason}, "modelVersion": call.model,
+                "usageMetadata": {"promptTokenCount": prompt, "totalTokenCount": prompt},
+                "responseId": _response_id(call)}
+        if call.stream:
+            return WireResponse(200, _sse(body), media_type=self.stream_media_type)
+        return WireResponse(200, json.dumps(body).encode())
 
     def _envelope(self, call: Call, parts: list[dict[str, Any]], finish: str | None,
                   usage: dict[str, Any]) -> dict[str, Any]:
