@@ -283,6 +283,8 @@ class GoogleGenAIAdapter(SDKAdapter):
         if isinstance(exc, pydantic.ValidationError):
             return InvalidRequest(f"the Google GenAI SDK rejected the request: {exc.error_count()} invalid field(s): "
                                   + "; ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:5]))
+        if isinstance(exc, ValueError):  # the SDK's own checks of options a backend does not support
+            return InvalidRequest(f"the Google GenAI SDK rejected the request: {exc}")
         return None
 
 
