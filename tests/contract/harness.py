@@ -20,3 +20,9 @@ class Harness:
     build: Callable[[str], LLMPort]  # emulator base URL -> adapter over a real SDK client, SDK retries off
     reasoning_signature: bool = False  # the vendor round-trips an opaque reasoning signature
     exact_count_tokens: bool = True  # count_tokens asks the vendor (else: an estimate)
+    # Capabilities: scenarios a vendor cannot express are skipped, never weakened for everyone.
+    reasoning: bool = True  # the vendor returns reasoning text the adapter maps
+    stop_sequence: bool = True  # a stop-sequence stop is reported apart from a natural end
+    cache_write_usage: bool = True  # usage reports cache-write tokens
+    overloaded_status: int | None = None  # HTTP status of the vendor's "overloaded" error (Anthropic: 529)
+    lead_frames: int = 1  # stream frames the vendor sends before the first text frame
