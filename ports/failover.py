@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import NoReturn, TypeVar
 
@@ -167,8 +167,19 @@ async def _call_complete(route: Route, request: CompletionRequest) -> Completion
     return await route.adapter.complete(request)
 
 
+_REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
+
+
 def _for_route(request: CompletionRequest, route: Route) -> CompletionRequest:
-    return request if request.model == route.model else replace(request, model=route.model)
+    """The request with the route's model. A validated request stays valid with another model
+    name, so the copy skips ``__post_init__`` (``dataclasses.replace`` would validate it again)."""
+    if request.model == route.model:
+        return request
+    clone = object.__new__(CompletionRequest)
+    for name in _REQUEST_FIELDS:
+        object.__setattr__(clone, name, getattr(request, name))
+    object.__setattr__(clone, "model", route.model)
+    return clone
 
 
 class _Run:
@@ -426,6 +437,8 @@ class _Run:
 
     def report(self, slot: _Slot, outcome: Outcome, error: str | None, latency: float, ttft: float | None,
                status: int | None = None) -> None:
+        if type(self.policy.observer) is NullObserver:
+            return
         self.policy.observer.on_attempt(AttemptEvent(
             slot.route.name, slot.attempt, outcome, error, status, latency, ttft,
             self.policy._breaker(slot.route).state, self.route_set.name, slot.hedge,
@@ -444,7 +457,7 @@ class PolicyStream:
     ``StreamInterrupted`` with the partial completion. Leaving the context closes the upstream.
     """
 
-    __slots__ = ("_acc", "_buf", "_done", "_events", "_i", "_loop_deadline", "_primed", "_run", "_slot")
+    __slots__ = ("_acc", "_buf", "_done", "_events", "_i", "_loop_deadline", "_primed", "_run", "_slot", "_source")
 
     def __init__(self, run: _Run) -> None:
         self._run = run
@@ -452,7 +465,9 @@ class PolicyStream:
         self._events: AsyncIterator[StreamEvent] | None = None
         self._buf: list[StreamEvent] = []
         self._i = 0
-        self._acc = Accumulator()
+        # Our own fold only when the route's stream cannot tell its partial itself (an SDKAdapter's can).
+        self._acc: Accumulator | None = None
+        self._source: Callable[[], Completion] | None = None
         self._done = False
         self._slot: _Slot | None = None
         self._loop_deadline: float | None = None
@@ -475,7 +490,9 @@ class PolicyStream:
 
     def partial(self) -> Completion:
         """Everything yielded so far, as a completion."""
-        return self._acc.partial()
+        if self._source is not None:
+            return self._source()
+        return self._acc.partial() if self._acc is not None else Accumulator().partial()
 
     async def _open(self) -> None:
         run = self._run
@@ -486,6 +503,11 @@ class PolicyStream:
             raise
         self._primed, self._slot = primed, slot
         self._events, self._buf = primed.events, primed.buffered
+        source = getattr(primed.events, "partial", None)
+        if callable(source):
+            self._source = source
+        else:
+            self._acc = Accumulator()
         policy = run.policy
         if primed.ttft is not None:
             policy._stats(slot.route).observe(policy.clock.monotonic(), None, primed.ttft)
@@ -512,9 +534,6 @@ class PolicyStream:
                     async with asyncio.timeout_at(self._loop_deadline):
                         event = await events.__anext__()
             except StopAsyncIteration:
-                if self._acc.end is not None:
-                    await self._finish("ok", None)
-                    raise
                 await self._fail(ProviderUnavailable("stream ended without a final event"))
             except TimeoutError:
                 await self._fail(Timeout("the request deadline passed while streaming"))
@@ -523,7 +542,8 @@ class PolicyStream:
             except BaseException:
                 await self._finish("cancelled", None)
                 raise
-        self._acc.add(event)
+        if self._acc is not None:
+            self._acc.add(event)
         if type(event) is StreamEnd:
             await self._finish("ok", None)
         return event

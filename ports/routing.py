@@ -28,10 +28,10 @@ class Route:
     weight: int = 1
     context_window: int | None = None
     price: ModelPrice | None = None
+    name: str = field(init=False, default="")  # "provider/model"
 
-    @property
-    def name(self) -> str:
-        return f"{self.provider}/{self.model}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", f"{self.provider}/{self.model}")
 
 
 class RouteStats:
