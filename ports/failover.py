@@ -250,9 +250,11 @@ class _Run:
                     timeout = max(0.0, hedge.delay_for(observed) - elapsed)
                 done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if not done:
-                    hedges_left -= 1
                     slot = self.hedge_slot()
-                    if slot is not None:
+                    if slot is None:
+                        hedges_left = 0  # no route or no budget left: just wait
+                    else:
+                        hedges_left -= 1
                         newest = slot
                         tasks[asyncio.ensure_future(self.attempt(slot, call))] = slot
                     continue

@@ -363,3 +363,34 @@ async def test_cancelling_during_backoff_starts_nothing_new() -> None:
         await task
     await asyncio.sleep(0.01)
     assert len(primary.requests) == 1
+
+
+def test_hedge_delay_follows_the_observed_percentile() -> None:
+    from llmport.ports import RouteStats
+
+    stats = RouteStats()
+    config = HedgeConfig(percentile=0.9, fallback_delay=0.5)
+    assert config.delay_for(stats.percentile(0.9)) == 0.5  # too few samples yet
+    for ms in range(1, 21):
+        stats.observe(0.0, None, ms / 100)
+    assert config.delay_for(stats.percentile(0.9)) == pytest.approx(0.19)
+    assert HedgeConfig(delay=0.3).delay_for(0.19) == 0.3
+
+
+async def test_hedge_uses_the_primary_observed_ttft(observer: RecordingObserver) -> None:
+    primary = FakeLLM(*["fast"] * 6, FakeReply("now slow", latency=2.0), name="p")
+    backup = FakeLLM("hedged", name="b")
+    policy = make_policy(primary, backup, observer=observer,
+                         hedge=HedgeConfig(percentile=0.95, fallback_delay=10.0), clock=SYSTEM_CLOCK)
+    for _ in range(6):  # a quick primary: its p95 time to first token becomes tiny
+        assert (await collect(policy))[0] == "fast"
+    assert not backup.requests
+    assert (await collect(policy))[0] == "hedged"  # well before the 10 s fallback delay
+    assert primary.open_streams == 0
+
+
+async def test_count_tokens_uses_the_first_working_route() -> None:
+    primary = FakeLLM(name="p")
+    policy = make_policy(primary)
+    assert await policy.count_tokens(ask(text="x" * 400)) == 100
+    assert primary.requests[-1].model == "m-p"
