@@ -90,7 +90,10 @@ class VendorEmulator:
         with self._lock:
             if self.running:
                 return self
-            sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+            # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
+            # listener says TCP; without it every response waits ~40 ms for a delayed ACK (Nagle).
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((self.host, self._requested_port))
