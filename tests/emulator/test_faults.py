@@ -216,3 +216,23 @@ def test_stop_ends_a_hanging_request() -> None:
     assert not caller.is_alive()
     assert len(errors) == 1
     assert emu.journal.last.ended == "stopped"
+
+
+def test_client_leaving_during_latency_is_a_disconnect(echo: VendorEmulator, client: httpx2.Client) -> None:
+    echo.script(Reply(text="too late", latency=5.0))
+    with pytest.raises(httpx2.ReadTimeout):
+        client.post("/v1/echo", json=BODY, timeout=0.1)
+    entry = echo.journal.wait_disconnected(echo.journal.last)
+    assert (entry.ended, entry.status) == ("disconnected", None)
+
+
+def test_a_wire_bug_is_a_500_and_journaled(echo: VendorEmulator, client: httpx2.Client,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from .echo_wire import EchoWire
+
+    def broken(self: EchoWire, call: object, reply: Reply) -> object:
+        raise RuntimeError("wire bug")
+
+    monkeypatch.setattr(EchoWire, "reply", broken)
+    assert client.post("/v1/echo", json=BODY).status_code == 500
+    assert echo.journal.wait_done(echo.journal.last).ended == "emulator_error"

@@ -194,7 +194,10 @@ class EmulatorApp:
             watch.end("stopped")
         try:
             await _Exchange(self, protocol, call, entry, watch, send, peer).run(step)
-        except BaseException:
+        except asyncio.CancelledError:
+            self.journal.finish(entry, "cancelled")
+            raise
+        except BaseException:  # a wire protocol bug: uvicorn logs it and answers 500
             self.journal.finish(entry, "emulator_error", 500)
             raise
         finally:
