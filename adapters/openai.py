@@ -402,8 +402,11 @@ class OpenAIAdapter(SDKAdapter):
                 if kind == "response.output_text.delta":
                     yield TextDelta(event.delta)
                 elif kind == "response.function_call_arguments.delta":
+                    index = calls.get(event.output_index)
+                    if index is None:
+                        raise ProviderUnavailable("tool call arguments arrived for an unannounced call")
                     argued.add(event.output_index)
-                    yield ToolCallDelta(calls[event.output_index], event.delta)
+                    yield ToolCallDelta(index, event.delta)
                 elif kind == "response.reasoning_summary_text.delta" or kind == "response.reasoning_text.delta":
                     yield ReasoningDelta(event.delta, None, FAMILY)
                 elif kind == "response.reasoning_summary_part.added":
@@ -416,7 +419,7 @@ class OpenAIAdapter(SDKAdapter):
                         yield ToolCallStart(calls[event.output_index], item.call_id, item.name)
                 elif kind == "response.output_item.done":
                     item = event.item
-                    if item.type == "function_call":
+                    if item.type == "function_call" and event.output_index in calls:
                         index = calls[event.output_index]
                         if event.output_index not in argued and item.arguments:
                             yield ToolCallDelta(index, item.arguments)
