@@ -313,7 +313,7 @@ async def test_in_stream_context_length_error(harness: Harness, llm: LLMPort, em
                                reply=Reply(text=LONG_TEXT))
     emu.script(fault, vendor=harness.vendor)
     error = await fail(llm, request(harness), True)
-    assert isinstance(error, ContextLengthExceeded | InvalidRequest)
+    assert isinstance(error, ContextLengthExceeded) and not error.retryable
 
 
 async def test_malformed_frame(harness: Harness, llm: LLMPort, emu: VendorEmulator) -> None:
