@@ -281,6 +281,16 @@ async def test_responses_in_stream_error_is_an_event(client: openai.AsyncOpenAI,
     assert events[-1].message == "slow down" and len(events) == 4
 
 
+async def test_responses_server_failure_is_a_failed_event(client: openai.AsyncOpenAI, emu: VendorEmulator) -> None:
+    emu.script(Fault.stream_error(2, message="The model failed"), vendor="openai")
+    stream = await client.responses.create(model="gpt-5", input="Hi", stream=True)
+    events = [e async for e in stream]
+    assert [e.type for e in events] == ["response.created", "response.in_progress", "response.failed"]
+    failed = events[-1].response
+    assert failed.status == "failed" and failed.error.code == "server_error"
+    assert failed.error.message == "The model failed"
+
+
 @pytest.mark.parametrize("endpoint", ["chat", "responses"])
 async def test_closing_a_stream_disconnects(client: openai.AsyncOpenAI, emu: VendorEmulator, endpoint: str) -> None:
     emu.script(Reply(text="x" * 400, chunk_size=2, chunk_delay=0.01), vendor="openai")

@@ -278,10 +278,15 @@ class OpenAIWire:
 
     def stream_error_frame(self, call: Call, fault: Fault) -> bytes:
         error = _error_body(fault, stream=True)
-        if call.endpoint == "responses":
-            return _sse({"type": "error", "sequence_number": 0, "code": error["code"], "message": error["message"],
-                         "param": None}, "error")
-        return _sse({"error": error})
+        if call.endpoint != "responses":
+            return _sse({"error": error})
+        if fault.error_type in (None, "server_error"):
+            # A failure of the model run itself ends the response: ``response.failed`` with its error.
+            failed = self._response(call, Reply(), f"resp_{next(_ids):08x}", completed=False)
+            failed.update(status="failed", error={"code": "server_error", "message": error["message"]})
+            return _sse({"type": "response.failed", "sequence_number": 0, "response": failed}, "response.failed")
+        return _sse({"type": "error", "sequence_number": 0, "code": error["code"], "message": error["message"],
+                     "param": None}, "error")
 
     def malformed_frame(self, call: Call) -> bytes:
         if call.endpoint == "responses":
