@@ -305,3 +305,28 @@ def test_every_named_preset_builds(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setenv(found.key_env, "test-key-value")
         client = factory.build_client(name, ProviderSettings(kind="openai_compatible", preset=name))
         assert client.max_retries == 0 and str(client.base_url).rstrip("/") == found.base_url.rstrip("/")
+
+
+# --- shapes the emulator's script model cannot produce (parsed into the SDK's own types) ---------
+def test_refusal_is_a_content_filter_stop() -> None:
+    from openai.types.chat import ChatCompletion
+
+    response = ChatCompletion.model_validate({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": None, "refusal": "I can't help with that."}}],
+    })
+    adapter = OpenAIAdapter(openai.AsyncOpenAI(api_key=KEY, base_url="http://127.0.0.1:9", max_retries=0))
+    completion = adapter._chat_completion(response)
+    assert completion.text == "I can't help with that."
+    assert (completion.stop_reason.kind, completion.stop_reason.raw) == ("content_filter", "refusal")
+
+
+def test_deepseek_cache_hits_count_as_cached_input() -> None:
+    from openai.types import CompletionUsage
+
+    from llmport.adapters.openai import _chat_usage
+
+    usage = CompletionUsage.model_validate({"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110,
+                                            "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36})
+    assert _chat_usage(usage).cached_input_tokens == 64
