@@ -109,6 +109,25 @@ _BY_CODE: Final[dict[str, type[LLMError]]] = {
 
 _END: Final = object()
 
+# The read timeout of the boto3 call running on this worker thread (``attempt_timeout``).
+_call = threading.local()
+
+
+def _apply_read_timeout(context: dict[str, Any], **_: Any) -> None:
+    """botocore hook: a per-request read timeout (honoured from the request context), so that an
+    attempt that times out has its connection closed by the SDK itself."""
+    timeout = getattr(_call, "read_timeout", None)
+    if timeout is not None:
+        context["read_timeout"] = timeout
+
+
+def _timed(fn: Callable[..., T], read_timeout: float | None, kwargs: dict[str, Any]) -> T:
+    _call.read_timeout = read_timeout
+    try:
+        return fn(**kwargs)
+    finally:
+        _call.read_timeout = None
+
 
 class _Failure:
     __slots__ = ("error",)
@@ -226,6 +245,10 @@ class BedrockConverseAdapter(SDKAdapter):
         self._channels: set[_Channel] = set()
         self._count_tokens_unsupported: set[str] = set()
         self._closed = False
+        events = getattr(getattr(client, "meta", None), "events", None)
+        if events is not None:
+            events.register("provide-client-params.bedrock-runtime", _apply_read_timeout,
+                            unique_id="llmport-bedrock-read-timeout")
 
     # --- worker threads ---------------------------------------------------------------------
     def _semaphore(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
@@ -273,7 +296,7 @@ class BedrockConverseAdapter(SDKAdapter):
     # --- the port -----------------------------------------------------------------------------
     async def _complete(self, request: CompletionRequest) -> Completion:
         params = self._params(request)
-        call = self._offload(self._client.converse, **params)
+        call = self._offload(_timed, self._client.converse, request.attempt_timeout, params)
         if request.attempt_timeout is None:
             response = await call
         else:
@@ -289,7 +312,7 @@ class BedrockConverseAdapter(SDKAdapter):
         loop = asyncio.get_running_loop()
         channel = _Channel(loop)
         self._channels.add(channel)
-        pump = asyncio.ensure_future(self._offload(self._pump, params, channel))
+        pump = asyncio.ensure_future(self._offload(self._pump, params, channel, request.attempt_timeout))
         pump.add_done_callback(_ignore_result)
         timeout = request.attempt_timeout
         tools: dict[int, int] = {}  # contentBlockIndex -> tool call index
@@ -336,10 +359,10 @@ class BedrockConverseAdapter(SDKAdapter):
             channel.close()
             self._channels.discard(channel)
 
-    def _pump(self, params: dict[str, Any], channel: _Channel) -> None:
+    def _pump(self, params: dict[str, Any], channel: _Channel, read_timeout: float | None) -> None:
         """The stream's pump thread: open it, then hand over every event until it ends."""
         try:
-            response = self._client.converse_stream(**params)
+            response = _timed(self._client.converse_stream, read_timeout, params)
         except Exception as exc:
             channel.put(_Failure(exc))
             return

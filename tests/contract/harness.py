@@ -26,3 +26,7 @@ class Harness:
     cache_write_usage: bool = True  # usage reports cache-write tokens
     overloaded_status: int | None = None  # HTTP status of the vendor's "overloaded" error (Anthropic: 529)
     lead_frames: int = 1  # stream frames the vendor sends before the first text frame
+    reasoning_usage: bool = True  # usage reports reasoning tokens (Bedrock's TokenUsage has no such field)
+    # Cancelling complete() while it waits for the response closes the connection at once (boto3 is
+    # synchronous and gives no handle on an in-flight request: its worker thread ends it later).
+    cancels_blocked_call: bool = True

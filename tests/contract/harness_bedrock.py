@@ -29,4 +29,7 @@ def build(url: str) -> LLMPort:
     return BedrockConverseAdapter(bedrock_client(url), provider="bedrock", max_workers=8)
 
 
-HARNESSES = [Harness("bedrock", "bedrock", MODEL, build, reasoning_signature=True, exact_count_tokens=True)]
+# Bedrock reports ModelNotReadyException (429) for a model without capacity; the first stream
+# frame is messageStart, before any text.
+HARNESSES = [Harness("bedrock", "bedrock", MODEL, build, reasoning_signature=True, exact_count_tokens=True,
+                     overloaded_status=429, lead_frames=1, reasoning_usage=False, cancels_blocked_call=False)]

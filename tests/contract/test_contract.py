@@ -179,11 +179,12 @@ async def test_reasoning(harness: Harness, llm: LLMPort, emu: VendorEmulator) ->
 
 async def test_usage_numbers(harness: Harness, llm: LLMPort, emu: VendorEmulator) -> None:
     written = 30 if harness.cache_write_usage else 0
+    reasoning = 50 if harness.reasoning_usage else 0
     usage = ScriptedUsage(input_tokens=1000, output_tokens=200, cached_input_tokens=600, cache_write_tokens=written,
-                          reasoning_tokens=50)
+                          reasoning_tokens=reasoning)
     reply = Reply(text="counted", usage=usage)
     emu.script(reply, reply, vendor=harness.vendor)
-    expected = Usage(1000, 200, 600, written, 50)
+    expected = Usage(1000, 200, 600, written, reasoning)
     assert (await llm.complete(request(harness))).usage == expected
     events = await stream_events(llm, request(harness))
     assert [e.usage for e in events if isinstance(e, UsageUpdate)][-1] == expected
@@ -362,6 +363,8 @@ async def test_leaving_the_stream_early_closes_the_connection(harness: Harness, 
 
 async def test_cancelling_complete_closes_the_connection(harness: Harness, llm: LLMPort,
                                                          emu: VendorEmulator) -> None:
+    if not harness.cancels_blocked_call:
+        pytest.skip(f"{harness.name}: the SDK call cannot be aborted while it waits for the response")
     emu.script(Fault.hang(), vendor=harness.vendor)
     task = asyncio.create_task(llm.complete(request(harness)))
     await emu.journal.await_for(lambda j: len(j.entries(vendor=harness.vendor)) == 1)
