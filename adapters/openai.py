@@ -622,5 +622,5 @@ def _error_for_code(code: str | None, kind: str | None, message: str) -> LLMErro
 def _response_failure(response: Any) -> LLMError:
     error = response.error
     if error is None:
-        return ProviderUnavailable("the response failed", request_id=None, vendor_code=None)
+        return ProviderUnavailable("the response failed")
     return _error_for_code(error.code, getattr(error, "type", None), error.message or "the response failed")
