@@ -28,8 +28,6 @@ from llmport.domain import (
     ReasoningConfig,
     ReasoningPart,
     ResponseFormat,
-    StreamInterrupted,
-    TextDelta,
     TextPart,
     Timeout,
     ToolCallPart,
