@@ -110,11 +110,70 @@ class AnthropicAdapter(SDKAdapter):
         return self._completion(message, json_tool)
 
     async def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
+        # One generator, no nested one: this loop runs once per SSE event (the SDK drops `ping`).
         params, json_tool = self._params(request)
+        provider = self.provider
+        tool_of_block: dict[int, int] = {}  # content block index -> tool call index
+        json_block = -1
+        usage = None
+        stop = None
+        response_id = model = None
+        answered = False  # text or a tool call went out (a refusal without either is an error)
+        finished = False
         stream = await self._messages.create(**params, stream=True)
         try:
-            async for event in _stream_events(stream, json_tool, self.provider):
-                yield event
+            async for event in stream:
+                kind = event.type
+                if kind == "content_block_delta":
+                    delta = event.delta
+                    dkind = delta.type
+                    if dkind == "text_delta":
+                        answered = answered or bool(delta.text)
+                        yield TextDelta(delta.text)
+                    elif dkind == "input_json_delta":
+                        if event.index == json_block:
+                            yield TextDelta(delta.partial_json)
+                        else:
+                            yield ToolCallDelta(tool_of_block[event.index], delta.partial_json)
+                    elif dkind == "thinking_delta":
+                        yield ReasoningDelta(delta.thinking, None, FAMILY)
+                    elif dkind == "signature_delta":
+                        yield ReasoningDelta("", delta.signature, FAMILY)
+                elif kind == "content_block_start":
+                    block = event.content_block
+                    bkind = block.type
+                    if bkind == "tool_use":
+                        if block.name == json_tool:
+                            json_block = event.index
+                        else:
+                            index = tool_of_block[event.index] = len(tool_of_block)
+                            yield ToolCallStart(index, block.id, block.name)
+                        answered = True
+                    elif bkind == "text" and block.text:
+                        answered = True
+                        yield TextDelta(block.text)
+                    elif bkind == "redacted_thinking":
+                        yield ReasoningDelta("", block.data, FAMILY, redacted=True)
+                elif kind == "content_block_stop":
+                    if event.index in tool_of_block:
+                        yield ToolCallEnd(tool_of_block[event.index])
+                elif kind == "message_start":
+                    message = event.message
+                    response_id, model = message.id, message.model
+                    usage = message.usage
+                elif kind == "message_delta":
+                    usage = _merge_usage(usage, event.usage)
+                    if event.delta.stop_reason is not None:
+                        stop = event.delta.stop_reason
+                        if stop == "refusal" and not answered:
+                            raise _refusal(event.delta)
+                elif kind == "message_stop":
+                    # Not returning here: the SDK then reads the body to its end, which keeps the
+                    # connection alive for reuse (closing it early would cost a new one per stream).
+                    finished = True
+            if finished:
+                yield UsageUpdate(_usage(usage) if usage is not None else Usage())
+                yield StreamEnd(_stop_reason(stop, json_tool), provider, model, response_id)
         finally:
             await stream.close()
 
@@ -240,65 +299,6 @@ class AnthropicAdapter(SDKAdapter):
         if isinstance(exc, anthropic.AnthropicError):
             return ProviderUnavailable(str(exc))
         return None
-
-
-async def _stream_events(stream: Any, json_tool: str | None, provider: str) -> AsyncGenerator[StreamEvent, None]:
-    """Raw Messages SSE events -> domain events (``ping`` never reaches here: the SDK drops it)."""
-    tool_of_block: dict[int, int] = {}  # content block index -> tool call index
-    json_block = -1
-    usage = None
-    stop = None
-    response_id = model = None
-    answered = False  # text or a tool call went out (a refusal without either is an error)
-    async for event in stream:
-        kind = event.type
-        if kind == "content_block_delta":
-            delta = event.delta
-            dkind = delta.type
-            if dkind == "text_delta":
-                answered = answered or bool(delta.text)
-                yield TextDelta(delta.text)
-            elif dkind == "input_json_delta":
-                if event.index == json_block:
-                    yield TextDelta(delta.partial_json)
-                else:
-                    yield ToolCallDelta(tool_of_block[event.index], delta.partial_json)
-            elif dkind == "thinking_delta":
-                yield ReasoningDelta(delta.thinking, None, FAMILY)
-            elif dkind == "signature_delta":
-                yield ReasoningDelta("", delta.signature, FAMILY)
-        elif kind == "content_block_start":
-            block = event.content_block
-            bkind = block.type
-            if bkind == "tool_use":
-                if block.name == json_tool:
-                    json_block = event.index
-                else:
-                    index = tool_of_block[event.index] = len(tool_of_block)
-                    yield ToolCallStart(index, block.id, block.name)
-                answered = True
-            elif bkind == "text" and block.text:
-                answered = True
-                yield TextDelta(block.text)
-            elif bkind == "redacted_thinking":
-                yield ReasoningDelta("", block.data, FAMILY, redacted=True)
-        elif kind == "content_block_stop":
-            if event.index in tool_of_block:
-                yield ToolCallEnd(tool_of_block[event.index])
-        elif kind == "message_start":
-            message = event.message
-            response_id, model = message.id, message.model
-            usage = message.usage
-        elif kind == "message_delta":
-            usage = _merge_usage(usage, event.usage)
-            if event.delta.stop_reason is not None:
-                stop = event.delta.stop_reason
-                if stop == "refusal" and not answered:
-                    raise _refusal(event.delta)
-        elif kind == "message_stop":
-            yield UsageUpdate(_usage(usage) if usage is not None else Usage())
-            yield StreamEnd(_stop_reason(stop, json_tool), provider, model, response_id)
-            return
 
 
 def _messages(history: tuple[Message, ...] | Any, auto_cache: bool) -> list[dict[str, Any]]:
