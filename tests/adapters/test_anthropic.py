@@ -314,3 +314,14 @@ async def test_cancelled_count_tokens_leaves_nothing_running(llm: AnthropicAdapt
     with pytest.raises(asyncio.CancelledError):
         await task
     await emu.journal.await_disconnected(emu.journal.last)
+
+
+async def test_finished_streams_keep_their_connection_for_reuse(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    # Closing the response at message_stop, before the body's end is read, makes httpx drop the
+    # connection: every stream would then pay for a new one.
+    emu.script(then=Reply(text="reused " * 5, chunk_size=4))
+    for _ in range(3):
+        assert accumulate(await stream_all(llm, req())).text == "reused " * 5
+    await llm.complete(req())
+    entries = emu.journal.entries(vendor="anthropic")
+    assert len(entries) == 4 and len({e.client for e in entries}) == 1
