@@ -6,10 +6,12 @@ callers queue on the loop instead of creating threads. A stream is read by ONE p
 feeds a deque; the loop is woken only when the consumer is actually waiting, so events are not
 delivered in bursts and cost no thread hop each.
 
-Limits, by design: boto3 has no per-call timeout, so ``attempt_timeout`` is enforced on the loop
-(raising ``Timeout`` at once); a stream's connection is then closed, but a non-streaming call's
-worker thread (and its capacity slot) waits for the client's own read timeout. ``seed`` has no
-Converse equivalent and is not sent.
+``attempt_timeout`` becomes a per-request read timeout through botocore's request context (set by
+an event hook on the injected client), so boto3 itself times out and closes the connection.
+Limits, by design: a cancelled ``complete`` cannot abort the boto3 call under way (the SDK gives
+no handle on it): the caller is released at once, the worker thread and its capacity slot when the
+answer or the read timeout comes. Streams are closed at once. ``seed`` has no Converse equivalent
+and is not sent.
 """
 
 from __future__ import annotations
@@ -108,6 +110,11 @@ _BY_CODE: Final[dict[str, type[LLMError]]] = {
 }
 
 _END: Final = object()
+# ``attempt_timeout`` is enforced by the SDK (a per-request read timeout, which also closes the
+# connection); the loop's own timer is a backstop this much later, for a call that never got as far
+# as reading (e.g. stuck before its request went out).
+_BACKSTOP_GRACE: Final = 1.0
+_EMPTY: Final = object()
 
 # The read timeout of the boto3 call running on this worker thread (``attempt_timeout``).
 _call = threading.local()
@@ -169,6 +176,11 @@ class _Channel:
             return True
 
     # loop thread
+    def poll(self) -> Any:
+        """The next item if one is there, else ``_EMPTY`` (the fast path: no coroutine, no wait)."""
+        with self._lock:
+            return self._items.popleft() if self._items else _EMPTY
+
     async def get(self, wait_limit: float | None) -> Any:
         """The next item; ``TimeoutError`` when none arrives within ``wait_limit`` seconds."""
         while True:
@@ -301,7 +313,7 @@ class BedrockConverseAdapter(SDKAdapter):
             response = await call
         else:
             try:
-                async with asyncio.timeout(request.attempt_timeout):
+                async with asyncio.timeout(request.attempt_timeout + _BACKSTOP_GRACE):
                     response = await call
             except TimeoutError:
                 raise self._timeout(request) from None
@@ -314,16 +326,18 @@ class BedrockConverseAdapter(SDKAdapter):
         self._channels.add(channel)
         pump = asyncio.ensure_future(self._offload(self._pump, params, channel, request.attempt_timeout))
         pump.add_done_callback(_ignore_result)
-        timeout = request.attempt_timeout
+        timeout = None if request.attempt_timeout is None else request.attempt_timeout + _BACKSTOP_GRACE
         tools: dict[int, int] = {}  # contentBlockIndex -> tool call index
         stop: StopReason | None = None
         usage: Usage | None = None
         try:
             while True:
-                try:
-                    item = await channel.get(timeout)
-                except TimeoutError:
-                    raise self._timeout(request) from None
+                item = channel.poll()
+                if item is _EMPTY:
+                    try:
+                        item = await channel.get(timeout)
+                    except TimeoutError:
+                        raise self._timeout(request) from None
                 if item is _END:
                     break
                 if type(item) is _Failure:
