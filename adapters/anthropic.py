@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -250,7 +250,8 @@ class AnthropicAdapter(SDKAdapter):
             extra["top_p"] = request.top_p
         if extra:
             params["extra_body"] = extra  # not in this SDK's signature; the API still takes them
-        _check_breakpoints(params)
+        if auto_cache or any(m.cache_breakpoint for m in request.messages):
+            _check_breakpoints(params)
         # Passing the timeout always also skips the SDK's "non-streaming may take too long" guard.
         params["timeout"] = request.attempt_timeout if request.attempt_timeout else self._client.timeout
         return params, json_tool
@@ -301,7 +302,7 @@ class AnthropicAdapter(SDKAdapter):
         return None
 
 
-def _messages(history: tuple[Message, ...] | Any, auto_cache: bool) -> list[dict[str, Any]]:
+def _messages(history: Sequence[Message], auto_cache: bool) -> list[dict[str, Any]]:
     """Domain messages -> API turns: system left out (it is top-level), tool results as user-turn
     ``tool_result`` blocks, consecutive same-role turns merged, empty turns dropped."""
     turns: list[dict[str, Any]] = []
