@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from pydantic import SecretStr
 
 from llmport.adapters.bedrock import BedrockConverseAdapter
 from llmport.composition.settings import ProviderSettings
@@ -29,14 +30,16 @@ def client_config(settings: ProviderSettings) -> Config:
 
 
 def build_client(name: str, settings: ProviderSettings) -> Any:
-    secret = {
-        "aws_access_key_id": settings.aws_access_key_id,
-        "aws_secret_access_key": settings.aws_secret_access_key,
-        "aws_session_token": settings.aws_session_token,
-    }
-    keys = {k: v.get_secret_value() for k, v in secret.items() if v is not None}
+    def reveal(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    explicit = settings.aws_access_key_id is not None
     session = boto3.session.Session(
-        profile_name=None if keys else settings.profile, region_name=settings.region, **keys,
+        aws_access_key_id=reveal(settings.aws_access_key_id),
+        aws_secret_access_key=reveal(settings.aws_secret_access_key),
+        aws_session_token=reveal(settings.aws_session_token),
+        region_name=settings.region,
+        profile_name=None if explicit else settings.profile,
     )
     return session.client("bedrock-runtime", endpoint_url=settings.base_url, config=client_config(settings))
 
