@@ -282,8 +282,8 @@ class BedrockConverseAdapter(SDKAdapter):
             capacity.release()
             if result.done():
                 return
-            if done.cancelled():
-                result.cancel()
+            if done.cancelled():  # dropped from the queue by aclose(): the caller was not cancelled
+                result.set_exception(ProviderUnavailable(f"the {FAMILY} adapter was closed"))
             elif (exc := done.exception()) is not None:
                 result.set_exception(exc)
             else:
@@ -294,6 +294,8 @@ class BedrockConverseAdapter(SDKAdapter):
                 loop.call_soon_threadsafe(settle, done)
 
         try:
+            if self._closed:  # closed while this call waited for capacity
+                raise ProviderUnavailable(f"the {FAMILY} adapter was closed")
             job = self._pool.submit(fn, *args, **kwargs)
         except BaseException:
             capacity.release()
@@ -325,7 +327,13 @@ class BedrockConverseAdapter(SDKAdapter):
         channel = _Channel(loop)
         self._channels.add(channel)
         pump = asyncio.ensure_future(self._offload(self._pump, params, channel, request.attempt_timeout))
-        pump.add_done_callback(_ignore_result)
+
+        def pumped(task: asyncio.Future[None]) -> None:
+            # The pump reports its own failures; one that never ran (adapter closed) reports here.
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                channel.put(_Failure(exc))
+
+        pump.add_done_callback(pumped)
         timeout = None if request.attempt_timeout is None else request.attempt_timeout + _BACKSTOP_GRACE
         tools: dict[int, int] = {}  # contentBlockIndex -> tool call index
         stop: StopReason | None = None
@@ -588,11 +596,6 @@ class BedrockConverseAdapter(SDKAdapter):
         if isinstance(exc, botocore.eventstream.ParserError | botocore.parsers.ResponseParserError):
             return ProviderUnavailable(f"malformed response from Bedrock: {exc}")
         return None
-
-
-def _ignore_result(task: asyncio.Future[None]) -> None:
-    if not task.cancelled():
-        task.exception()  # the pump reports its own failures through the channel
 
 
 _CACHE_POINT: Final = {"cachePoint": {"type": "default"}}

@@ -242,7 +242,22 @@ async def test_aclose_closes_open_streams(emu: VendorEmulator) -> None:
     await emu.journal.await_closed(emu.journal.entries(vendor="bedrock")[0])
     with pytest.raises(ProviderUnavailable, match="closed"):
         await adapter.complete(CompletionRequest(MODEL, [Message.user("x")]))
+    with pytest.raises(ProviderUnavailable, match="closed"):
+        async with adapter.stream(CompletionRequest(MODEL, [Message.user("x")])) as events:
+            await asyncio.wait_for(events.__anext__(), 2)
     await stream.aclose()
+
+
+async def test_aclose_fails_queued_calls_without_cancelling_their_callers(emu: VendorEmulator) -> None:
+    adapter = BedrockConverseAdapter(bedrock_client(emu.url), max_workers=1)
+    emu.script(Reply(text="slow", latency=0.3), then=Reply(text="never"), vendor="bedrock")
+    req = CompletionRequest(MODEL, [Message.user("x")])
+    calls = [asyncio.create_task(adapter.complete(req)) for _ in range(3)]
+    await emu.journal.await_for(lambda j: len(j.entries(vendor="bedrock")) == 1)
+    await adapter.aclose()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert not any(isinstance(r, asyncio.CancelledError) for r in results)
+    assert all(isinstance(r, ProviderUnavailable) for r in results[1:]), results
 
 
 async def test_a_thousand_concurrent_callers(emu: VendorEmulator) -> None:
