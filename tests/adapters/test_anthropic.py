@@ -325,3 +325,12 @@ async def test_finished_streams_keep_their_connection_for_reuse(llm: AnthropicAd
     await llm.complete(req())
     entries = emu.journal.entries(vendor="anthropic")
     assert len(entries) == 4 and len({e.client for e in entries}) == 1
+
+
+async def test_stall_mid_stream_times_out_with_the_partial(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    # The SDK does not wrap errors raised while a stream is read (here httpx2's ReadTimeout).
+    emu.script(Reply(chunks=("first ", "second"), chunk_delay=1.0))
+    with pytest.raises(StreamInterrupted) as info:
+        await stream_all(llm, req(attempt_timeout=0.2))
+    assert info.value.partial.text == "first " and isinstance(info.value.cause, Timeout)
+    await emu.journal.await_disconnected(emu.journal.last)
