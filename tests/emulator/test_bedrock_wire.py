@@ -176,6 +176,10 @@ def test_invalid_conversation_is_rejected(brt: Any, emu: VendorEmulator) -> None
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     with pytest.raises(ClientError, match="alternate"):
         brt.converse(modelId=MODEL, messages=MESSAGES + MESSAGES)
+    tool_turns = [*MESSAGES, {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t", "name": "f",
+                                                                          "input": {}}}]}]
+    with pytest.raises(ClientError, match="toolConfig"):
+        brt.converse(modelId=MODEL, messages=tool_turns)
     assert emu.journal.last.ended == "invalid"
 
 

@@ -147,6 +147,9 @@ class BedrockWire:
                     raise WireError(f"messages.{i}: a ContentBlock must set exactly one member")
                 if "text" in block and not isinstance(block["text"], str):
                     raise WireError(f"messages.{i}: text must be a string")
+                if ("toolUse" in block or "toolResult" in block) and not body.get("toolConfig"):
+                    raise WireError("The toolConfig field must be defined when using toolUse and toolResult "
+                                    "content blocks.")
 
     def prompt_text(self, call: Call) -> str:
         body = call.body if isinstance(call.body, dict) else {}
