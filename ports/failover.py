@@ -4,6 +4,7 @@ deadlines, hedging and failover decided by the error taxonomy."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -149,7 +150,8 @@ class FailoverPolicy:
         return s
 
     def _on_transition(self, transition: BreakerTransition) -> None:
-        self.observer.on_breaker(transition)
+        with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
+            self.observer.on_breaker(transition)
 
 
 @dataclass(slots=True, eq=False)
@@ -161,6 +163,12 @@ class _Slot:
     start: float
     hedge: bool = False
     lost: bool = False
+    probe: bool = False  # admitted by a half-open breaker: only its abandonment frees the probe
+
+
+def _is_probe(breaker: CircuitBreaker) -> bool:
+    """Whether the call ``breaker.allow`` just admitted is its half-open probe."""
+    return breaker.state == "half_open"
 
 
 async def _call_complete(route: Route, request: CompletionRequest) -> Completion:
@@ -317,7 +325,8 @@ class _Run:
         except LLMError as exc:
             now = policy.clock.monotonic()
             if by_deadline and isinstance(exc, Timeout):
-                breaker.release()  # the caller's deadline, not the provider's health
+                if slot.probe:
+                    breaker.release()  # the caller's deadline, not the provider's health
             elif exc.retryable:
                 breaker.failure(now)
             else:
@@ -325,7 +334,8 @@ class _Run:
             self.record(slot, exc, now - slot.start)
             raise
         except BaseException:
-            breaker.release()
+            if slot.probe:
+                breaker.release()
             duration = policy.clock.monotonic() - slot.start
             self.report(slot, "lost" if slot.lost else "cancelled", None, duration, None)
             raise
@@ -367,7 +377,8 @@ class _Run:
                     await clock.sleep(delay)
                 if breaker.allow(clock.monotonic()):
                     self.last_error = None
-                    return _Slot(slot.route, slot.attempt + 1, clock.monotonic())
+                    return _Slot(slot.route, slot.attempt + 1, clock.monotonic(),
+                                 probe=_is_probe(breaker))
         self.last_error = None
         nxt = self._next_route()
         if nxt is None:
@@ -400,7 +411,7 @@ class _Run:
                 self.report(_Slot(route, 0, now), "skipped", "CircuitOpen", 0.0, None)
                 continue
             self.started.add(route.name)
-            return _Slot(route, 1, now)
+            return _Slot(route, 1, now, probe=_is_probe(breaker))
         return None
 
     def _eligible(self, route: Route) -> bool:
@@ -441,10 +452,12 @@ class _Run:
                status: int | None = None) -> None:
         if type(self.policy.observer) is NullObserver:
             return
-        self.policy.observer.on_attempt(AttemptEvent(
+        event = AttemptEvent(
             slot.route.name, slot.attempt, outcome, error, status, latency, ttft,
             self.policy._breaker(slot.route).state, self.route_set.name, slot.hedge,
-        ))
+        )
+        with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
+            self.policy.observer.on_attempt(event)
 
 
 async def _call_stream(route: Route, request: CompletionRequest) -> PrimedStream:
@@ -538,7 +551,7 @@ class PolicyStream:
             except StopAsyncIteration:
                 await self._fail(ProviderUnavailable("stream ended without a final event"))
             except TimeoutError:
-                await self._fail(Timeout("the request deadline passed while streaming"))
+                await self._fail(Timeout("the request deadline passed while streaming"), health=False)
             except LLMError as exc:
                 await self._fail(exc)
             except BaseException:
@@ -550,10 +563,11 @@ class PolicyStream:
             await self._finish("ok", None)
         return event
 
-    async def _fail(self, exc: LLMError) -> NoReturn:
+    async def _fail(self, exc: LLMError, *, health: bool = True) -> NoReturn:
+        """``health`` False: the failure is the caller's (its deadline), not the provider's."""
         slot = self._slot
         assert slot is not None
-        if exc.retryable:
+        if health and exc.retryable:
             self._run.policy._breaker(slot.route).failure(self._run.policy.clock.monotonic())
         await self._finish("interrupted", exc)
         if isinstance(exc, StreamInterrupted):

@@ -1,0 +1,91 @@
+"""Regression tests for policy defects found in review: breaker probes under concurrency, the
+caller's deadline while streaming, and observers that raise."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from llmport.adapters.testing.fake import FakeLLM, FakeReply
+from llmport.domain import AllProvidersFailed, ProviderUnavailable, StreamInterrupted
+from llmport.ports import SYSTEM_CLOCK, AttemptEvent, BreakerConfig, BreakerTransition, RetryPolicy
+
+from .conftest import FakeClock, ask, make_policy
+
+
+async def _until(predicate: object) -> None:
+    for _ in range(200):
+        if predicate():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition never became true")
+
+
+async def test_cancelled_straggler_does_not_free_the_half_open_probe(clock: FakeClock) -> None:
+    """A call admitted while the breaker was closed, cancelled while a half-open probe is in
+    flight, must not let a second probe through."""
+    a = FakeLLM(FakeReply("straggler", latency=5.0), ProviderUnavailable("down", status=503),
+                FakeReply("probe", latency=5.0), "second probe", name="p")
+    policy = make_policy(a, clock=clock, retry=RetryPolicy(1, 0, 0),
+                         breaker=BreakerConfig(failure_threshold=1, cooldown=10.0))
+    straggler = asyncio.create_task(policy.complete(ask()))
+    await _until(lambda: len(a.requests) == 1)
+    with pytest.raises(AllProvidersFailed):
+        await policy.complete(ask())  # trips the breaker
+    assert policy.breakers["p/m-p"].state == "open"
+    clock.advance(10.0)
+    probe = asyncio.create_task(policy.complete(ask()))
+    await _until(lambda: len(a.requests) == 3)
+    assert policy.breakers["p/m-p"].state == "half_open"
+    straggler.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await straggler
+    try:
+        with pytest.raises(AllProvidersFailed):
+            await policy.complete(ask())  # the probe is still out: fail fast, no second probe
+        assert len(a.requests) == 3
+    finally:
+        probe.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await probe
+    # The probe's own cancellation frees the slot: the next call is the new probe.
+    assert (await policy.complete(ask())).text == "second probe"
+
+
+async def test_request_deadline_while_streaming_does_not_count_against_the_breaker() -> None:
+    slow = FakeLLM(default=FakeReply("one two three four five six", chunk_size=1, chunk_delay=0.5), name="p")
+    policy = make_policy(slow, clock=SYSTEM_CLOCK, breaker=BreakerConfig(failure_threshold=1))
+    with pytest.raises(StreamInterrupted):
+        async with policy.stream(ask(timeout=0.2)) as events:
+            async for _ in events:
+                pass
+    breaker = policy.breakers["p/m-p"]
+    assert breaker.state == "closed"
+    assert breaker.snapshot(0)["consecutive_failures"] == 0  # the caller's deadline, not the provider
+
+
+class _Raising:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_attempt(self, event: AttemptEvent) -> None:
+        self.calls += 1
+        raise RuntimeError("observer bug")
+
+    def on_breaker(self, transition: BreakerTransition) -> None:
+        self.calls += 1
+        raise RuntimeError("observer bug")
+
+
+async def test_a_raising_observer_never_changes_the_outcome(clock: FakeClock) -> None:
+    observer = _Raising()
+    a = FakeLLM(ProviderUnavailable("down", status=503), name="p")
+    b = FakeLLM("answer", name="b")
+    policy = make_policy(a, b, clock=clock, observer=observer,  # type: ignore[arg-type]
+                         breaker=BreakerConfig(failure_threshold=1))
+    assert (await policy.complete(ask())).text == "answer"
+    assert observer.calls >= 2
+    async with policy.stream(ask()) as events:
+        text = "".join([e.text async for e in events if hasattr(e, "text")])
+    assert text == "ok"
