@@ -516,7 +516,7 @@ class BedrockConverseAdapter(SDKAdapter):
             if part.provider != FAMILY:
                 return None  # another vendor's reasoning (and signature) means nothing here
             if part.redacted:
-                return {"reasoningContent": {"redactedContent": base64.b64decode(part.signature or "")}}
+                return {"reasoningContent": {"redactedContent": _redacted_bytes(part.signature, index)}}
             text: dict[str, Any] = {"text": part.text}
             if part.signature:
                 text["signature"] = part.signature
@@ -586,7 +586,9 @@ class BedrockConverseAdapter(SDKAdapter):
                       | urllib3.exceptions.TimeoutError | TimeoutError):
             return Timeout(f"Bedrock did not answer in time: {exc}")
         if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
-                      | botocore.exceptions.NoAuthTokenError):
+                      | botocore.exceptions.NoAuthTokenError | botocore.exceptions.CredentialRetrievalError
+                      | botocore.exceptions.TokenRetrievalError | botocore.exceptions.SSOError):
+            # Refreshable credentials (SSO, assume-role, credential_process) fail at call time.
             return AuthenticationFailed(f"no usable AWS credentials: {type(exc).__name__}")
         if isinstance(exc, botocore.exceptions.ParamValidationError):
             return InvalidRequest(f"Bedrock rejected the parameters: {exc}")
@@ -595,6 +597,8 @@ class BedrockConverseAdapter(SDKAdapter):
             return ConnectionFailed(f"connection to Bedrock failed: {exc}")
         if isinstance(exc, botocore.eventstream.ParserError | botocore.parsers.ResponseParserError):
             return ProviderUnavailable(f"malformed response from Bedrock: {exc}")
+        if isinstance(exc, botocore.exceptions.BotoCoreError):  # e.g. IncompleteReadError, checksum errors
+            return ProviderUnavailable(f"Bedrock call failed: {type(exc).__name__}")
         return None
 
 
@@ -677,6 +681,14 @@ def _image(part: ImagePart, index: int) -> dict[str, Any]:
         return {"format": _image_format(media_type, index), "source": {"bytes": raw}}
     raise InvalidRequest(f"messages[{index}]: Bedrock takes images as inline data or s3:// URIs, not {url[:40]!r}",
                          field="messages")
+
+
+def _redacted_bytes(signature: str | None, index: int) -> bytes:
+    try:
+        return base64.b64decode(signature or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"messages[{index}]: redacted Bedrock reasoning must carry the base64 signature "
+                             "this adapter returned", field="messages") from None
 
 
 def _guess_media_type(url: str) -> str | None:

@@ -18,6 +18,7 @@ from llmport.adapters.testing.emulator import Fault, Reply, ScriptedUsage, Vendo
 from llmport.composition.factories import bedrock as factory
 from llmport.composition.settings import ProviderSettings
 from llmport.domain import (
+    AuthenticationFailed,
     CachePolicy,
     CompletionRequest,
     ImagePart,
@@ -338,3 +339,47 @@ def test_factory_uses_a_named_profile(emu: VendorEmulator, tmp_path: Any, monkey
         assert "Credential=[REDACTED]" in emu.journal.last.headers["authorization"]
     finally:
         asyncio.run(factory.close_client(client))
+
+
+async def test_redacted_reasoning_with_a_broken_signature_is_an_invalid_request(
+        llm: BedrockConverseAdapter, emu: VendorEmulator) -> None:
+    broken = ReasoningPart("", "not base64!", "bedrock", redacted=True)
+    req = CompletionRequest(MODEL, [Message.user("a"), Message.assistant("b", reasoning=[broken]), Message.user("c")])
+    with pytest.raises(InvalidRequest, match="base64"):
+        await llm.complete(req)
+    assert emu.journal.entries(vendor="bedrock") == []
+
+
+# First call hands out credentials that are already expired; every refresh then fails, as an
+# expired SSO session or a broken credential_process does in the middle of a deployment's life.
+_EXPIRING_CREDENTIALS = """#!/bin/sh
+if [ -e "$0.used" ]; then echo "refresh failed" >&2; exit 1; fi
+touch "$0.used"
+echo '{"Version": 1, "AccessKeyId": "AKIAPROCESSEXAMPLE12", "SecretAccessKey": "process-secret-value",
+ "Expiration": "2000-01-01T00:00:00Z"}'
+"""
+
+
+async def test_credentials_failing_at_call_time_are_authentication_failures(
+        emu: VendorEmulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "creds.sh"
+    script.write_text(_EXPIRING_CREDENTIALS)
+    script.chmod(0o755)
+    config = tmp_path / "config"
+    config.write_text(f"[profile refreshing]\nregion = eu-west-1\ncredential_process = {script}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    s = ProviderSettings(kind="bedrock", profile="refreshing", base_url=emu.url, timeout=5)
+    adapter = factory.build_adapter("aws", factory.build_client("aws", s), s)
+    try:
+        req = CompletionRequest(MODEL, [Message.user("x")])
+        with pytest.raises(AuthenticationFailed, match="CredentialRetrievalError") as info:
+            await adapter.complete(req)
+        assert info.value.provider == "aws"
+        with pytest.raises(AuthenticationFailed):
+            async with adapter.stream(req) as events:
+                async for _ in events:
+                    pass
+        assert emu.journal.entries(vendor="bedrock") == []
+    finally:
+        await adapter.aclose()
