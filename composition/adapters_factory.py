@@ -27,13 +27,27 @@ def build_clients(settings: Settings) -> ProviderClients:
     })
 
 
-async def hold_clients(settings: Settings, clients: ProviderClients) -> AsyncIterator[ProviderClients]:
-    """A dependency-injector resource: holds the clients open and closes each one at shutdown."""
+async def hold_clients(settings: Settings, clients: ProviderClients,
+                       adapters: dict[str, LLMPort] | None = None) -> AsyncIterator[ProviderClients]:
+    """A dependency-injector resource: holds the clients open; at shutdown closes every adapter
+    (its open streams and worker threads) and then every client, each even if another's close
+    failed (the first failure is raised afterwards)."""
     try:
         yield clients
     finally:
+        errors: list[BaseException] = []
+        for adapter in (adapters or {}).values():
+            try:
+                await adapter.aclose()
+            except Exception as exc:  # every adapter must get its close
+                errors.append(exc)
         for name, client in clients.clients.items():
-            await factory_for(settings.providers[name].kind).close_client(client)
+            try:
+                await factory_for(settings.providers[name].kind).close_client(client)
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 def build_adapters(settings: Settings, clients: ProviderClients) -> dict[str, LLMPort]:

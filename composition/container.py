@@ -10,7 +10,7 @@ At start-up and shutdown::
 
 In a host's tests: ``container.llm.override(FakeLLM("scripted answer"))``; ``container.llm()``
 then returns the fake. The ``llm`` chain is synchronous (building clients does no I/O); only the
-``client_lifetime`` resource is asynchronous, so that shutdown can await each client's close.
+``client_lifetime`` resource is asynchronous, so that shutdown can await each adapter's and client's close.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(load_settings)
     logging = providers.Resource(configure_logging, settings)
     clients = providers.Singleton(build_clients, settings)
-    client_lifetime = providers.Resource(hold_clients, settings, clients)
     adapters = providers.Singleton(build_adapters, settings, clients)
+    # Closes the adapters (streams, worker pools) and then the clients at shutdown.
+    client_lifetime = providers.Resource(hold_clients, settings, clients, adapters)
     policy = providers.Singleton(build_policy, settings, adapters)
     llm = providers.Singleton(lambda policy: policy, policy)
 
