@@ -25,6 +25,7 @@ import httpx2
 from llmport.adapters.base import SDKAdapter
 from llmport.adapters.http_errors import error_for_status
 from llmport.domain import (
+    AuthenticationFailed,
     Completion,
     CompletionRequest,
     ConnectionFailed,
@@ -101,6 +102,8 @@ class AnthropicAdapter(SDKAdapter):
         self._messages = client.messages
         self.default_max_tokens = default_max_tokens
         self._can_count = not isinstance(client, anthropic.AsyncAnthropicBedrock)
+        # Bedrock and Vertex clients fetch cloud credentials per request, outside the SDK's wrapping.
+        self._platform = isinstance(client, anthropic.AsyncAnthropicBedrock | anthropic.AsyncAnthropicVertex)
 
     # -- LLMPort ------------------------------------------------------------------------------
 
@@ -299,7 +302,17 @@ class AnthropicAdapter(SDKAdapter):
             return ProviderUnavailable(f"malformed response from the provider: {type(exc).__name__}")
         if isinstance(exc, anthropic.AnthropicError):
             return ProviderUnavailable(str(exc))
+        if self._platform and _is_credential_failure(exc):
+            return AuthenticationFailed(f"could not get the platform's credentials: {type(exc).__name__}")
         return None
+
+
+def _is_credential_failure(exc: Exception) -> bool:
+    """A failure of the cloud credentials a Bedrock or Vertex client signs each request with:
+    botocore or google-auth errors, or the SDK's own RuntimeError when none can be found."""
+    if type(exc).__module__.startswith(("botocore.", "google.auth.")):
+        return True
+    return type(exc) is RuntimeError and str(exc).startswith("Could not resolve")
 
 
 def _messages(history: Sequence[Message], auto_cache: bool) -> list[dict[str, Any]]:
@@ -341,6 +354,9 @@ def _blocks(msg: Message) -> list[dict[str, Any]]:
                 result["is_error"] = True
             blocks.append(result)
         elif isinstance(part, ToolCallPart):
+            if part.raw_arguments is not None and not part.arguments:
+                raise InvalidRequest(f"tool call {part.id!r} has arguments that are not a JSON object; Anthropic "
+                                     "takes only objects", field="messages")
             blocks.append({"type": "tool_use", "id": part.id, "name": part.name, "input": dict(part.arguments)})
         elif isinstance(part, ReasoningPart):
             # Only this family's signed reasoning can be sent back; it must go back unchanged.

@@ -334,3 +334,40 @@ async def test_stall_mid_stream_times_out_with_the_partial(llm: AnthropicAdapter
         await stream_all(llm, req(attempt_timeout=0.2))
     assert info.value.partial.text == "first " and isinstance(info.value.cause, Timeout)
     await emu.journal.await_disconnected(emu.journal.last)
+
+
+async def test_tool_arguments_that_are_not_an_object_fail_before_the_network(
+        llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    # Another vendor's model produced a JSON array; sending ``{}`` instead would rewrite history.
+    call = ToolCallPart("c1", "f", {}, "[1, 2]")
+    req = CompletionRequest(MODEL, [Message.user("x"), Message.assistant(tool_calls=[call]),
+                                    Message.tool_result("c1", "ok"), Message.user("y")])
+    with pytest.raises(InvalidRequest, match="not a JSON object"):
+        await llm.complete(req)
+    assert emu.journal.entries(vendor="anthropic") == []
+
+
+async def test_platform_credentials_failing_per_request_are_authentication_failures(
+        emu: VendorEmulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Claude on Bedrock signs each request with AWS credentials fetched at that moment.
+    config = tmp_path / "config"
+    config.write_text("[profile broken]\nregion = eu-west-1\ncredential_process = /bin/false\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for env in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(env, raising=False)
+    req = CompletionRequest(MODEL, [Message.user("x")])
+    for profile in ("broken", None):  # a failing credential_process; no credentials at all
+        adapter = AnthropicAdapter(anthropic.AsyncAnthropicBedrock(aws_region="eu-west-1", aws_profile=profile,
+                                                                    base_url=emu.url, max_retries=0))
+        try:
+            with pytest.raises(AuthenticationFailed, match="credentials"):
+                await adapter.complete(req)
+            with pytest.raises(AuthenticationFailed):
+                async with adapter.stream(req) as events:
+                    async for _ in events:
+                        pass
+        finally:
+            await adapter.aclose()
+    assert emu.journal.entries() == []
