@@ -109,16 +109,22 @@ class FailoverPolicy:
         route_set = self.router.resolve(request.model)
         now = self.clock.monotonic()
         last: LLMError | None = None
+        attempts: list[Attempt] = []
         for route in route_set.routes:
             if self._breaker(route).retry_in(now) > 0:
+                attempts.append(Attempt(route.name, "CircuitOpen", None, 0.0, 0, "circuit breaker open"))
                 continue
+            start = self.clock.monotonic()
             try:
                 return await route.adapter.count_tokens(_for_route(request, route))
             except LLMError as exc:
                 if not (exc.failover or exc.retryable):
                     raise
                 last = exc
-        raise AllProvidersFailed(f"no route for {request.model!r} could count tokens", attempts=()) from last
+                attempts.append(Attempt(route.name, type(exc).__name__, exc.status, self.clock.monotonic() - start,
+                                        1, exc.message[:200]))
+        raise AllProvidersFailed(f"no route for {request.model!r} could count tokens", attempts=attempts,
+                                 status=last.status if last is not None else None) from last
 
     async def aclose(self) -> None:
         """Close every adapter the policy routes to (each once)."""

@@ -89,3 +89,16 @@ async def test_a_raising_observer_never_changes_the_outcome(clock: FakeClock) ->
     async with policy.stream(ask()) as events:
         text = "".join([e.text async for e in events if hasattr(e, "text")])
     assert text == "ok"
+
+
+class _CannotCount(FakeLLM):
+    async def count_tokens(self, request: object) -> int:
+        raise ProviderUnavailable("count endpoint down", status=503)
+
+
+async def test_count_tokens_failure_lists_every_route_tried(clock: FakeClock) -> None:
+    policy = make_policy(_CannotCount(name="p"), _CannotCount(name="b"), clock=clock)
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.count_tokens(ask())
+    assert [(a.route, a.error, a.status) for a in info.value.attempts] == [
+        ("p/m-p", "ProviderUnavailable", 503), ("b/m-b", "ProviderUnavailable", 503)]
