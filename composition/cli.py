@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from llmport.domain import CompletionRequest, LLMError, Message, StreamEnd, TextDelta, UsageUpdate
 
 from .container import open_llm
-from .settings import SettingsError, load_settings
+from .settings import SettingsError, is_secret_header, load_settings
 
 
 async def _chat(prompt: str, model: str, system: str | None) -> int:
@@ -37,6 +37,11 @@ def _config() -> int:
         name: p.model_dump(mode="json", exclude_defaults=True)  # SecretStr dumps as "**********"
         for name, p in settings.ordered_providers.items()
     }
+    for provider in shown.values():
+        headers = provider.get("extra_headers", {})
+        for header in headers:
+            if is_secret_header(header):
+                headers[header] = "**********"
     print(json.dumps({"providers": shown, "aliases": settings.aliases, "policy": settings.policy}, indent=2))
     return 0
 

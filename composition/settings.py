@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +20,15 @@ ProviderKind = Literal[
     "google", "vertex",
     "bedrock",
 ]
+
+
+# Header names that carry credentials (Azure's ``api-key``, a gateway's ``X-...-Token``, ...).
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|signature|cookie|password", re.IGNORECASE)
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether an ``extra_headers`` entry named ``name`` carries a credential."""
+    return _SECRET_HEADER.search(name) is not None
 
 
 class SettingsError(Exception):
@@ -54,7 +64,7 @@ class ProviderSettings(BaseModel):
     max_workers: int = Field(default=16, ge=1)  # Bedrock: worker threads (and connection pool)
     store: bool = False  # OpenAI: let the vendor store responses (off unless the deployment opts in)
     default_max_tokens: int = Field(default=4096, ge=1)  # Anthropic requires max_tokens
-    extra_headers: dict[str, str] = Field(default_factory=dict)
+    extra_headers: dict[str, str] = Field(default_factory=dict, repr=False)  # may hold credentials
     additional_model_request_fields: dict[str, Any] = Field(default_factory=dict)  # Bedrock passthrough
     context_window: int | None = None  # tokens; lets the policy fail over to a larger window
     weight: int = Field(default=1, ge=1)  # weighted strategy
@@ -66,6 +76,7 @@ class ProviderSettings(BaseModel):
                                                   self.aws_session_token, self.aws_access_key_id) if s]
         if self.api_key_env and os.environ.get(self.api_key_env):
             values.append(os.environ[self.api_key_env])
+        values.extend(v for k, v in self.extra_headers.items() if v and is_secret_header(k))
         return values
 
     def resolved_api_key(self) -> str | None:
