@@ -31,6 +31,7 @@ from collections.abc import AsyncGenerator, Iterable, Sequence
 from contextvars import ContextVar
 from typing import Any, cast
 
+import google.auth.exceptions
 import httpx2
 import pydantic
 from google import genai
@@ -278,6 +279,10 @@ class GoogleGenAIAdapter(SDKAdapter):
             return Timeout(f"the request timed out ({type(exc).__name__})")
         if isinstance(exc, httpx2.TransportError):
             return ConnectionFailed(f"connection failed: {type(exc).__name__}")
+        if isinstance(exc, google.auth.exceptions.TransportError):  # the token endpoint was unreachable
+            return ConnectionFailed(f"could not reach Google's token service: {type(exc).__name__}")
+        if isinstance(exc, google.auth.exceptions.GoogleAuthError):  # Vertex credentials, resolved per request
+            return AuthenticationFailed(f"no usable Google credentials: {type(exc).__name__}")
         if isinstance(exc, genai_errors.UnknownApiResponseError | json.JSONDecodeError):
             return ProviderUnavailable(f"malformed response from the provider: {type(exc).__name__}")
         if isinstance(exc, pydantic.ValidationError):

@@ -353,3 +353,26 @@ async def test_turns_left_empty_are_dropped(llm: GoogleGenAIAdapter, emu: Vendor
     assert [c["role"] for c in sent(emu)["contents"]] == ["user", "user"]
     with pytest.raises(InvalidRequest):
         await llm.complete(ask(Message.user(TextPart(""))))
+
+
+async def test_vertex_credentials_failing_on_the_first_request_are_authentication_failures(
+        emu: VendorEmulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Vertex client resolves application default credentials lazily, on its first request.
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    client = genai.Client(vertexai=True, project="proj", location="us-central1",
+                          http_options=http_options(base_url=emu.url, timeout=5))
+    adapter = GoogleGenAIAdapter(client, provider="vertex")
+    req = CompletionRequest("gemini-test", [Message.user("x")])
+    try:
+        with pytest.raises(AuthenticationFailed, match="DefaultCredentialsError") as info:
+            await adapter.complete(req)
+        assert info.value.provider == "vertex"
+        with pytest.raises(AuthenticationFailed):
+            async with adapter.stream(req) as events:
+                async for _ in events:
+                    pass
+        with pytest.raises(AuthenticationFailed):
+            await adapter.count_tokens(req)
+        assert emu.journal.entries() == []
+    finally:
+        await adapter.aclose()
