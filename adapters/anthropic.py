@@ -23,6 +23,7 @@ import anthropic
 import httpx2
 
 from llmport.adapters.base import SDKAdapter
+from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status
 from llmport.domain import (
     AuthenticationFailed,
@@ -58,7 +59,6 @@ AnyAnthropicClient = anthropic.AsyncAnthropic | anthropic.AsyncAnthropicBedrock 
 
 FAMILY = "anthropic"
 MAX_CACHE_BREAKPOINTS = 4  # the API rejects more
-CHARS_PER_TOKEN = 4  # estimate where the platform has no count endpoint (Bedrock)
 
 _STOP: dict[str, StopReason] = {
     "end_turn": StopReason("end_turn", "end_turn"),
@@ -183,7 +183,8 @@ class AnthropicAdapter(SDKAdapter):
     async def count_tokens(self, request: CompletionRequest) -> int:
         params, _ = self._params(request)
         if not self._can_count:
-            return _estimate_tokens(params)
+            # The shared estimate: images at a flat cost, not their base64 length.
+            return estimate_input_tokens(request)
         for name in ("max_tokens", "stop_sequences", "metadata", "extra_body"):
             params.pop(name, None)
         try:
@@ -449,10 +450,3 @@ def _merge_usage(current: Any, delta: Any) -> _UsageSoFar:
         if value is not None:
             setattr(merged, name, value)
     return merged
-
-
-def _estimate_tokens(params: Mapping[str, Any]) -> int:
-    """About four characters a token over everything the request sends."""
-    size = len(json.dumps({k: params.get(k) for k in ("system", "messages", "tools")}, default=str))
-    return max(1, size // CHARS_PER_TOKEN)
-

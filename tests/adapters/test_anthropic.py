@@ -371,3 +371,17 @@ async def test_platform_credentials_failing_per_request_are_authentication_failu
         finally:
             await adapter.aclose()
     assert emu.journal.entries() == []
+
+
+async def test_bedrock_estimate_counts_an_inline_image_at_a_flat_cost() -> None:
+    # No count endpoint on Bedrock: an image must not be counted as its base64 text (~1 token per 3 bytes).
+    client = anthropic.AsyncAnthropicBedrock(aws_region="eu-west-1", aws_access_key="AKIATESTKEY",
+                                             aws_secret_key="secret-value", max_retries=0)
+    adapter = AnthropicAdapter(client)
+    image = ImagePart(data=bytes(300_000), media_type="image/png")
+    try:
+        text_only = await adapter.count_tokens(req(Message.user("what is this?")))
+        with_image = await adapter.count_tokens(req(Message.user("what is this?", image)))
+        assert text_only < with_image < text_only + 5_000
+    finally:
+        await adapter.aclose()
