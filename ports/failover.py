@@ -393,11 +393,17 @@ class _Run:
 
     def hedge_slot(self) -> _Slot | None:
         """A hedge: the next eligible route, if the budget allows one more attempt."""
-        if not self.policy.budget.try_withdraw(self.policy.clock.monotonic()):
-            return None
         slot = self._next_route()
-        if slot is not None:
-            slot.hedge = True
+        if slot is None:
+            return None  # nothing to hedge with: spend no budget
+        if not self.policy.budget.try_withdraw(self.policy.clock.monotonic()):
+            # Give the route back: it stays available for an ordinary failover.
+            self.idx -= 1
+            self.started.discard(slot.route.name)
+            if slot.probe:
+                self.policy._breaker(slot.route).release()
+            return None
+        slot.hedge = True
         return slot
 
     def _next_route(self) -> _Slot | None:

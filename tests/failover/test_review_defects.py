@@ -102,3 +102,14 @@ async def test_count_tokens_failure_lists_every_route_tried(clock: FakeClock) ->
         await policy.count_tokens(ask())
     assert [(a.route, a.error, a.status) for a in info.value.attempts] == [
         ("p/m-p", "ProviderUnavailable", 503), ("b/m-b", "ProviderUnavailable", 503)]
+
+
+async def test_a_hedge_with_no_route_left_spends_no_retry_budget(clock: FakeClock) -> None:
+    from llmport.ports import HedgeConfig, RetryBudget
+
+    p = FakeLLM(FakeReply("first", latency=0.3), ProviderUnavailable("down", status=503), "retried", name="p")
+    b = FakeLLM(FakeReply("hedge", latency=2.0), default="from b", name="b")
+    policy = make_policy(p, b, clock=clock, hedge=HedgeConfig(delay=0.02, max_hedges=2),
+                         budget=RetryBudget(0.0, min_retries=2))
+    assert (await policy.complete(ask())).text == "first"  # one real hedge (to b); no route for a second
+    assert (await policy.complete(ask())).text == "retried"  # so one retry is still in the budget
