@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from llmport.domain import CompletionRequest, LLMError, Message, StreamEnd, TextDelta, UsageUpdate
+from llmport.domain import CompletionRequest, LLMError, Message, StreamEnd, TextDelta, Usage, UsageUpdate
 
 from .container import open_llm
 from .settings import SettingsError, is_secret_header, load_settings
@@ -16,6 +16,7 @@ from .settings import SettingsError, is_secret_header, load_settings
 
 async def _chat(prompt: str, model: str, system: str | None) -> int:
     request = CompletionRequest(model=model, messages=[Message.user(prompt)], system=system)
+    usage = Usage()  # a stream need not carry a UsageUpdate
     async with open_llm() as llm, llm.stream(request) as events:
         async for event in events:
             if isinstance(event, TextDelta):
