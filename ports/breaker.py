@@ -86,11 +86,14 @@ class CircuitBreaker:
             self._reset_window()
             self._move("closed", "probe succeeded", now)
 
-    def failure(self, now: float) -> None:
+    def failure(self, now: float, *, probe: bool = True) -> None:
+        """A call failed. ``probe`` False: the call was admitted while the breaker was closed (a
+        straggler); it reopens a half-open breaker but leaves the probe in flight the only one."""
         self._consecutive += 1
-        if self.state == "half_open":
+        if probe:
             self._probing = False
-            self._open(now, "probe failed")
+        if self.state == "half_open":
+            self._open(now, "probe failed" if probe else "a call failed during the probe")
             return
         if self.state == "open":
             return

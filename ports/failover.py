@@ -334,7 +334,7 @@ class _Run:
                 if slot.probe:
                     breaker.release()  # the caller's deadline, not the provider's health
             elif exc.retryable:
-                breaker.failure(now)
+                breaker.failure(now, probe=slot.probe)
             else:
                 breaker.success(now)  # the provider answered; the request was the problem
             self.record(slot, exc, now - slot.start)
@@ -580,7 +580,8 @@ class PolicyStream:
         slot = self._slot
         assert slot is not None
         if health and exc.retryable:
-            self._run.policy._breaker(slot.route).failure(self._run.policy.clock.monotonic())
+            # probe=False: this call's verdict was given when its stream opened
+            self._run.policy._breaker(slot.route).failure(self._run.policy.clock.monotonic(), probe=False)
         await self._finish("interrupted", exc)
         if isinstance(exc, StreamInterrupted):
             raise exc

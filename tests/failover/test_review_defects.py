@@ -113,3 +113,30 @@ async def test_a_hedge_with_no_route_left_spends_no_retry_budget(clock: FakeCloc
                          budget=RetryBudget(0.0, min_retries=2))
     assert (await policy.complete(ask())).text == "first"  # one real hedge (to b); no route for a second
     assert (await policy.complete(ask())).text == "retried"  # so one retry is still in the budget
+
+
+async def test_a_straggler_failing_during_half_open_does_not_let_a_second_probe_through(clock: FakeClock) -> None:
+    a = FakeLLM(FakeReply(error=ProviderUnavailable("late 503", status=503), latency=0.3),
+                ProviderUnavailable("down", status=503), FakeReply("probe", latency=5.0), "second probe", name="p")
+    policy = make_policy(a, clock=clock, retry=RetryPolicy(1, 0, 0),
+                         breaker=BreakerConfig(failure_threshold=1, cooldown=10.0))
+    straggler = asyncio.create_task(policy.complete(ask()))
+    await _until(lambda: len(a.requests) == 1)
+    with pytest.raises(AllProvidersFailed):
+        await policy.complete(ask())  # trips the breaker
+    clock.advance(10.0)
+    probe = asyncio.create_task(policy.complete(ask()))
+    await _until(lambda: len(a.requests) == 3)
+    with pytest.raises(AllProvidersFailed):
+        await straggler  # fails while the probe is out: the breaker reopens
+    assert policy.breakers["p/m-p"].state == "open"
+    clock.advance(10.0)
+    try:
+        with pytest.raises(AllProvidersFailed):
+            await policy.complete(ask())  # the first probe has not reported yet: no second one
+        assert len(a.requests) == 3
+    finally:
+        probe.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await probe
+    assert (await policy.complete(ask())).text == "second probe"
