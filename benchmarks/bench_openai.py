@@ -1,68 +1,37 @@
 """OpenAIAdapter against the raw ``openai`` SDK, same client, same emulator, same run.
 
 Cases: ``complete`` (one short answer) and ``stream`` (200 text chunks, read to the end), over Chat
-Completions and over the Responses API. Raw and adapter batches are interleaved, their order
-alternating per round, after a warm-up; each side's figure is the minimum over rounds of the
-median time of one operation in a batch.
+Completions and over the Responses API. Timing and emulator: see ``benchmarks.harness``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import statistics
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import openai
 
+from benchmarks.harness import LONG_TEXT, PROMPT, SHORT_TEXT, Case, complete_text, request, run_suite, stream_text
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
-from llmport.adapters.testing.emulator import Reply, ScriptedUsage, VendorEmulator
-from llmport.domain import CompletionRequest, Message, TextDelta
 
-MODEL = "gpt-bench"
-PROMPT = "Summarise the plot of Hamlet in one sentence."
-ROUNDS = 7
-Op = Callable[[], Awaitable[object]]
+SHORT, LONG = "gpt-bench-short", "gpt-bench-stream"
+CHAT_MESSAGES: Any = [{"role": "user", "content": PROMPT}]
+RESPONSES_INPUT: Any = [{"role": "user", "content": [{"type": "input_text", "text": PROMPT}]}]
 
 
-async def _batch(op: Op, n: int) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await op()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-async def _compare(raw: Op, ours: Op, n: int) -> tuple[float, float]:
-    for _ in range(3):  # warm-up: connections, caches, lazy imports
-        await raw()
-        await ours()
-    raw_best = ours_best = float("inf")
-    for i in range(ROUNDS):
-        pair = (raw, ours) if i % 2 == 0 else (ours, raw)
-        first = await _batch(pair[0], n)
-        second = await _batch(pair[1], n)
-        r, o = (first, second) if i % 2 == 0 else (second, first)
-        raw_best, ours_best = min(raw_best, r), min(ours_best, o)
-    return raw_best, ours_best
-
-
-async def _run(emu: VendorEmulator) -> list[tuple[str, float, float]]:
-    client = openai.AsyncOpenAI(api_key="sk-bench-key", base_url=f"{emu.url}/v1", max_retries=0)
+@asynccontextmanager
+async def cases(url: str) -> AsyncIterator[list[Case]]:
+    client = openai.AsyncOpenAI(api_key="sk-bench-key", base_url=f"{url}/v1", max_retries=0)
     chat = OpenAIAdapter(client, provider="openai")
     responses = OpenAIAdapter(client, provider="openai", options=OpenAIOptions(api="responses"))
-    request = CompletionRequest(model=MODEL, messages=[Message.user(PROMPT)], max_tokens=256)
-    raw_messages: Any = [{"role": "user", "content": PROMPT}]
-    raw_input: Any = [{"role": "user", "content": [{"type": "input_text", "text": PROMPT}]}]
 
     async def raw_chat_complete() -> object:
-        r = await client.chat.completions.create(model=MODEL, messages=raw_messages, max_tokens=256, store=False)
+        r = await client.chat.completions.create(model=SHORT, messages=CHAT_MESSAGES, max_tokens=256, store=False)
         return r.choices[0].message.content
 
     async def raw_chat_stream() -> object:
-        stream = await client.chat.completions.create(model=MODEL, messages=raw_messages, max_tokens=256,
+        stream = await client.chat.completions.create(model=LONG, messages=CHAT_MESSAGES, max_tokens=256,
                                                       store=False, stream=True,
                                                       stream_options={"include_usage": True})
         parts = []
@@ -75,12 +44,12 @@ async def _run(emu: VendorEmulator) -> list[tuple[str, float, float]]:
         return "".join(parts)
 
     async def raw_responses_complete() -> object:
-        r = await client.responses.create(model=MODEL, input=raw_input, max_output_tokens=256, store=False)
+        r = await client.responses.create(model=SHORT, input=RESPONSES_INPUT, max_output_tokens=256, store=False)
         return r.output_text
 
     async def raw_responses_stream() -> object:
-        stream = await client.responses.create(model=MODEL, input=raw_input, max_output_tokens=256, store=False,
-                                               stream=True)
+        stream = await client.responses.create(model=LONG, input=RESPONSES_INPUT, max_output_tokens=256,
+                                               store=False, stream=True)
         parts = []
         try:
             async for event in stream:
@@ -90,45 +59,19 @@ async def _run(emu: VendorEmulator) -> list[tuple[str, float, float]]:
             await stream.close()
         return "".join(parts)
 
-    def ours_complete(adapter: OpenAIAdapter) -> Op:
-        async def op() -> object:
-            return (await adapter.complete(request)).text
-        return op
-
-    def ours_stream(adapter: OpenAIAdapter) -> Op:
-        async def op() -> object:
-            parts = []
-            async with adapter.stream(request) as events:
-                async for event in events:
-                    if type(event) is TextDelta:
-                        parts.append(event.text)
-            return "".join(parts)
-        return op
-
-    short = Reply(text="Hamlet avenges his father and everyone dies.", usage=ScriptedUsage(12, 9))
-    long = Reply(text="word " * 200, chunk_size=5, usage=ScriptedUsage(12, 200))
-    cases: list[tuple[str, Reply, Op, Op, int]] = [
-        ("chat complete", short, raw_chat_complete, ours_complete(chat), 40),
-        ("chat stream 200 chunks", long, raw_chat_stream, ours_stream(chat), 6),
-        ("responses complete", short, raw_responses_complete, ours_complete(responses), 40),
-        ("responses stream 200 chunks", long, raw_responses_stream, ours_stream(responses), 6),
+    yield [
+        Case("chat complete", raw_chat_complete, complete_text(chat, request(SHORT)), 40, SHORT_TEXT),
+        Case("chat stream 200 chunks", raw_chat_stream, stream_text(chat, request(LONG)), 4, LONG_TEXT),
+        Case("responses complete", raw_responses_complete, complete_text(responses, request(SHORT)), 40,
+             SHORT_TEXT),
+        Case("responses stream 200 chunks", raw_responses_stream, stream_text(responses, request(LONG)), 4,
+             LONG_TEXT),
     ]
-    results = []
-    for name, reply, raw, ours, n in cases:
-        emu.reset()
-        emu.script(then=reply, vendor="openai")
-        assert await raw() == await ours() == reply.text
-        results.append((name, *await _compare(raw, ours, n)))
     await client.close()
-    return results
 
 
 def run() -> list[tuple[str, float, float]]:
-    with VendorEmulator() as emu:
-        rows = asyncio.run(_run(emu))
-    for case, raw, ours in rows:
-        print(f"openai {case:<28} raw {raw * 1e3:8.3f} ms  adapter {ours * 1e3:8.3f} ms  ratio {ours / raw:.3f}x")
-    return rows
+    return run_suite("openai", "openai", SHORT, LONG, cases)
 
 
 if __name__ == "__main__":
