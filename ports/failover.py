@@ -272,14 +272,16 @@ class _Run:
                         newest = slot
                         tasks[asyncio.ensure_future(self.attempt(slot, call))] = slot
                     continue
-                for task in done:
-                    slot = tasks.pop(task)
+                # Successes first: an error finishing in the same instant must not hide an answer.
+                # Other successes stay in ``tasks`` so that ``_cancel_all`` closes what they opened.
+                for task in sorted(done, key=lambda t: t.cancelled() or t.exception() is not None):
+                    if task.cancelled():
+                        raise asyncio.CancelledError
                     exc = task.exception()
                     if exc is None:
-                        if winner is None:
-                            winner = task
-                            return task.result(), slot
-                        continue
+                        winner = task
+                        return task.result(), tasks[task]
+                    slot = tasks.pop(task)
                     if isinstance(exc, LLMError):
                         self.decide(slot, exc)
                     else:

@@ -8,8 +8,15 @@ import asyncio
 import pytest
 
 from llmport.adapters.testing.fake import FakeLLM, FakeReply
-from llmport.domain import AllProvidersFailed, ProviderUnavailable, StreamInterrupted
-from llmport.ports import SYSTEM_CLOCK, AttemptEvent, BreakerConfig, BreakerTransition, RetryPolicy
+from llmport.domain import (
+    AllProvidersFailed,
+    Completion,
+    CompletionRequest,
+    ContentFiltered,
+    ProviderUnavailable,
+    StreamInterrupted,
+)
+from llmport.ports import SYSTEM_CLOCK, AttemptEvent, BreakerConfig, BreakerTransition, HedgeConfig, RetryPolicy
 
 from .conftest import FakeClock, ask, make_policy
 
@@ -140,3 +147,28 @@ async def test_a_straggler_failing_during_half_open_does_not_let_a_second_probe_
         with pytest.raises(asyncio.CancelledError):
             await probe
     assert (await policy.complete(ask())).text == "second probe"
+
+
+class _Gated(FakeLLM):
+    """A FakeLLM whose calls all wait for one gate, so that they finish in the same loop turn."""
+
+    def __init__(self, *script: object, gate: asyncio.Event, name: str) -> None:
+        super().__init__(*script, name=name)  # type: ignore[arg-type]
+        self.gate = gate
+        self.waiting = 0
+
+    async def _complete(self, request: CompletionRequest) -> Completion:
+        self.waiting += 1
+        await self.gate.wait()
+        return await super()._complete(request)
+
+
+async def test_a_hedge_answer_is_not_lost_to_an_error_finishing_in_the_same_instant() -> None:
+    gate = asyncio.Event()
+    primary = _Gated(ContentFiltered("refused"), gate=gate, name="a")
+    backup = _Gated("the answer", gate=gate, name="b")
+    policy = make_policy(primary, backup, clock=SYSTEM_CLOCK, hedge=HedgeConfig(delay=0.01))
+    task = asyncio.create_task(policy.complete(ask()))
+    await _until(lambda: backup.waiting == 1)  # the hedge is out; both wait on the gate
+    gate.set()
+    assert (await task).text == "the answer"
