@@ -85,6 +85,9 @@ class CompletionRequest:
     ``model`` is an alias, ``provider/model`` or a bare model name; the failover policy resolves it.
     ``timeout`` bounds the whole call (all retries included), ``attempt_timeout`` each attempt, and
     ``deadline`` is an absolute ``time.monotonic()`` instant that wins when sooner.
+    ``tenant_id`` is sent as the vendor's end-user identifier where one exists. ``metadata`` is
+    best-effort: sent where the vendor has a place for it (OpenAI with ``store`` on, Bedrock request
+    metadata), otherwise kept for the host's own logging and ledger, never an error.
     """
 
     model: str
@@ -136,18 +139,21 @@ class CompletionRequest:
         self._validate_tools()
         _check_range("temperature", self.temperature, 0.0, 2.0)
         _check_range("top_p", self.top_p, 0.0, 1.0, low_open=True)
-        if self.max_tokens is not None and (not isinstance(self.max_tokens, int) or self.max_tokens < 1):
+        if self.max_tokens is not None and (not _is_int(self.max_tokens) or self.max_tokens < 1):
             raise InvalidRequest(f"max_tokens must be a positive integer, got {self.max_tokens!r}",
                                  field="max_tokens")
         for s in self.stop:
             if not isinstance(s, str) or not s:
                 raise InvalidRequest("stop sequences must be non-empty strings", field="stop")
-        if self.seed is not None and not isinstance(self.seed, int):
+        if self.seed is not None and not _is_int(self.seed):
             raise InvalidRequest("seed must be an integer", field="seed")
         for name in ("timeout", "attempt_timeout"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
+            if value is not None and not (_is_number(value) and value > 0 and math.isfinite(value)):
                 raise InvalidRequest(f"{name} must be a positive number of seconds, got {value!r}", field=name)
+        if self.deadline is not None and not (_is_number(self.deadline) and math.isfinite(self.deadline)):
+            raise InvalidRequest(f"deadline must be a finite time.monotonic() instant, got {self.deadline!r}",
+                                 field="deadline")
         try:
             json.dumps(dict(self.metadata))
         except (TypeError, ValueError) as exc:
@@ -191,8 +197,16 @@ class CompletionRequest:
 def _check_range(name: str, value: float | None, low: float, high: float, *, low_open: bool = False) -> None:
     if value is None:
         return
-    ok = isinstance(value, int | float) and math.isfinite(value) and value <= high
+    ok = _is_number(value) and math.isfinite(value) and value <= high
     ok = ok and (value > low if low_open else value >= low)
     if not ok:
         bracket = "(" if low_open else "["
         raise InvalidRequest(f"{name} must be in {bracket}{low:g}, {high:g}], got {value!r}", field=name)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
