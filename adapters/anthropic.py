@@ -82,6 +82,11 @@ _STATUS_OF_TYPE = {
     "api_error": 500,
     "timeout_error": 504,
     "overloaded_error": 529,
+    # Claude on Bedrock (InvokeModelWithResponseStream): in-stream exceptions, lower camel case.
+    "validationException": 400,
+    "throttlingException": 429,
+    "modelTimeoutException": 408,
+    "serviceUnavailableException": 503,
 }
 
 
@@ -288,9 +293,11 @@ class AnthropicAdapter(SDKAdapter):
     def _map_error(self, exc: Exception, request: CompletionRequest) -> LLMError | None:
         if isinstance(exc, anthropic.APIStatusError):
             status = exc.status_code
-            vendor_type = exc.type if isinstance(exc.type, str) else None
+            vendor_type = exc.type if isinstance(exc.type, str) else _amzn_error_type(exc.response.headers)
             message = exc.api_message or str(exc)
             effective = _STATUS_OF_TYPE.get(vendor_type or "", 500) if status == 200 else status
+            if vendor_type == "ModelNotReadyException":
+                effective = 529  # Bedrock's "no capacity now" comes as a 429: it is an overload
             error = error_for_status(effective, message, headers=exc.response.headers, vendor_type=vendor_type,
                                      vendor_code=exc.error_code, request_id=exc.request_id)
             error.status = status
@@ -306,6 +313,12 @@ class AnthropicAdapter(SDKAdapter):
         if self._platform and _is_credential_failure(exc):
             return AuthenticationFailed(f"could not get the platform's credentials: {type(exc).__name__}")
         return None
+
+
+def _amzn_error_type(headers: Mapping[str, str]) -> str | None:
+    """Bedrock names its HTTP errors in ``x-amzn-ErrorType`` (``Name:namespace``), not in the body."""
+    value = headers.get("x-amzn-errortype")
+    return (value.split(":", 1)[0] or None) if value else None
 
 
 def _is_credential_failure(exc: Exception) -> bool:

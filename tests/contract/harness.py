@@ -30,3 +30,8 @@ class Harness:
     # Cancelling complete() while it waits for the response closes the connection at once (boto3 is
     # synchronous and gives no handle on an in-flight request: its worker thread ends it later).
     cancels_blocked_call: bool = True
+    family: str | None = None  # the adapter family its reasoning parts name, when not ``vendor``
+
+    @property
+    def reasoning_provider(self) -> str:
+        return self.family or self.vendor

@@ -1,11 +1,14 @@
-"""The Anthropic adapter in the contract suite: first-party API and Vertex AI paths, both through
-the real ``anthropic`` SDK against the emulator."""
+"""The Anthropic adapter in the contract suite: first-party API, Vertex AI paths and Claude on
+Bedrock (InvokeModel), all through the real ``anthropic`` SDK against the emulator."""
 
 from __future__ import annotations
 
 import anthropic
+from pydantic import SecretStr
 
 from llmport.adapters.anthropic import AnthropicAdapter
+from llmport.composition.factories import anthropic as factory
+from llmport.composition.settings import ProviderSettings
 from llmport.ports import LLMPort
 
 from .harness import Harness
@@ -22,6 +25,13 @@ def _vertex(url: str) -> LLMPort:
     return AnthropicAdapter(client, provider="anthropic-vertex")
 
 
+def _bedrock(url: str) -> LLMPort:
+    settings = ProviderSettings(kind="anthropic_bedrock", base_url=url, region="us-east-1", timeout=5,
+                                aws_access_key_id=SecretStr("AKIDTESTING"),
+                                aws_secret_access_key=SecretStr("testing-secret"))
+    return factory.build_adapter("anthropic-bedrock", factory.build_client("anthropic-bedrock", settings), settings)
+
+
 HARNESSES = [
     # The emulator's Anthropic frames each carry one content delta (message_start etc. ride along
     # with the first), so no frame precedes the first text.
@@ -29,4 +39,9 @@ HARNESSES = [
             overloaded_status=529, lead_frames=0),
     Harness("anthropic-vertex", "anthropic", "claude-sonnet-test", _vertex, reasoning_signature=True,
             overloaded_status=529, lead_frames=0),
+    # Built through the composition factory. Bedrock has no 529: a model without capacity answers
+    # ModelNotReadyException (429). The SDK cannot count tokens on Bedrock: the adapter estimates.
+    Harness("anthropic-bedrock", "anthropic_bedrock", "anthropic.claude-sonnet-test-v1:0", _bedrock,
+            reasoning_signature=True, exact_count_tokens=False, overloaded_status=429, lead_frames=0,
+            family="anthropic"),
 ]

@@ -166,7 +166,7 @@ async def test_reasoning(harness: Harness, llm: LLMPort, emu: VendorEmulator) ->
     assert whole.text == "42."
     [thought] = whole.reasoning
     assert thought.text == "Six times seven is forty-two."
-    assert thought.provider == harness.vendor
+    assert thought.provider == harness.reasoning_provider
     streamed = accumulate(await stream_events(llm, req))
     same_answer(streamed, whole)
     if harness.reasoning_signature:

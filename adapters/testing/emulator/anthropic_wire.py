@@ -172,19 +172,23 @@ class AnthropicWire:
         return WireResponse(200, json.dumps(body).encode(), _headers(call))
 
     def stream_frames(self, call: Call, reply: Reply) -> list[bytes]:
+        return [b"".join(_sse(name, data) for name, data in frame) for frame in self.stream_events(call, reply)]
+
+    def stream_events(self, call: Call, reply: Reply) -> list[list[tuple[str, dict[str, Any]]]]:
+        """The stream as (event name, data) pairs, grouped per frame (one content delta each)."""
         usage = _usage(reply)
         start_usage = {**usage, "output_tokens": min(1, usage["output_tokens"])}
         start_usage.pop("output_tokens_details", None)
         message: dict[str, Any] = {"id": _message_id(call), "type": "message", "role": "assistant", "model": call.model,
                    "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}
-        pending = [_sse("message_start", {"type": "message_start", "message": message}),
-                   _sse("ping", {"type": "ping"})]
-        frames: list[bytes] = []
+        pending: list[tuple[str, dict[str, Any]]] = [
+            ("message_start", {"type": "message_start", "message": message}), ("ping", {"type": "ping"})]
+        frames: list[list[tuple[str, dict[str, Any]]]] = []
 
         def delta(index: int, payload: dict[str, Any]) -> None:
-            pending.append(_sse("content_block_delta",
-                                {"type": "content_block_delta", "index": index, "delta": payload}))
-            frames.append(b"".join(pending))
+            pending.append(("content_block_delta",
+                            {"type": "content_block_delta", "index": index, "delta": payload}))
+            frames.append(list(pending))
             pending.clear()
 
         for index, kind in enumerate(_blocks(reply)):
@@ -196,8 +200,8 @@ class AnthropicWire:
                 start = {"type": "text", "text": ""}
             else:
                 start = {**block, "input": {}}
-            pending.append(_sse("content_block_start",
-                                {"type": "content_block_start", "index": index, "content_block": start}))
+            pending.append(("content_block_start",
+                            {"type": "content_block_start", "index": index, "content_block": start}))
             if kind == "thinking":
                 for piece in _pieces(reply.reasoning, reply.chunk_size):
                     delta(index, {"type": "thinking_delta", "thinking": piece})
@@ -209,14 +213,14 @@ class AnthropicWire:
                 arguments = json.dumps(block["input"])
                 for piece in _pieces(arguments, reply.chunk_size):
                     delta(index, {"type": "input_json_delta", "partial_json": piece})
-            pending.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
-        pending.append(_sse("message_delta", {
+            pending.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+        pending.append(("message_delta", {
             "type": "message_delta",
             "delta": {"stop_reason": _STOP[reply.stop_kind], "stop_sequence": None},
             "usage": usage,
         }))
-        pending.append(_sse("message_stop", {"type": "message_stop"}))
-        frames.append(b"".join(pending))
+        pending.append(("message_stop", {"type": "message_stop"}))
+        frames.append(pending)
         return frames
 
     def error(self, call: Call, fault: Fault) -> WireResponse:

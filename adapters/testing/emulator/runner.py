@@ -18,7 +18,7 @@ from .scripts import ScriptStore, Selector
 from .server import EmulatorApp, protocol_class
 from .wire import WireProtocol
 
-WIRE_MODULES = ("openai_wire", "anthropic_wire", "google_wire", "bedrock_wire")
+WIRE_MODULES = ("openai_wire", "anthropic_wire", "google_wire", "bedrock_wire", "anthropic_bedrock_wire")
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
 
