@@ -312,6 +312,9 @@ class AnthropicAdapter(SDKAdapter):
             return ProviderUnavailable(str(exc))
         if self._platform and _is_credential_failure(exc):
             return AuthenticationFailed(f"could not get the platform's credentials: {type(exc).__name__}")
+        if self._platform and type(exc).__module__.startswith("botocore."):
+            # e.g. a corrupt event-stream frame (checksum mismatch) on Bedrock: a transport failure.
+            return ProviderUnavailable(f"Bedrock transport error: {type(exc).__name__}")
         return None
 
 
@@ -324,8 +327,11 @@ def _amzn_error_type(headers: Mapping[str, str]) -> str | None:
 def _is_credential_failure(exc: Exception) -> bool:
     """A failure of the cloud credentials a Bedrock or Vertex client signs each request with:
     botocore or google-auth errors, or the SDK's own RuntimeError when none can be found."""
-    if type(exc).__module__.startswith(("botocore.", "google.auth.")):
+    name, module = type(exc).__name__, type(exc).__module__
+    if module.startswith("google.auth."):
         return True
+    if module.startswith("botocore."):
+        return any(word in name for word in ("Credential", "Token", "SSO", "Auth"))
     return type(exc) is RuntimeError and str(exc).startswith("Could not resolve")
 
 

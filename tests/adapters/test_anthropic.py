@@ -385,3 +385,18 @@ async def test_bedrock_estimate_counts_an_inline_image_at_a_flat_cost() -> None:
         assert text_only < with_image < text_only + 5_000
     finally:
         await adapter.aclose()
+
+
+def test_on_bedrock_only_credential_errors_are_authentication_failures() -> None:
+    from botocore.exceptions import ChecksumError, NoCredentialsError, SSOTokenLoadError
+
+    from llmport.domain import AuthenticationFailed, CompletionRequest, Message, ProviderUnavailable
+
+    client = anthropic.AsyncAnthropicBedrock(aws_region="us-east-1", aws_access_key="AKIATESTKEY",
+                                             aws_secret_key="not-a-real-secret")
+    adapter = AnthropicAdapter(client)
+    request = CompletionRequest(model="m", messages=[Message.user("hi")])
+    assert isinstance(adapter._map_error(NoCredentialsError(), request), AuthenticationFailed)
+    assert isinstance(adapter._map_error(SSOTokenLoadError(error_msg="expired"), request), AuthenticationFailed)
+    corrupt = ChecksumError(checksum_type="crc32", expected_checksum="1", actual_checksum="2")
+    assert isinstance(adapter._map_error(corrupt, request), ProviderUnavailable)
