@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import replace
 from types import TracebackType
 
@@ -22,6 +22,7 @@ from llmport.domain import (
     TextDelta,
     Timing,
     UsageUpdate,
+    redact_secrets,
 )
 
 
@@ -38,6 +39,12 @@ class SDKAdapter(ABC):
 
     def __init__(self, *, provider: str | None = None) -> None:
         self.provider = provider or self.family
+        self._secrets: tuple[str, ...] = ()
+
+    def redact(self, secrets: Iterable[str]) -> None:
+        """Scrub these values (the provider's own credentials) from every error this adapter raises,
+        whatever their shape: a gateway may echo a key that matches no known key pattern."""
+        self._secrets = tuple(s for s in secrets if s)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         start = time.perf_counter()
@@ -78,6 +85,9 @@ class SDKAdapter(ABC):
             error.provider = self.provider
         if error.model is None:
             error.model = request.model
+        if self._secrets:
+            error.message = redact_secrets(error.message, self._secrets)
+            error.args = (error.message,)
         return error
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from llmport.adapters.base import SDKAdapter
 from llmport.ports import LLMPort
 
 from .factories import factory_for
@@ -54,5 +55,8 @@ def build_adapters(settings: Settings, clients: ProviderClients) -> dict[str, LL
     """One adapter per provider, over its injected client."""
     adapters: dict[str, LLMPort] = {}
     for name, provider in settings.ordered_providers.items():
-        adapters[name] = factory_for(provider.kind).build_adapter(name, clients.clients[name], provider)
+        adapter = factory_for(provider.kind).build_adapter(name, clients.clients[name], provider)
+        if isinstance(adapter, SDKAdapter):
+            adapter.redact(provider.secret_values())
+        adapters[name] = adapter
     return adapters

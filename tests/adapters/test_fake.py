@@ -87,3 +87,18 @@ async def test_latency_and_count_tokens_and_close() -> None:
     await fake.aclose()
     with pytest.raises(RuntimeError, match="after aclose"):
         await fake.complete(REQ)
+
+
+async def test_an_adapter_scrubs_its_own_credentials_from_every_error_whatever_their_shape() -> None:
+    key = "gw-7f3a9c1e55d04b2a"  # matches no known key pattern
+    fake = FakeLLM(RateLimited(f"quota exceeded for key {key}"),
+                   FakeReply("abcdef", chunk_size=2, error=RateLimited(f"lost {key}"), fail_after=1))
+    fake.redact([key])
+    with pytest.raises(RateLimited) as info:
+        await fake.complete(REQ)
+    assert key not in str(info.value) and key not in repr(info.value) and key not in str(info.value.args)
+    with pytest.raises(StreamInterrupted) as cut:
+        async with fake.stream(REQ) as events:
+            async for _ in events:
+                pass
+    assert key not in str(cut.value) and key not in str(cut.value.cause)

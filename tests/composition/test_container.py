@@ -39,3 +39,15 @@ def test_importing_the_composition_root_imports_no_vendor_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.stdout.strip() == "[]"
+
+
+def test_adapters_built_from_settings_scrub_their_provider_credentials() -> None:
+    from llmport.composition.adapters_factory import build_adapters, build_clients
+    from llmport.domain import ProviderUnavailable
+
+    key = "gw-7f3a9c1e55d04b2a"
+    settings = Settings(providers={"gw": {"kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1",
+                                          "api_key": key}})
+    adapter = build_adapters(settings, build_clients(settings))["gw"]
+    error = adapter._attribute(ProviderUnavailable(f"gateway said: bad key {key}"), REQ)  # type: ignore[attr-defined]
+    assert key not in str(error)
