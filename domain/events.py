@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from ._json import parse_tool_arguments
 from .completion import Completion, StopReason, Timing, Usage
@@ -48,19 +49,23 @@ class ToolCallEnd:
 
 @dataclass(frozen=True, slots=True)
 class UsageUpdate:
-    """The usage so far (cumulative: each update replaces the previous one)."""
+    """The usage so far (cumulative: each update replaces the previous one), and its USD cost when
+    the price is known (set by the metering step)."""
 
     usage: Usage
+    cost: Decimal | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """The last event of every successful stream."""
+    """The last event of every successful stream. ``cost``/``request_cost`` as on ``Completion``."""
 
     stop_reason: StopReason
     provider: str | None = None
     model: str | None = None
     response_id: str | None = None
+    cost: Decimal | None = field(default=None, compare=False)
+    request_cost: Decimal | None = field(default=None, compare=False)
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | UsageUpdate | StreamEnd
@@ -139,6 +144,8 @@ class Accumulator:
             end.model if end else None,
             end.response_id if end else None,
             timing or Timing(),
+            end.cost if end else None,
+            end.request_cost if end else None,
         )
 
 
