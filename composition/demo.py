@@ -126,7 +126,7 @@ async def run(emu: VendorEmulator) -> int:
                 async for event in events:
                     if isinstance(event, TextDelta):
                         print(event.text, end="", flush=True)
-                print(f"\n(answered by {events.route})")
+                print(f"\n(answered by {getattr(events, 'route', None)})")
             # A second request: the primary's breaker is open, so it is skipped without any network.
             second = await llm.complete(CompletionRequest(model="smart", messages=[Message.user("And now?")]))
             print(f"second request answered by {second.provider}/{second.model}, primary skipped by its breaker")

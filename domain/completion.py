@@ -92,6 +92,8 @@ class Completion:
     model: str | None = None
     response_id: str | None = None
     timing: Timing = field(default_factory=Timing, compare=False)
+    # Served by a response cache (no upstream call): like timing, how the answer arrived, not what it is.
+    cached: bool = field(default=False, compare=False)
     cost: Decimal | None = field(default=None, compare=False)
     request_cost: Decimal | None = field(default=None, compare=False)
 

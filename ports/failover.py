@@ -474,8 +474,8 @@ class _Run:
         route = slot.route
         event = AttemptEvent(
             route.name, slot.attempt, outcome, error, status, latency, ttft,
-            self.policy._breaker(route).state, self.route_set.name, slot.hedge, route.provider, route.model,
-            usage, estimated,
+            self.policy._breaker(route).state, self.route_set.name, slot.hedge,
+            provider=route.provider, model=route.model, usage=usage, estimated=estimated,
         )
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             self.policy.observer.on_attempt(event)

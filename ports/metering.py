@@ -33,6 +33,7 @@ from .routing import Route
 
 _CURRENT: ContextVar[RequestMeter | None] = ContextVar("llmport_request_meter", default=None)
 _ZERO = Decimal(0)
+_NETWORK_OUTCOMES = frozenset({"ok", "error", "cancelled", "lost", "interrupted"})
 
 
 def new_request_id() -> str:
@@ -79,7 +80,7 @@ class RequestMeter:
         request = self.request
         record = UsageRecord(
             now, self.request_id, event.provider, event.model, event.target, usage, cost,
-            "error" if event.outcome == "skipped" else event.outcome, request.tenant_id, request.metadata,
+            event.outcome, request.tenant_id, request.metadata,  # type: ignore[arg-type]
             estimated, event.attempt, event.hedge,
         )
         self.records.append(record)
@@ -109,8 +110,8 @@ class MeteringObserver:
 
     def on_attempt(self, event: AttemptEvent) -> None:
         meter = _CURRENT.get()
-        if meter is None or event.outcome == "skipped":
-            return
+        if meter is None or event.outcome not in _NETWORK_OUTCOMES:
+            return  # skipped (open breaker), or a step that made no vendor call (cache, enrichment)
         meter.add(event, self.price(event.provider, event.model), self.clock())
 
     def on_breaker(self, transition: BreakerTransition) -> None:
@@ -334,7 +335,8 @@ class MeteredStream:
             _CURRENT.reset(token)
         if isinstance(event, UsageUpdate):
             price = self._price(events)
-            return UsageUpdate(event.usage, price.usage_cost(event.usage) if price is not None else None)
+            return UsageUpdate(event.usage, event.cached,
+                               price.usage_cost(event.usage) if price is not None else None)
         if isinstance(event, StreamEnd):
             return replace(event, cost=meter.answer_cost, request_cost=meter.total_cost)
         return event
