@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from dependency_injector import providers
+
 from llmport.adapters.testing.emulator import VendorEmulator
+from llmport.composition.container import Container
 from llmport.composition.settings import Settings, load_settings
 
 #: provider name -> (kind, model, url suffix, extra settings, genai-prices provider id, api flavor, raw path)
@@ -40,3 +45,19 @@ def deployment(emu: VendorEmulator, *names: str, **overrides: Any) -> Settings:
     policy = overrides.pop("policy", {"retry": {"preset": "balanced", "base_delay": 0.0, "max_delay": 0.0}})
     return load_settings(providers=providers, order=list(names), policy=policy,
                          logging={"level": "error"}, **overrides)
+
+
+@asynccontextmanager
+async def stack(settings: Settings) -> AsyncIterator[Container]:
+    """The container built from ``settings`` (resources up), closed afterwards."""
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    result = container.init_resources()
+    if result is not None:
+        await result
+    try:
+        yield container
+    finally:
+        result = container.shutdown_resources()
+        if result is not None:
+            await result
