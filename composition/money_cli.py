@@ -44,7 +44,7 @@ def _rate(value: object) -> str:
 
 
 def model_rows(infos: Sequence[ModelInfo]) -> list[tuple[str, ...]]:
-    rows = [("route", "context", "max out", "tools", "images", "json schema", "reasoning",
+    rows: list[tuple[str, ...]] = [("route", "context", "max out", "tools", "images", "json schema", "reasoning",
              "in $/Mtok", "out $/Mtok", "cache read", "cache write", "price source")]
     for i in infos:
         p = i.price
@@ -79,7 +79,7 @@ def models_command() -> int:
 
 
 def usage_rows(by: str, totals: dict[str, UsageTotals]) -> list[tuple[str, ...]]:
-    rows = [(by, "requests", "attempts", "input", "output", "cached in", "cost $", "unpriced", "estimated")]
+    rows: list[tuple[str, ...]] = [(by, "requests", "attempts", "input", "output", "cached in", "cost $", "unpriced", "estimated")]
     for key, t in sorted(totals.items(), key=lambda kv: -kv[1].cost):
         rows.append((key, str(t.requests), str(t.attempts), str(t.input_tokens), str(t.output_tokens),
                      str(t.cached_input_tokens), f"{t.cost:.6f}", str(t.unpriced), str(t.estimated)))
