@@ -79,7 +79,8 @@ def models_command() -> int:
 
 
 def usage_rows(by: str, totals: dict[str, UsageTotals]) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = [(by, "requests", "attempts", "input", "output", "cached in", "cost $", "unpriced", "estimated")]
+    rows: list[tuple[str, ...]] = [
+        (by, "requests", "attempts", "input", "output", "cached in", "cost $", "unpriced", "estimated")]
     for key, t in sorted(totals.items(), key=lambda kv: -kv[1].cost):
         rows.append((key, str(t.requests), str(t.attempts), str(t.input_tokens), str(t.output_tokens),
                      str(t.cached_input_tokens), f"{t.cost:.6f}", str(t.unpriced), str(t.estimated)))
