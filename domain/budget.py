@@ -14,6 +14,8 @@ _ROLLING = re.compile(r"^(\d+)\s*([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: A rolling window is kept as this many buckets: spend leaves the window one bucket at a time.
 ROLLING_BUCKETS = 60
+# The current calendar window per kind: (start, end, id); recomputed when "now" leaves it.
+_CALENDAR: dict[str, tuple[float, float, str]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +46,21 @@ class BudgetPeriod:
         if self.kind == "rolling":
             bucket = int(now // self.bucket_seconds)
             return str(bucket), (bucket + 1) * self.bucket_seconds + self.seconds
+        cached = _CALENDAR.get(self.kind)
+        if cached is not None and cached[0] <= now < cached[1]:
+            return cached[2], cached[1]
+        window, start, end = self._calendar(now)
+        _CALENDAR[self.kind] = (start, end, window)
+        return window, end
+
+    def _calendar(self, now: float) -> tuple[str, float, float]:
         at = datetime.fromtimestamp(now, UTC)
         if self.kind == "day":
             start = at.replace(hour=0, minute=0, second=0, microsecond=0)
-            return start.strftime("%Y-%m-%d"), (start + timedelta(days=1)).timestamp()
+            return start.strftime("%Y-%m-%d"), start.timestamp(), (start + timedelta(days=1)).timestamp()
         start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         nxt = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-        return start.strftime("%Y-%m"), nxt.timestamp()
+        return start.strftime("%Y-%m"), start.timestamp(), nxt.timestamp()
 
     def live_buckets(self, now: float) -> range:
         """Rolling windows: the bucket numbers still inside the window at ``now``."""
