@@ -11,6 +11,7 @@ import argparse
 import json
 import shlex
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -55,11 +56,14 @@ def main(argv: list[str]) -> int:
         print("name the focused tests: --tests 'tests/<area>' (TESTS=... with make)", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    status, output = run_one(name, path, -1, tests, None)
-    baseline = time.perf_counter() - start
-    if status != 0:
-        print(f"the tests fail without any mutant (exit {status}); fix them first:\n{output}", file=sys.stderr)
-        return 2
+    with tempfile.TemporaryDirectory() as scratch:
+        lines_file = Path(scratch) / "lines.json"
+        status, output = run_one(name, path, -1, tests, None, lines_to=lines_file)
+        baseline = time.perf_counter() - start
+        if status != 0:
+            print(f"the tests fail without any mutant (exit {status}); fix them first:\n{output}", file=sys.stderr)
+            return 2
+        executed = frozenset(json.loads(lines_file.read_text())) if lines_file.exists() else None
     timeout = args.timeout or max(10.0, 4 * baseline)
     print(f"{name}: {len(found)} mutants; tests {' '.join(tests)} take {baseline:.1f}s (timeout {timeout:.0f}s)")
 
@@ -67,7 +71,7 @@ def main(argv: list[str]) -> int:
         mark = {"killed": ".", "timeout": "T", "survived": "S", "error": "E"}[outcome.verdict]
         print(mark, end="\n" if done % 60 == 0 or done == len(found) else "", flush=True)
 
-    outcomes = sorted(run(path, found, tests, jobs=args.jobs, timeout=timeout, progress=progress),
+    outcomes = sorted(run(path, found, tests, jobs=args.jobs, timeout=timeout, progress=progress, executed=executed),
                       key=lambda o: o.mutant.index)
     for kind in ("survived", "error"):
         for o in (o for o in outcomes if o.verdict == kind):

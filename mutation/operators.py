@@ -38,6 +38,7 @@ class Mutant:
     kind: str
     before: str
     after: str
+    lines: tuple[int, ...] = ()  # the lines whose execution means the mutant ran
 
     def describe(self) -> str:
         return f"line {self.line} [{self.kind}]\n    - {self.before}\n    + {self.after}"
@@ -52,6 +53,7 @@ class _Site:
     position: int | None
     kind: str
     replacement: Callable[[], ast.AST]
+    statement: int
 
     def node(self) -> ast.AST:
         value = getattr(self.parent, self.field)
@@ -73,7 +75,9 @@ def mutants(source: str) -> list[Mutant]:
         node = site.node()
         line = getattr(node, "lineno", 0)
         before = lines[line - 1].strip() if 0 < line <= len(lines) else ast.unparse(node)
-        found.append(Mutant(index, line, site.kind, before, _after(source, lines, node, site)))
+        end = getattr(node, "end_lineno", None) or line
+        reached = tuple(sorted({site.statement, *range(line, end + 1)}))
+        found.append(Mutant(index, line, site.kind, before, _after(source, lines, node, site), reached))
     return found
 
 
@@ -107,33 +111,36 @@ def _char_offsets(text: str, node: ast.AST) -> tuple[int, int]:
 
 
 def _sites(tree: ast.Module) -> Iterator[_Site]:
-    yield from _visit(tree, in_function=False)
+    yield from _visit(tree, in_function=False, statement=0)
 
 
-def _visit(node: ast.AST, *, in_function: bool) -> Iterator[_Site]:
+def _visit(node: ast.AST, *, in_function: bool, statement: int) -> Iterator[_Site]:
     for field, value in ast.iter_fields(node):
         if _skipped_field(node, field):
             continue
         if isinstance(value, list):
             for position, child in enumerate(value):
                 if isinstance(child, ast.AST):
-                    yield from _child(node, field, position, child, in_function=in_function)
+                    yield from _child(node, field, position, child, in_function=in_function, statement=statement)
         elif isinstance(value, ast.AST):
-            yield from _child(node, field, None, value, in_function=in_function)
+            yield from _child(node, field, None, value, in_function=in_function, statement=statement)
 
 
-def _child(parent: ast.AST, field: str, position: int | None, node: ast.AST, *, in_function: bool) -> Iterator[_Site]:
+def _child(parent: ast.AST, field: str, position: int | None, node: ast.AST, *, in_function: bool,
+           statement: int) -> Iterator[_Site]:
     if _skipped_node(parent, field, position, node):
         return
+    if isinstance(node, ast.stmt):
+        statement = node.lineno
     if isinstance(parent, ast.If | ast.While | ast.IfExp) and field == "test" and isinstance(node, ast.expr) \
             and _negatable(node):
         test = node
         yield _Site(parent, field, position, "negate condition",
-                    lambda: ast.UnaryOp(op=ast.Not(), operand=copy.deepcopy(test)))
+                    lambda: ast.UnaryOp(op=ast.Not(), operand=copy.deepcopy(test)), statement)
     for kind, make in _replacements(node, in_function=in_function):
-        yield _Site(parent, field, position, kind, make)
+        yield _Site(parent, field, position, kind, make, statement)
     inner = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
-    yield from _visit(node, in_function=inner)
+    yield from _visit(node, in_function=inner, statement=statement)
 
 
 def _skipped_field(node: ast.AST, field: str) -> bool:

@@ -47,12 +47,14 @@ def module_name(path: Path, root: Path = ROOT) -> str:
     raise ValueError(f"{path} is not inside a package of pyproject's [tool.setuptools.package-dir]")
 
 
-def run_one(name: str, path: Path, index: int, tests: Sequence[str], timeout: float | None) -> tuple[int | None, str]:
+def run_one(name: str, path: Path, index: int, tests: Sequence[str], timeout: float | None,
+            lines_to: Path | None = None) -> tuple[int | None, str]:
     """Exit status of the tests against mutant ``index`` (-1: none), or None on timeout; and the tail
-    of their output."""
+    of their output. With ``lines_to`` (baseline only), the module's executed lines are written there."""
     command = [sys.executable, "-m", "mutation.worker", name, str(path), str(index), "--", *PYTEST_ARGS, *tests]
+    env = {**os.environ, "MUTATION_LINES": str(lines_to)} if lines_to else None
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as process:
+                          start_new_session=True, env=env) as process:
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -75,17 +77,22 @@ def verdict(status: int | None) -> str:
 
 
 def run(path: Path, found: Sequence[Mutant], tests: Sequence[str], *, jobs: int, timeout: float,
-        progress: Callable[[int, Outcome], None]) -> list[Outcome]:
-    """Every mutant in ``found`` against ``tests``; ``progress`` hears each outcome as it comes."""
+        progress: Callable[[int, Outcome], None], executed: frozenset[int] | None = None) -> list[Outcome]:
+    """Every mutant in ``found`` against ``tests``; ``progress`` hears each outcome as it comes. A
+    mutant on lines the unmutated run never ``executed`` survives without a run."""
     name = module_name(path)
     done = 0
 
     def one(mutant: Mutant) -> Outcome:
         nonlocal done
         start = time.perf_counter()
-        status, output = run_one(name, path, mutant.index, tests, timeout)
-        detail = "tests never imported the module" if status == NOT_IMPORTED else (
-            output[-600:] if verdict(status) == "error" else "")
+        status: int | None
+        if executed is not None and executed.isdisjoint(mutant.lines):
+            status, detail = 0, "the tests never run this line"
+        else:
+            status, output = run_one(name, path, mutant.index, tests, timeout)
+            detail = "the tests never import the module" if status == NOT_IMPORTED else (
+                output[-600:] if verdict(status) == "error" else "")
         outcome = Outcome(mutant, verdict(status), time.perf_counter() - start, detail)
         done += 1
         progress(done, outcome)
