@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit bench clean relink
+.PHONY: demo test lint typecheck imports unit bench clean relink redis-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +34,16 @@ typecheck: $(LINKS)
 imports: $(LINKS)
 	$(BIN)/lint-imports
 
-unit: $(LINKS)
+# The Redis tests need a real redis-server (installed here when missing and run as root).
+redis-server:
+	@bash .ci/ensure-redis-server
+
+unit: $(LINKS) redis-server
 	$(BIN)/pytest
 
-test: lint typecheck imports unit
+test: redis-server lint typecheck imports unit
 
-bench: $(LINKS)
+bench: $(LINKS) redis-server
 	$(BIN)/python -m benchmarks
 
 clean:
