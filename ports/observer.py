@@ -47,13 +47,15 @@ class AttemptEvent:
 
 @dataclass(frozen=True, slots=True)
 class BreakerTransition:
-    """A route's circuit breaker changed state."""
+    """A route's circuit breaker changed state. ``error``: the error type that forced it open
+    at once (``AuthenticationFailed``, ``PermissionDenied``: an operator must act), else None."""
 
     route: str
     old: BreakerState
     new: BreakerState
     reason: str
     at: float
+    error: str | None = None
 
 
 class PolicyObserver(Protocol):
