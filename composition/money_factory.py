@@ -87,11 +87,24 @@ def policy_observer(metering: MeteringObserver) -> PolicyObserver:
     return FanoutObserver(StructlogObserver(), metering)
 
 
-def build_ledger(settings: Settings) -> UsageLedger:
+def build_ledger(settings: Settings, redis: Any = None) -> UsageLedger:
+    """The usage ledger: in the shared Redis (every replica's attempts) when the deployment has the
+    shared connection ``redis``, else in this process's memory."""
+    if redis is not None:
+        from llmport.adapters.money_redis import RedisUsageLedger
+
+        return RedisUsageLedger(redis, capacity=settings.ledger.capacity,
+                                retention=settings.ledger.retention_days * 86400)
     return InMemoryUsageLedger(settings.ledger.capacity)
 
 
-def build_budget_store(settings: Settings) -> BudgetStore:
+def build_budget_store(settings: Settings, redis: Any = None) -> BudgetStore:
+    """Budget counters: shared by every replica in Redis when ``redis`` is given (with this
+    replica's own counters as the fallback while Redis is down), else in memory."""
+    if redis is not None:
+        from llmport.adapters.money_redis import RedisBudgetStore
+
+        return RedisBudgetStore(redis)
     return InMemoryBudgetStore()
 
 

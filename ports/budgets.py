@@ -15,13 +15,14 @@ _ZERO = Decimal(0)
 
 
 class BudgetStore(Protocol):
-    """Budget counters. ``reserve`` is all-or-nothing and atomic: either every charge is held or
-    ``BudgetExceeded`` is raised and nothing is. ``settle`` releases what was reserved and adds what
-    was spent; it returns the status of every budget it touched."""
+    """Budget counters. ``reserve`` is all-or-nothing and atomic: either every charge is held (and
+    a reservation id returned) or ``BudgetExceeded`` is raised and nothing is. ``settle`` releases
+    that reservation and adds what was spent; it returns the status of every budget it touched."""
 
-    async def reserve(self, charges: Sequence[Charge], now: float) -> None: ...
+    async def reserve(self, charges: Sequence[Charge], now: float) -> str: ...
 
-    async def settle(self, reserved: Sequence[Charge], spent: Sequence[Charge], now: float) -> list[BudgetStatus]: ...
+    async def settle(self, reservation: str, reserved: Sequence[Charge], spent: Sequence[Charge],
+                     now: float) -> list[BudgetStatus]: ...
 
     async def status(self, spec: BudgetSpec, key: str, now: float) -> BudgetStatus: ...
 
@@ -111,7 +112,7 @@ class InMemoryBudgetStore:
             counter = self._counters[key] = _Counter()
         return counter
 
-    async def reserve(self, charges: Sequence[Charge], now: float) -> None:
+    async def reserve(self, charges: Sequence[Charge], now: float) -> str:
         for charge in charges:
             counter = self._counter(charge)
             usd, tokens, resets_at = counter.spent(charge.spec, now)
@@ -122,8 +123,10 @@ class InMemoryBudgetStore:
             counter = self._counter(charge)
             counter.reserved_usd += charge.usd
             counter.reserved_tokens += charge.tokens
+        return ""
 
-    async def settle(self, reserved: Sequence[Charge], spent: Sequence[Charge], now: float) -> list[BudgetStatus]:
+    async def settle(self, reservation: str, reserved: Sequence[Charge], spent: Sequence[Charge],
+                     now: float) -> list[BudgetStatus]:
         for charge in reserved:
             counter = self._counter(charge)
             counter.reserved_usd -= charge.usd

@@ -43,11 +43,12 @@ def new_request_id() -> str:
 class RequestMeter:
     """The attempts of one request so far, priced."""
 
-    __slots__ = ("answer_cost", "records", "request", "request_id", "unpriced")
+    __slots__ = ("answer_cost", "records", "request", "request_id", "reservation", "unpriced")
 
     def __init__(self, request: CompletionRequest, request_id: str) -> None:
         self.request = request
         self.request_id = request_id
+        self.reservation = ""  # the budget store's id of this request's reservation
         self.records: list[UsageRecord] = []
         self.answer_cost: Decimal | None = None
         self.unpriced = False
@@ -165,7 +166,11 @@ class MeteredLLM:
         return await self.inner.count_tokens(request)
 
     async def aclose(self) -> None:
-        await self.inner.aclose()
+        try:
+            await self.inner.aclose()
+        finally:
+            if self.ledger is not None:
+                await self.ledger.aclose()
 
     # -- budgets -----------------------------------------------------------------------------------
 
@@ -206,8 +211,9 @@ class MeteredLLM:
             if price is not None:
                 worst_usd = max(worst_usd, price.worst_case(tokens_in, tokens_out))
         charges = self._charges(request, routes, worst_usd, worst_tokens)
-        assert self.store is not None
-        await self.store.reserve(charges, self.clock())
+        if charges:
+            assert self.store is not None
+            meter.reservation = await self.store.reserve(charges, self.clock())
         return charges
 
     async def _close(self, meter: RequestMeter, reserved: list[Charge]) -> None:
@@ -228,7 +234,7 @@ class MeteredLLM:
                 spent.append(Charge(charge.spec, charge.key, usd, tokens))
         assert self.store is not None
         try:
-            statuses = await self.store.settle(reserved, spent, self.clock())
+            statuses = await self.store.settle(meter.reservation, reserved, spent, self.clock())
         except Exception as exc:
             self._warn(f"budgets: could not settle a reservation: {type(exc).__name__}")
             return

@@ -107,8 +107,8 @@ async def test_rolling_window_forgets_old_spend() -> None:
     store = InMemoryBudgetStore()
     spec = BudgetSpec("hourly", "global", BudgetPeriod.parse("1h"), limit_tokens=100)
     t0 = 1_000_000.0
-    await store.reserve([Charge(spec, "*", Decimal(0), 80)], t0)
-    await store.settle([Charge(spec, "*", Decimal(0), 80)], [Charge(spec, "*", Decimal(0), 80)], t0)
+    rid = await store.reserve([Charge(spec, "*", Decimal(0), 80)], t0)
+    await store.settle(rid, [Charge(spec, "*", Decimal(0), 80)], [Charge(spec, "*", Decimal(0), 80)], t0)
     with pytest.raises(BudgetExceeded):
         await store.reserve([Charge(spec, "*", Decimal(0), 30)], t0 + 1800)
     status = await store.status(spec, "*", t0 + 1800)
