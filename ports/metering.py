@@ -69,7 +69,7 @@ class RequestMeter:
                 usage = Usage()
             else:
                 usage, estimated = Usage(estimate_input_tokens(self.request)), True
-        elif usage.input_tokens == 0 and event.outcome != "ok":
+        elif usage.input_tokens == 0 and (event.outcome != "ok" or estimated):
             usage = replace(usage, input_tokens=estimate_input_tokens(self.request))
             estimated = True
         if price is not None:
