@@ -4,6 +4,7 @@ overrides), the metering observer, the usage ledger, budgets and the ``MeteredLL
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
@@ -96,6 +97,14 @@ def build_ledger(settings: Settings, redis: Any = None) -> UsageLedger:
         return RedisUsageLedger(redis, capacity=settings.ledger.capacity,
                                 retention=settings.ledger.retention_days * 86400)
     return InMemoryUsageLedger(settings.ledger.capacity)
+
+
+async def hold_ledger(ledger: UsageLedger) -> AsyncIterator[UsageLedger]:
+    """A container resource: the ledger, written out (``aclose``) at shutdown."""
+    try:
+        yield ledger
+    finally:
+        await ledger.aclose()
 
 
 def build_budget_store(settings: Settings, redis: Any = None) -> BudgetStore:
