@@ -34,20 +34,23 @@ class BudgetObserver(Protocol):
 def exceeded(charge: Charge, spent_usd: Decimal, spent_tokens: int, resets_at: float) -> BudgetExceeded | None:
     """The error for ``charge`` on top of what is spent and reserved, or ``None`` when it fits."""
     spec = charge.spec
+    over_usd = spec.limit_usd is not None and spent_usd + charge.usd > spec.limit_usd
+    if not over_usd and (spec.limit_tokens is None or spent_tokens + charge.tokens <= spec.limit_tokens):
+        return None
     at = datetime.fromtimestamp(resets_at, UTC)
     where = f" for {spec.scope} {charge.key!r}" if spec.scope != "global" else ""
-    if spec.limit_usd is not None and spent_usd + charge.usd > spec.limit_usd:
+    if over_usd:
+        assert spec.limit_usd is not None
         return BudgetExceeded(
             f"budget {spec.name!r}{where}: ${spent_usd:.6f} spent or reserved of ${spec.limit_usd} "
             f"(this request may cost up to ${charge.usd:.6f}); resets at {at.isoformat()}",
             budget=spec.name, spent=spent_usd, limit=spec.limit_usd, unit="usd", resets_at=at, scope_key=charge.key)
-    if spec.limit_tokens is not None and spent_tokens + charge.tokens > spec.limit_tokens:
-        return BudgetExceeded(
-            f"budget {spec.name!r}{where}: {spent_tokens} tokens spent or reserved of {spec.limit_tokens} "
-            f"(this request may use up to {charge.tokens}); resets at {at.isoformat()}",
-            budget=spec.name, spent=Decimal(spent_tokens), limit=Decimal(spec.limit_tokens), unit="tokens",
-            resets_at=at, scope_key=charge.key)
-    return None
+    assert spec.limit_tokens is not None
+    return BudgetExceeded(
+        f"budget {spec.name!r}{where}: {spent_tokens} tokens spent or reserved of {spec.limit_tokens} "
+        f"(this request may use up to {charge.tokens}); resets at {at.isoformat()}",
+        budget=spec.name, spent=Decimal(spent_tokens), limit=Decimal(spec.limit_tokens), unit="tokens",
+        resets_at=at, scope_key=charge.key)
 
 
 class _Amount:
