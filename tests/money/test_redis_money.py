@@ -39,11 +39,12 @@ async def test_200_concurrent_requests_on_two_replicas_against_room_for_50(emu: 
     async with AsyncExitStack() as stack_:
         replicas = []
         for _ in range(2):
-            connection = RedisConnection(redis_url, namespace="money", timeout=5.0)
+            # A generous timeout: a busy CI machine must not make Redis look down (the fallback is local)
+            connection = RedisConnection(redis_url, namespace="money", timeout=30.0)
             stack_.push_async_callback(connection.aclose)
             container = await stack_.enter_async_context(stack(settings))
             container.budget_store.override(providers.Object(RedisBudgetStore(connection)))
-            container.ledger.override(providers.Object(RedisUsageLedger(connection, write_timeout=5.0)))
+            container.ledger.override(providers.Object(RedisUsageLedger(connection, write_timeout=30.0)))
             replicas.append(container)
         results = await asyncio.gather(*(replicas[i % 2].llm().complete(ask()) for i in range(200)),
                                        return_exceptions=True)
@@ -52,8 +53,10 @@ async def test_200_concurrent_requests_on_two_replicas_against_room_for_50(emu: 
         totals = await replicas[0].ledger().totals("tenant", since=0)
     done = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, BudgetExceeded)]
-    assert len(done) + len(refused) == 200
-    assert len(emu.journal.entries(tag="oai")) == len(done) == 50
+    others = [repr(r) for r in results if isinstance(r, BaseException) and not isinstance(r, BudgetExceeded)]
+    assert len(done) + len(refused) == 200, others[:3]
+    sent = len(emu.journal.entries(tag="oai"))
+    assert sent == len(done) == 50, (sent, len(done), status)
     assert status.spent_usd == Decimal(5) and status.reserved_usd == 0 and status.remaining_usd == 0
     assert totals["acme"].requests == 50 and totals["acme"].output_tokens == 50 * 99
     assert totals["acme"].cost == Decimal(5)
