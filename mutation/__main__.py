@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .operators import mutants
 from .runner import MAX_JOBS, ROOT, Outcome, module_name, run, run_one, score
+from .worker import NOT_IMPORTED
 
 
 def _lines(spec: str) -> tuple[int, int]:
@@ -60,6 +61,9 @@ def main(argv: list[str]) -> int:
         lines_file = Path(scratch) / "lines.json"
         status, output = run_one(name, path, -1, tests, None, lines_to=lines_file)
         baseline = time.perf_counter() - start
+        if status == NOT_IMPORTED:
+            print(f"the tests {' '.join(tests)} never import {name}", file=sys.stderr)
+            return 2
         if status != 0:
             print(f"the tests fail without any mutant (exit {status}); fix them first:\n{output}", file=sys.stderr)
             return 2

@@ -4,11 +4,12 @@ The mutated module is compiled in memory and served by a finder placed first on 
 so the import system, the editable install's link tree and every other module stay as they are.
 INDEX -1 runs the tests against the unmutated code (the baseline) and, when ``MUTATION_LINES`` names
 a file, writes there the module's lines the tests executed. Exit status: pytest's, or ``NOT_IMPORTED``
-when the tests never imported the mutated module (no test can have noticed the mutant).
+when the tests never imported the module (no test can have noticed a mutant).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.abc
 import importlib.machinery
 import json
@@ -99,15 +100,14 @@ def _trace_lines(path: str) -> set[int]:
 def main(argv: list[str]) -> int:
     name, path, index, *rest = argv
     pytest_args = rest[1:] if rest[:1] == ["--"] else rest
-    finder: _MutantFinder | None = None
-    if int(index) >= 0:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-        code = compile(mutated_tree(source, int(index)), path, "exec")
-        finder = _MutantFinder(name, code)
-        sys.meta_path.insert(0, finder)
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    # The baseline too is compiled from ``path``: mutants and baseline run the same source.
+    tree = mutated_tree(source, int(index)) if int(index) >= 0 else ast.parse(source)
+    finder = _MutantFinder(name, compile(tree, path, "exec"))
+    sys.meta_path.insert(0, finder)
     lines_to = os.environ.get("MUTATION_LINES")
-    hits = _trace_lines(path) if finder is None and lines_to else None
+    hits = _trace_lines(path) if int(index) < 0 and lines_to else None
     _quiet_hypothesis()
     import pytest
 
@@ -116,7 +116,7 @@ def main(argv: list[str]) -> int:
         sys.settrace(None)
         with open(lines_to, "w", encoding="utf-8") as f:
             json.dump(sorted(hits), f)
-    if finder is not None and not finder.loader.loaded and status == 0:
+    if not finder.loader.loaded and status == 0:
         return NOT_IMPORTED
     return status
 
