@@ -85,22 +85,25 @@ class Coverage:
     that ran outside any test (at import, collection), which any test may depend on."""
 
     tests: tuple[str, ...]
+    durations: tuple[float, ...]
     lines: dict[int, tuple[int, ...]]
     outside_tests: frozenset[int]
 
     @classmethod
     def read(cls, path: Path) -> Coverage:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(tuple(data["tests"]), {int(k): tuple(v) for k, v in data["lines"].items()},
-                   frozenset(data["outside_tests"]))
+        return cls(tuple(data["tests"]), tuple(data["durations"]),
+                   {int(k): tuple(v) for k, v in data["lines"].items()}, frozenset(data["outside_tests"]))
 
-    def tests_for(self, mutant: Mutant) -> tuple[str, ...] | None:
-        """The node ids of the tests that run the mutant's lines, in their original order; None
-        when the lines also run outside tests (every test may then depend on them)."""
-        if not self.outside_tests.isdisjoint(mutant.lines):
-            return None
-        chosen = sorted({i for line in mutant.lines for i in self.lines.get(line, ())})
-        return tuple(self.tests[i] for i in chosen)
+    def tests_for(self, mutant: Mutant) -> tuple[str, ...]:
+        """The node ids of the tests that run the mutant's lines, quickest first (so a kill comes
+        early); every test when the lines also run outside tests (at import: any test may depend
+        on them)."""
+        if self.outside_tests.isdisjoint(mutant.lines):
+            chosen = {i for line in mutant.lines for i in self.lines.get(line, ())}
+        else:
+            chosen = set(range(len(self.tests)))
+        return tuple(self.tests[i] for i in sorted(chosen, key=lambda i: (self.durations[i], i)))
 
 
 class _Server:

@@ -85,6 +85,7 @@ class _LineTracer:
     def __init__(self, path: str) -> None:
         self.target = os.path.realpath(path)
         self.tests: list[str] = []
+        self.durations: list[float] = []
         self.current: int | None = None
         self.hits: dict[int, set[int | None]] = {}
         self._known: dict[str, bool] = {}
@@ -119,16 +120,18 @@ class _LineTracer:
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
         self.current = len(self.tests)
         self.tests.append(item.nodeid)
+        start = time.perf_counter()
         try:
             return (yield)
         finally:
+            self.durations.append(time.perf_counter() - start)
             self.current = None
 
     def write(self, path: str) -> None:
         lines = {str(line): sorted(t for t in who if t is not None) for line, who in self.hits.items()}
         outside = sorted(line for line, who in self.hits.items() if None in who)
         with open(path, "w", encoding="utf-8") as f:
-            json.dump({"tests": self.tests, "lines": lines, "outside_tests": outside}, f)
+            json.dump({"tests": self.tests, "durations": self.durations, "lines": lines, "outside_tests": outside}, f)
 
 
 def _run_tests(name: str, path: str, index: int, pytest_args: list[str], lines_to: str | None) -> int:
