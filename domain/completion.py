@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import ClassVar, Literal
 
 from .messages import Message, Part, ReasoningPart, Role, TextPart, ToolCallPart
 
@@ -22,13 +23,22 @@ class StopReason:
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts. ``input_tokens`` includes cached and cache-write tokens; ``output_tokens``
-    includes ``reasoning_tokens``."""
+    includes ``reasoning_tokens``.
+
+    ``reported`` is False when the vendor did not report usage (a stream whose server sends no
+    usage, a gateway that leaves it out): the counts are then unknown, not zero; they hold only
+    what was reported, if anything (``Usage.UNKNOWN`` when nothing). Never bill an unreported
+    usage as free: estimate it (``llmport.adapters.estimate``) where a ledger needs a number.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    reported: bool = True
+
+    UNKNOWN: ClassVar[Usage]
 
     @property
     def total_tokens(self) -> int:
@@ -41,7 +51,11 @@ class Usage:
             self.cached_input_tokens + other.cached_input_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.reported and other.reported,
         )
+
+
+Usage.UNKNOWN = Usage(reported=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +93,22 @@ def normalise_parts(parts: Iterable[Part]) -> tuple[Part, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A model's answer. Timing is not part of equality: the same answer may arrive at any speed."""
+    """A model's answer. Timing is not part of equality: the same answer may arrive at any speed.
+    ``cost`` is the USD cost of the call that produced it and ``request_cost`` that of every attempt
+    the request made (retries, failovers, hedges); ``None`` when no price is known. Neither is part
+    of equality either."""
 
     parts: tuple[Part, ...]
     stop_reason: StopReason
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = Usage.UNKNOWN
     provider: str | None = None
     model: str | None = None
     response_id: str | None = None
     timing: Timing = field(default_factory=Timing, compare=False)
     # Served by a response cache (no upstream call): like timing, how the answer arrived, not what it is.
     cached: bool = field(default=False, compare=False)
+    cost: Decimal | None = field(default=None, compare=False)
+    request_cost: Decimal | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", normalise_parts(self.parts))
@@ -106,6 +125,18 @@ class Completion:
     def reasoning(self) -> tuple[ReasoningPart, ...]:
         return tuple(p for p in self.parts if isinstance(p, ReasoningPart))
 
+    def with_cost(self, cost: Decimal | None, request_cost: Decimal | None) -> Completion:
+        """A copy with the given costs (the parts, already normalised, are not folded again)."""
+        clone = object.__new__(Completion)
+        for name in _COMPLETION_FIELDS:
+            object.__setattr__(clone, name, getattr(self, name))
+        object.__setattr__(clone, "cost", cost)
+        object.__setattr__(clone, "request_cost", request_cost)
+        return clone
+
     def to_message(self) -> Message:
         """The assistant turn to append to the conversation (reasoning kept for the same vendor)."""
         return Message(Role.ASSISTANT, self.parts or (TextPart(""),))
+
+
+_COMPLETION_FIELDS = tuple(f.name for f in fields(Completion))
