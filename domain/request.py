@@ -90,6 +90,8 @@ class CompletionRequest:
     ``model`` is an alias, ``provider/model`` or a bare model name; the failover policy resolves it.
     ``timeout`` bounds the whole call (all retries included), ``attempt_timeout`` each attempt, and
     ``deadline`` is an absolute ``time.monotonic()`` instant that wins when sooner.
+    ``stall_timeout``: a stream receiving nothing for this long after its first content ends at
+    once (``StreamInterrupted`` with the partial answer).
     ``tenant_id`` is sent as the vendor's end-user identifier where one exists. ``metadata`` is
     best-effort: sent where the vendor has a place for it (OpenAI with ``store`` on, Bedrock request
     metadata), otherwise kept for the host's own logging and ledger, never an error.
@@ -113,6 +115,7 @@ class CompletionRequest:
     attempt_timeout: float | None = None
     deadline: float | None = None
     cache: CachePolicy = field(default_factory=CachePolicy)
+    stall_timeout: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", tuple(self.messages))
@@ -152,7 +155,7 @@ class CompletionRequest:
                 raise InvalidRequest("stop sequences must be non-empty strings", field="stop")
         if self.seed is not None and not _is_int(self.seed):
             raise InvalidRequest("seed must be an integer", field="seed")
-        for name in ("timeout", "attempt_timeout"):
+        for name in ("timeout", "attempt_timeout", "stall_timeout"):
             value = getattr(self, name)
             if value is not None and not (_is_number(value) and value > 0 and math.isfinite(value)):
                 raise InvalidRequest(f"{name} must be a positive number of seconds, got {value!r}", field=name)
