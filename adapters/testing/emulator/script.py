@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 StopKind = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter"]
-FaultKind = Literal["http", "hang", "reset", "cut", "malformed", "stream_error"]
+FaultKind = Literal["http", "hang", "reset", "cut", "malformed", "stream_error", "schema", "empty"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,9 @@ class Fault:
     vendor's type/code, e.g. "overloaded_error", "ThrottlingException", "context_length_exceeded").
     ``hang``: never answer. ``reset``: drop the connection without a response. ``cut``: stream
     ``after_chunks`` chunks then drop the connection. ``malformed``: after N chunks send a broken
-    frame. ``stream_error``: after N chunks send the vendor's in-stream error event."""
+    frame. ``stream_error``: after N chunks send the vendor's in-stream error event. ``schema``: a
+    200 answer of valid JSON in no vendor's schema (on a stream: one such event). ``empty``: a 200
+    answer with an empty body (on a stream: no event at all)."""
 
     kind: FaultKind = "http"
     status: int = 500
@@ -105,6 +107,14 @@ class Fault:
         return cls("malformed", after_chunks=after_chunks, reply=reply)
 
     @classmethod
+    def schema(cls) -> Fault:
+        return cls("schema", 200)
+
+    @classmethod
+    def empty(cls) -> Fault:
+        return cls("empty", 200)
+
+    @classmethod
     def stream_error(cls, after_chunks: int = 0, error_type: str | None = None, message: str | None = None, *,
                      reply: Reply | None = None) -> Fault:
         return cls("stream_error", 200, error_type, message, after_chunks=after_chunks, reply=reply)
@@ -115,11 +125,13 @@ Step = Reply | Fault
 
 @dataclass
 class FaultRate:
-    """Fail a fraction ``rate`` of calls with ``fault``, drawn from a seeded generator."""
+    """Fail a fraction ``rate`` of calls with ``fault`` (or, with ``mix``, one of ``fault`` and
+    ``mix`` picked uniformly), drawn from a seeded generator."""
 
     rate: float
     fault: Fault
     seed: int = 0
+    mix: tuple[Fault, ...] = ()
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -127,3 +139,7 @@ class FaultRate:
 
     def draw(self) -> bool:
         return self._rng.random() < self.rate
+
+    def choose(self) -> Fault:
+        """The fault for a call that ``draw`` chose to fail."""
+        return self._rng.choice((self.fault, *self.mix)) if self.mix else self.fault
