@@ -51,8 +51,9 @@ FAULTS = (
     Fault.reset(),
     Fault.cut(3, reply=Reply("a partial answer that is cut", chunk_size=4)),
     Fault.malformed(2, reply=Reply("an answer with a broken frame", chunk_size=4)),
-    Fault.schema(),
-    Fault.empty(),
+    Fault.raw('{"id": 7, "choices": "none", "usage": {"prompt_tokens": "x"}}'),  # JSON against the schema
+    Fault.raw(b'data: {"id": 7, "choices": "none"}\n\n', media_type="text/event-stream"),  # an off-schema event
+    Fault.raw(b""),  # an empty body
 )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 StopKind = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter"]
-FaultKind = Literal["http", "hang", "reset", "cut", "malformed", "stream_error", "schema", "empty"]
+FaultKind = Literal["http", "hang", "reset", "cut", "malformed", "stream_error", "raw"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +62,7 @@ class Fault:
     vendor's type/code, e.g. "overloaded_error", "ThrottlingException", "context_length_exceeded").
     ``hang``: never answer. ``reset``: drop the connection without a response. ``cut``: stream
     ``after_chunks`` chunks then drop the connection. ``malformed``: after N chunks send a broken
-    frame. ``stream_error``: after N chunks send the vendor's in-stream error event. ``schema``: a
-    200 answer of valid JSON in no vendor's schema (on a stream: one such event). ``empty``: a 200
-    answer with an empty body (on a stream: no event at all)."""
+    frame. ``stream_error``: after N chunks send the vendor's in-stream error event."""
 
     kind: FaultKind = "http"
     status: int = 500
@@ -75,6 +73,8 @@ class Fault:
     after_chunks: int = 0
     latency: float = 0.0
     reply: Reply | None = None  # the answer whose first frames precede a cut/malformed/stream_error
+    body: bytes = b""  # ``raw`` only
+    media_type: str = "application/json"  # ``raw`` only
 
     @classmethod
     def http(cls, status: int, error_type: str | None = None, message: str | None = None, *,
@@ -91,6 +91,11 @@ class Fault:
                         "This model's maximum context length is 8192 tokens; your prompt is too long.")
 
     @classmethod
+    def raw(cls, body: bytes | str, *, status: int = 200, media_type: str = "application/json") -> Fault:
+        data = body.encode() if isinstance(body, str) else body
+        return cls("raw", status, body=data, media_type=media_type)
+
+    @classmethod
     def hang(cls) -> Fault:
         return cls("hang")
 
@@ -105,14 +110,6 @@ class Fault:
     @classmethod
     def malformed(cls, after_chunks: int = 0, *, reply: Reply | None = None) -> Fault:
         return cls("malformed", after_chunks=after_chunks, reply=reply)
-
-    @classmethod
-    def schema(cls) -> Fault:
-        return cls("schema", 200)
-
-    @classmethod
-    def empty(cls) -> Fault:
-        return cls("empty", 200)
 
     @classmethod
     def stream_error(cls, after_chunks: int = 0, error_type: str | None = None, message: str | None = None, *,

@@ -249,23 +249,13 @@ class _Exchange:
         call, protocol = self.call, self.protocol
         if fault.kind == "http":
             return await self.respond(protocol.error(call, fault), "error")
+        if fault.kind == "raw":
+            return await self.respond(WireResponse(fault.status, fault.body, {}, fault.media_type), "raw")
         if fault.kind == "hang":
             await self.watch.over.wait()
             return await self.gone()
         if fault.kind == "reset":
             return await self.drop("reset", rst=True)
-        if fault.kind == "empty":
-            if call.stream:
-                await self.stream([], ended="empty")
-                return None
-            return await self.respond(WireResponse(200, b""), "empty")
-        if fault.kind == "schema":
-            if not call.stream:
-                return await self.respond(WireResponse(200, _OFF_SCHEMA), "schema")
-            sse = protocol.stream_media_type.startswith("text/event-stream")
-            await self.stream([b"data: " + _OFF_SCHEMA + b"\n\n" if sse else protocol.malformed_frame(call)],
-                              ended="schema")
-            return None
         partial = self.answer(fault.reply)
         if not call.stream:
             return await self.fail_plain(fault, partial)
@@ -362,10 +352,6 @@ class _Exchange:
         self.watch.end(ended)
         transport.abort()
         await asyncio.sleep(0)  # uvicorn's connection_lost runs now, so it logs no "incomplete response"
-
-
-# Valid JSON that no vendor's schema allows (a "schema" fault).
-_OFF_SCHEMA = b'{"id": 7, "choices": "none", "content": {"text": 1}, "candidates": 3, "output": null}'
 
 
 async def _read_body(receive: Receive) -> bytes | None:
