@@ -39,7 +39,7 @@ from llmport.adapters.openai import OpenAIAdapter  # noqa: E402
 pytestmark = pytest.mark.slow  # ~15 s: runs in CI (make test runs every test)
 
 REQUESTS = 300
-CONCURRENCY = 8
+CONCURRENCY = 16
 GPT, CLAUDE = "gpt-chaos", "claude-chaos"
 
 FAULTS = (
