@@ -65,6 +65,30 @@ def test_every_answer_changing_field_changes_the_key() -> None:
     assert len(set(keys)) == len(keys)
 
 
+def test_keys_are_stable_across_processes_and_releases() -> None:
+    # Replicas share keys through Redis: the key of a request must never depend on the process.
+    # If this digest changes, old entries become misses (acceptable only with a deliberate format bump).
+    request = req(system="s", tools=[TOOL], stop=["x"], seed=3, temperature=0.5,
+                  response_format=ResponseFormat.json_schema({"type": "object", "properties": {"a": {}}}),
+                  messages=[Message.user("hi", ImagePart(data=b"\x89PNG", media_type="image/png")),
+                            Message.assistant("yo"), Message.user("bye")])
+    assert key(request) == GOLDEN
+
+
+GOLDEN = "5ebc5aa8f8d53f64493e5e39ec3f416da9cbeb2628a07fa7c41444cbbb7ebad8"
+
+
+def test_nested_values_and_schemas_are_keyed_in_full() -> None:
+    def tool(kind: str) -> ToolSpec:
+        return ToolSpec("lookup", "", {"type": "object", "properties": {"q": {"type": kind}}})
+
+    assert key(req(tools=[tool("string")])) != key(req(tools=[tool("integer")]))
+    one = ResponseFormat.json_schema({"type": "object", "properties": {"a": {"type": "string"}}})
+    two = ResponseFormat.json_schema({"type": "object", "properties": {"a": {"type": "number"}}})
+    assert key(req(response_format=one)) != key(req(response_format=two))
+    assert key(req(response_format=ResponseFormat("json"))) == key(req(response_format=ResponseFormat.JSON))
+
+
 def test_route_set_and_tenant_change_the_key() -> None:
     r = req()
     assert len({key(r), key(r, route_set="primary/gpt"), key(r, tenant="u"), key(r, tenant=None)}) == 4
