@@ -4,11 +4,15 @@ truncated, foreign or older-format entry is recognised and treated as a miss."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, get_args
 
 from llmport.domain import Completion, LLMError, ReasoningPart, StopKind, StopReason, TextPart, ToolCallPart, Usage
 
+from .pipeline import evolve
+
 FORMAT = "llmport.cache/1"
+_ZERO = Decimal(0)
 _STOP_KINDS = frozenset(get_args(StopKind))
 
 
@@ -59,12 +63,19 @@ def decode(key: str, data: bytes) -> Completion:
         provider, model, response_id = doc["m"]
         return Completion(
             tuple(_part(p) for p in doc["p"]), StopReason(kind, _opt_str(raw)), Usage(*counts),
-            _opt_str(provider), _opt_str(model), _opt_str(response_id), cached=True,
+            _opt_str(provider), _opt_str(model), _opt_str(response_id), cached=True, cost=_ZERO, request_cost=_ZERO,
         )
     except CacheDataError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, RecursionError, LLMError) as exc:
         raise CacheDataError(f"unreadable cache entry ({type(exc).__name__})") from None
+
+
+def as_cached(completion: Completion) -> Completion:
+    """``completion`` as a cache serves it: marked ``cached``, costing nothing (no upstream call)."""
+    if completion.cached and completion.cost == _ZERO and completion.request_cost == _ZERO:
+        return completion
+    return evolve(completion, cached=True, cost=_ZERO, request_cost=_ZERO)
 
 
 def _part(item: list[Any]) -> TextPart | ReasoningPart | ToolCallPart:
