@@ -235,7 +235,8 @@ class CachingLLM(LLMStep):
             return None
 
     async def _put(self, plan: _Plan, completion: Completion) -> None:
-        if plan.write:
+        # A filtered answer is the vendor declining, not an answer worth repeating for the TTL.
+        if plan.write and completion.stop_reason.kind != "content_filter":
             with contextlib.suppress(Exception):  # a failing cache only costs a future hit
                 await self.cache.put(plan.key, completion, plan.ttl)
         await self._release(plan.key)

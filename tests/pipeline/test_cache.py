@@ -385,3 +385,12 @@ async def test_a_failing_ledger_never_fails_a_hit(policy: object, emu: VendorEmu
     llm = CachingLLM(policy, MemoryResponseCache(), ledger=Failing())  # type: ignore[arg-type]
     await llm.complete(ask())
     assert (await llm.complete(ask())).cached
+
+
+async def test_a_filtered_answer_is_not_cached(cached: CachingLLM, emu: VendorEmulator,
+                                              memory: MemoryResponseCache) -> None:
+    emu.script(Reply("", stop="content_filter"), then=Reply("fine"))
+    filtered = await cached.complete(ask())
+    assert filtered.stop_reason.kind == "content_filter" and len(memory) == 0
+    assert (await cached.complete(ask())).text == "fine"
+    assert upstream_calls(emu) == 2

@@ -134,7 +134,8 @@ parts = st.one_of(
 completions = st.builds(
     Completion, st.lists(parts, max_size=5).map(tuple),
     st.builds(StopReason, st.sampled_from(["end_turn", "max_tokens", "tool_use", "other"]), st.none() | texts),
-    st.builds(Usage, *[st.integers(0, 10**9)] * 5), st.none() | texts, st.none() | texts, st.none() | texts,
+    st.builds(Usage, *[st.integers(0, 10**9)] * 5, st.booleans()),
+    st.none() | texts, st.none() | texts, st.none() | texts,
 )
 
 
@@ -160,12 +161,14 @@ def test_damaged_data_is_never_an_answer_or_an_unexpected_error(completion: Comp
 
 @pytest.mark.parametrize("raw", [
     b"", b"null", b"[]", b"{}", b'{"f":"llmport.cache/0"}', b"\xff\xfe", b'{"f":"llmport.cache/1","k":"k"}',
-    b'{"f":"llmport.cache/1","k":"k","p":[["x"]],"s":["end_turn",null],"u":[0,0,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["bogus",null],"u":[0,0,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,-1,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,true,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[["t",1]],"s":["end_turn",null],"u":[0,0,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,0,0,0,0],"m":[1,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[["x"]],"s":["end_turn",null],"u":[0,0,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["bogus",null],"u":[0,0,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,-1,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,true,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[["t",1]],"s":["end_turn",null],"u":[0,0,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,0,0,0,0,true],"m":[1,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,0,0,0,0],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,0,0,0,0,1],"m":[null,null,null]}',
     b"[" * 100_000,
 ])
 def test_corrupted_entries_are_rejected(raw: bytes) -> None:
