@@ -252,10 +252,11 @@ class MeteredLLM:
             if status.limit_tokens:
                 fractions.append(status.spent_tokens / status.limit_tokens)
             fraction = max(fractions, default=0.0)
-            if fraction < spec.soft_threshold:
-                continue
             window, _ = spec.period.window(self.clock())
             mark = (status.name, status.key, window if spec.period.kind != "rolling" else "rolling")
+            if fraction < spec.soft_threshold:
+                self._alerted.discard(mark)  # below again (a rolling window moved on): re-armed
+                continue
             if mark in self._alerted:
                 continue
             if len(self._alerted) > 65536:
