@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit bench clean relink
+.PHONY: demo test lint typecheck imports unit bench bench-quick clean relink
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: lint typecheck imports unit
 
 bench: $(LINKS)
 	$(BIN)/python -m benchmarks
+
+# fewer rounds and a shorter soak (about a minute)
+bench-quick: $(LINKS)
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info
