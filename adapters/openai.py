@@ -57,6 +57,7 @@ from llmport.domain import (
 from .base import SDKAdapter
 from .estimate import estimate_input_tokens
 from .http_errors import error_for_status
+from .openai_wire import open_stream
 
 FAMILY = "openai"
 
@@ -118,6 +119,8 @@ class OpenAIAdapter(SDKAdapter):
     """An ``LLMPort`` over an injected ``AsyncOpenAI`` (or ``AsyncAzureOpenAI``) client."""
 
     family = FAMILY
+    #: Decode streams from the wire (``openai_wire``) rather than through the SDK's per-chunk models.
+    wire_streams = True
 
     def __init__(self, client: AsyncOpenAI, *, provider: str | None = None,
                  options: OpenAIOptions | None = None) -> None:
@@ -171,6 +174,12 @@ class OpenAIAdapter(SDKAdapter):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    async def _open_stream(self, resource: Any, params: dict[str, Any]) -> Any:
+        """The vendor stream: SSE frames decoded here (see ``openai_wire``) or the SDK's own."""
+        if self.wire_streams:
+            return await open_stream(resource, params)
+        return await resource.create(**params, stream=True)
 
     # --- Chat Completions: request ----------------------------------------------------------
     def _chat_params(self, request: CompletionRequest) -> dict[str, Any]:
@@ -260,7 +269,7 @@ class OpenAIAdapter(SDKAdapter):
             params["timeout"] = timeout
         if self._stream_options is not None:
             params["stream_options"] = self._stream_options
-        stream = await self._client.chat.completions.create(**params, stream=True)
+        stream = await self._open_stream(self._client.chat.completions, params)
         try:
             finish: str | None = None
             refused = False
@@ -391,7 +400,7 @@ class OpenAIAdapter(SDKAdapter):
         timeout = _timeout(request)
         if timeout is not None:
             params["timeout"] = timeout
-        stream = await self._client.responses.create(**params, stream=True)
+        stream = await self._open_stream(self._client.responses, params)
         try:
             final: Any = None
             refused = False
