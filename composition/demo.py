@@ -23,8 +23,9 @@ from .container import open_llm
 from .factories import FAMILY_OF_KIND
 
 ANSWER = ("Failover worked: the primary returned two 503s and then a 429 with Retry-After, the policy "
-          "retried it with backoff, honoured the Retry-After, opened its circuit breaker, and this answer "
-          "is streaming from a backup provider through its official SDK.")
+          "retried it with backoff, failed over at once instead of waiting out the Retry-After (another "
+          "provider could serve), opened its circuit breaker, and this answer is streaming from a backup "
+          "provider through its official SDK.")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def configure_environment(emu: VendorEmulator, providers: list[DemoProvider]) ->
         "LLMPORT_POLICY__RETRY__PRESET": "balanced",
         "LLMPORT_POLICY__RETRY__MAX_ATTEMPTS": "4",
         "LLMPORT_POLICY__RETRY__BASE_DELAY": "0.05",
-        "LLMPORT_POLICY__BREAKER__FAILURE_THRESHOLD": "4",
+        "LLMPORT_POLICY__BREAKER__FAILURE_THRESHOLD": "3",
         "LLMPORT_POLICY__TIMEOUT": "20",
         "LLMPORT_LOGGING__LEVEL": "error",
     }
@@ -112,7 +113,7 @@ async def run(emu: VendorEmulator) -> int:
     configure_environment(emu, providers)
     script_faults(emu, providers)
     print(f"emulator on {emu.url}; providers: " + ", ".join(f"{p.name} ({p.kind})" for p in providers))
-    print(f"primary {providers[0].name!r} will answer 503, 503, 429 (Retry-After 0.5 s), 503\n")
+    print(f"primary {providers[0].name!r} will answer 503, 503, 429 (Retry-After 0.5 s), then 503\n")
     async with open_llm() as llm:
         assert isinstance(llm, FailoverPolicy)
         recorder = RecordingObserver()

@@ -134,12 +134,13 @@ class StructlogObserver:
         self._log = logger or structlog.get_logger("llmport.policy")
 
     def on_attempt(self, event: AttemptEvent) -> None:
-        level = self._log.info if event.outcome in ("ok", "lost", "skipped") else self._log.warning
+        quiet = ("ok", "lost", "skipped", "cached", "enriched")
+        level = self._log.info if event.outcome in quiet else self._log.warning
         level("llm.attempt", route=event.route, target=event.target, attempt=event.attempt,
               outcome=event.outcome, error=event.error, status=event.status,
               latency_ms=round(event.latency * 1000, 1),
               ttft_ms=None if event.time_to_first_token is None else round(event.time_to_first_token * 1000, 1),
-              breaker=event.breaker, hedge=event.hedge)
+              breaker=event.breaker, hedge=event.hedge, detail=event.detail)
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         self._log.warning("llm.breaker", route=transition.route, old=transition.old, new=transition.new,

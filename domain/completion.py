@@ -88,6 +88,8 @@ class Completion:
     model: str | None = None
     response_id: str | None = None
     timing: Timing = field(default_factory=Timing, compare=False)
+    # Served by a response cache (no upstream call): like timing, how the answer arrived, not what it is.
+    cached: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", normalise_parts(self.parts))

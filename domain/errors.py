@@ -150,11 +150,17 @@ class Attempt:
 
 
 class AllProvidersFailed(LLMError):
-    """Every route was tried (or skipped) and none succeeded; ``attempts`` lists them all."""
+    """Every route was tried (or skipped) and none succeeded; ``attempts`` lists them all.
 
-    def __init__(self, message: str, *, attempts: Sequence[Attempt], **kw: object) -> None:
+    What the attempts had in common, for a host's answer: ``status`` (one representative HTTP
+    status), ``retry_after`` (seconds until a route can serve, when every attempt was throttled or
+    overloaded) and ``retryable`` (retrying later may succeed)."""
+
+    def __init__(self, message: str, *, attempts: Sequence[Attempt], retryable: bool = False, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.attempts = tuple(attempts)
+        # Per instance, unlike other errors: whether a later try may succeed depends on the attempts.
+        vars(self)["retryable"] = retryable
 
     def __str__(self) -> str:
         lines = [self.message]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._json import parse_tool_arguments
 from .completion import Completion, StopReason, Timing, Usage
@@ -48,9 +48,11 @@ class ToolCallEnd:
 
 @dataclass(frozen=True, slots=True)
 class UsageUpdate:
-    """The usage so far (cumulative: each update replaces the previous one)."""
+    """The usage so far (cumulative: each update replaces the previous one). ``cached``: the answer
+    is replayed from a response cache, so this usage was not billed again."""
 
     usage: Usage
+    cached: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ ContentEvent = (TextDelta, ReasoningDelta, ToolCallStart, ToolCallDelta)
 class Accumulator:
     """Folds stream events, one at a time, into a ``Completion``; ``partial()`` works mid-stream."""
 
-    __slots__ = ("_args", "_calls", "_parts", "_text", "end", "usage")
+    __slots__ = ("_args", "_calls", "_parts", "_text", "cached", "end", "usage")
 
     def __init__(self) -> None:
         self._parts: list[Part | None] = []
@@ -78,6 +80,7 @@ class Accumulator:
         self._calls: dict[int, tuple[int, str, str]] = {}
         self._args: dict[int, list[str]] = {}
         self.usage = Usage()
+        self.cached = False
         self.end: StreamEnd | None = None
 
     @property
@@ -109,6 +112,7 @@ class Accumulator:
             self._finish_call(event.index)
         elif isinstance(event, UsageUpdate):
             self.usage = event.usage
+            self.cached = event.cached
         elif isinstance(event, StreamEnd):
             self.end = event
 
@@ -139,6 +143,7 @@ class Accumulator:
             end.model if end else None,
             end.response_id if end else None,
             timing or Timing(),
+            cached=self.cached,
         )
 
 
@@ -172,5 +177,5 @@ def completion_events(completion: Completion, chunk_size: int = 8) -> Iterator[S
                 yield ToolCallDelta(call_index, raw[i : i + step])
             yield ToolCallEnd(call_index)
             call_index += 1
-    yield UsageUpdate(completion.usage)
+    yield UsageUpdate(completion.usage, cached=completion.cached)
     yield StreamEnd(completion.stop_reason, completion.provider, completion.model, completion.response_id)

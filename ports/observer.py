@@ -10,14 +10,18 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 BreakerState = Literal["closed", "open", "half_open"]
-Outcome = Literal["ok", "error", "skipped", "cancelled", "lost", "interrupted"]
+Outcome = Literal["ok", "error", "skipped", "cancelled", "lost", "interrupted", "cached", "enriched"]
 
 
 @dataclass(frozen=True, slots=True)
 class AttemptEvent:
     """One try of one route. ``outcome``: ``ok``; ``error``; ``skipped`` (open breaker, no network);
     ``cancelled`` (the caller gave up); ``lost`` (a hedge another attempt beat); ``interrupted``
-    (a stream that failed after its first content reached the caller)."""
+    (a stream that failed after its first content reached the caller).
+
+    Pipeline steps before the policy report through the same events: ``cached`` (a response cache
+    answered; route ``"cache"``, no upstream call, cost 0) and ``enriched`` (route ``"context"``:
+    guidance added; ``detail`` names the snippets used and those dropped by the token cap)."""
 
     route: str
     attempt: int
@@ -29,17 +33,20 @@ class AttemptEvent:
     breaker: BreakerState
     target: str = ""  # the requested alias / model
     hedge: bool = False
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class BreakerTransition:
-    """A route's circuit breaker changed state."""
+    """A route's circuit breaker changed state. ``error``: the error type that forced it open
+    at once (``AuthenticationFailed``, ``PermissionDenied``: an operator must act), else None."""
 
     route: str
     old: BreakerState
     new: BreakerState
     reason: str
     at: float
+    error: str | None = None
 
 
 class PolicyObserver(Protocol):
