@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
+import json
 from collections import OrderedDict
 
-from llmport.domain import Completion
-from llmport.ports.cache_codec import Uncacheable, encode
+from llmport.domain import Completion, ReasoningPart, TextPart, ToolCallPart
 from llmport.ports.clock import SYSTEM_CLOCK, Clock
+from llmport.ports.pipeline import evolve
 
 
 class MemoryResponseCache:
     """Keeps answers in this process. The least recently used entries go first when either bound
-    is reached; an entry's size is the size of its encoded form (what Redis would hold)."""
+    is reached; an entry's size counts its key and the characters of its content plus a fixed
+    overhead (close to the size of its encoded form, without paying for an encoding)."""
 
     def __init__(self, max_entries: int = 1024, max_bytes: int = 64 * 1024 * 1024, *,
                  clock: Clock = SYSTEM_CLOCK) -> None:
@@ -39,16 +40,13 @@ class MemoryResponseCache:
         return completion
 
     async def put(self, key: str, completion: Completion, ttl: float) -> None:
-        try:
-            size = len(encode(key, completion))
-        except Uncacheable:
-            return
-        if size > self.max_bytes or not ttl > 0:
+        size = _size(key, completion)
+        if size is None or size > self.max_bytes or not ttl > 0:
             return
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= old[1]
-        self._entries[key] = (self.clock.monotonic() + ttl, size, dataclasses.replace(completion, cached=True))
+        self._entries[key] = (self.clock.monotonic() + ttl, size, evolve(completion, cached=True))
         self.bytes += size
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
             _, (_, evicted, _) = self._entries.popitem(last=False)
@@ -67,3 +65,22 @@ class MemoryResponseCache:
     def _drop(self, key: str, size: int) -> None:
         del self._entries[key]
         self.bytes -= size
+
+
+ENTRY_OVERHEAD = 160  # bytes: the fixed part of an entry (stop reason, usage, model, framing)
+
+
+def _size(key: str, completion: Completion) -> int | None:
+    """About the bytes ``completion`` takes when encoded; None for an answer the cache does not keep."""
+    size = ENTRY_OVERHEAD + len(key) + len(completion.provider or "") + len(completion.model or "")
+    size += len(completion.response_id or "")
+    for p in completion.parts:
+        if type(p) is TextPart:
+            size += len(p.text) + 8
+        elif type(p) is ReasoningPart:
+            size += len(p.text) + len(p.signature or "") + len(p.provider or "") + 24
+        elif type(p) is ToolCallPart:
+            size += len(p.id) + len(p.name) + len(p.raw_arguments or "") + len(json.dumps(p.arguments)) + 24
+        else:
+            return None
+    return size

@@ -9,7 +9,6 @@ one in the middle) and reporting which were used and which dropped.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import math
 import time
@@ -22,7 +21,7 @@ from llmport.domain import Completion, CompletionRequest, Role, StreamEvent
 
 from .llm import LLMPort
 from .observer import AttemptEvent, NullObserver, PolicyObserver
-from .pipeline import LLMStep, stream_after
+from .pipeline import LLMStep, evolve, stream_after
 
 TAGS_KEY = "tags"  # request.metadata["tags"]: comma-separated tags that select guidance
 
@@ -134,7 +133,7 @@ class ContextEnricher(LLMStep):
         if not chosen.used:
             return request
         system = f"{request.system}\n\n{chosen.text}" if request.system else chosen.text
-        return dataclasses.replace(request, system=system)
+        return evolve(request, system=system)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         return await self.inner.complete(await self.enrich(request))

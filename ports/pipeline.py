@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from llmport.domain import Completion, CompletionRequest, StreamEvent
 
 from .llm import LLMPort
+
+T = TypeVar("T", CompletionRequest, Completion)
 
 Step = Callable[[LLMPort], LLMPort]
 """Builds a pipeline step around the next port (e.g. ``lambda inner: Redactor(inner)``)."""
@@ -60,3 +64,17 @@ async def stream_after(prepare: Callable[[], Awaitable[CompletionRequest]],
     request = await prepare()
     async with inner.stream(request) as events:
         yield events
+
+
+def evolve(value: T, **changes: Any) -> T:
+    """A copy of a validated request or completion with ``changes``, skipping ``__post_init__``
+    (``dataclasses.replace`` would validate or normalise it again: tens of microseconds a call).
+    Only for changes that cannot make the value invalid, e.g. another ``system`` string."""
+    kind = type(value)
+    clone = object.__new__(kind)
+    for name in _FIELDS[kind]:
+        object.__setattr__(clone, name, changes[name] if name in changes else getattr(value, name))
+    return clone
+
+
+_FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in (CompletionRequest, Completion)}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -33,7 +32,7 @@ from .cache_key import cache_key
 from .clock import SYSTEM_CLOCK, Clock
 from .llm import LLMPort
 from .observer import AttemptEvent, NullObserver, PolicyObserver
-from .pipeline import LLMStep
+from .pipeline import LLMStep, evolve
 
 _SHARED = None  # the tenant part of a key for an alias whose answers every tenant may share
 
@@ -152,7 +151,7 @@ class CachingLLM(LLMStep):
             outcome = await self._follow(flight, request)
             if isinstance(outcome, Completion):
                 self._report(request, start, "in flight")
-                return outcome
+                return outcome if outcome.cached else evolve(outcome, cached=True)
             if outcome is not None:
                 raise outcome
 
@@ -176,10 +175,10 @@ class CachingLLM(LLMStep):
                 outcome = exc
                 raise
             await self._put(plan, completion)
-            outcome = dataclasses.replace(completion, cached=True)
+            outcome = completion
             return completion
         finally:
-            await self._close_flight(plan.key, flight, outcome)
+            self._close_flight(plan.key, flight, outcome)
             if not isinstance(outcome, Completion):
                 await self._release(plan.key)
 
@@ -188,7 +187,7 @@ class CachingLLM(LLMStep):
         self._flights[key] = flight
         return flight
 
-    async def _close_flight(self, key: str, flight: asyncio.Future[_Outcome], outcome: _Outcome) -> None:
+    def _close_flight(self, key: str, flight: asyncio.Future[_Outcome], outcome: _Outcome) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
         if not flight.done():
@@ -281,7 +280,8 @@ class CachingStream:
             outcome = await step._follow(flight, request)
             if isinstance(outcome, Completion):
                 step._report(request, start, "in flight")
-                self._replay = _replay(outcome, step.config.chunk_size)
+                self._replay = _replay(outcome if outcome.cached else evolve(outcome, cached=True),
+                                       step.config.chunk_size)
                 return self
             if outcome is not None:
                 raise outcome
@@ -317,7 +317,7 @@ class CachingStream:
     async def _finish(self) -> None:
         if self._flight is not None and self._plan is not None:
             flight, self._flight = self._flight, None
-            await self._step._close_flight(self._plan.key, flight, self._outcome)
+            self._step._close_flight(self._plan.key, flight, self._outcome)
             if self._outcome is None:  # cut or abandoned: nothing stored, free the fill claim
                 await self._step._release(self._plan.key)
 
@@ -347,7 +347,7 @@ class CachingStream:
     async def _store(self, completion: Completion) -> None:
         if self._plan is not None:
             await self._step._put(self._plan, completion)
-            self._outcome = dataclasses.replace(completion, cached=True)
+            self._outcome = completion
 
 
 async def _replay(completion: Completion, chunk_size: int) -> AsyncIterator[StreamEvent]:

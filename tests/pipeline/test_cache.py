@@ -258,3 +258,96 @@ def test_completion_marked_cached_still_equals_the_original() -> None:
 
     c = Completion((TextPart("x"),), StopReason("end_turn"))
     assert dataclasses.replace(c, cached=True) == c
+
+
+class Unclaimable(MemoryResponseCache):
+    """A shared cache whose fill claim another replica holds (and never fills)."""
+
+    async def acquire(self, key: str, ttl: float) -> bool:
+        return False
+
+
+class Broken:
+    """A cache implementation that breaks its promise not to raise."""
+
+    async def get(self, key: str) -> Completion | None:
+        raise RuntimeError("boom")
+
+    async def put(self, key: str, completion: Completion, ttl: float) -> None:
+        raise RuntimeError("boom")
+
+    async def acquire(self, key: str, ttl: float) -> bool:
+        raise RuntimeError("boom")
+
+    async def release(self, key: str) -> None:
+        raise RuntimeError("boom")
+
+
+async def test_a_claim_held_elsewhere_is_waited_for_then_filled_here(policy: object, emu: VendorEmulator,
+                                                                     clock: FakeClock) -> None:
+    config = CacheConfig(lock_ttl=1.0, lock_poll=0.25)
+    llm = CachingLLM(policy, Unclaimable(clock=clock), config, clock=clock)  # type: ignore[arg-type]
+    answer = await llm.complete(ask())
+    assert clock.sleeps == [0.25] * 4
+    assert not answer.cached and upstream_calls(emu) == 1
+    async with llm.stream(ask(text="another")) as events:
+        assert isinstance([e async for e in events][-1], StreamEnd)
+    assert upstream_calls(emu) == 2
+
+
+async def test_an_answer_filled_elsewhere_while_waiting_is_a_hit(policy: object, emu: VendorEmulator) -> None:
+    waiting = asyncio.Event()
+
+    class SignallingClock(FakeClock):
+        async def sleep(self, seconds: float) -> None:
+            waiting.set()
+            await super().sleep(seconds)
+
+    clock = SignallingClock()
+    store = Unclaimable(clock=clock)
+    llm = CachingLLM(policy, store, CacheConfig(lock_ttl=5.0, lock_poll=0.5), clock=clock)  # type: ignore[arg-type]
+    filler = CachingLLM(policy, MemoryResponseCache(clock=clock), clock=clock)  # type: ignore[arg-type]
+    original = await filler.complete(ask())
+    key = llm.plan(ask())
+    assert key is not None
+
+    async def fill_soon() -> None:
+        await waiting.wait()
+        await store.put(key.key, original, 60)
+
+    filling = asyncio.create_task(fill_soon())
+    hit = await llm.complete(ask())
+    await filling
+    assert hit.cached and hit == original
+    assert upstream_calls(emu) == 1
+    assert len(clock.sleeps) < 10
+
+
+async def test_a_broken_cache_is_a_miss_and_the_request_answers(policy: object, emu: VendorEmulator) -> None:
+    observer = RecordingObserver()
+    llm = CachingLLM(policy, Broken(), observer=observer)  # type: ignore[arg-type]
+    assert (await llm.complete(ask())).text
+    async with llm.stream(ask()) as events:
+        assert isinstance([e async for e in events][-1], StreamEnd)
+    assert upstream_calls(emu) == 2 and observer.attempts == []
+
+
+async def test_a_request_that_does_not_opt_in_streams_straight_through(cached: CachingLLM,
+                                                                      emu: VendorEmulator) -> None:
+    emu.script(then=Reply("live only", chunk_size=3))
+    async with cached.stream(ask(ttl=None)) as events:
+        text = "".join([e.text async for e in events if isinstance(e, TextDelta)])
+        assert events.route == "primary/gpt-test"
+    assert text == "live only"
+    await collect(cached, ask(ttl=None))
+    assert upstream_calls(emu) == 2
+
+
+async def test_an_observer_that_raises_changes_nothing(policy: object, emu: VendorEmulator) -> None:
+    class Raising(RecordingObserver):
+        def on_attempt(self, event: object) -> None:
+            raise RuntimeError("observer bug")
+
+    llm = CachingLLM(policy, MemoryResponseCache(), observer=Raising())  # type: ignore[arg-type]
+    await llm.complete(ask())
+    assert (await llm.complete(ask())).cached

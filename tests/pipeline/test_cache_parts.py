@@ -177,21 +177,41 @@ async def test_memory_cache_is_lru_bounded_by_entries() -> None:
 
 
 async def test_memory_cache_is_bounded_by_bytes() -> None:
-    one = len(encode("a", answer("x" * 100)))
+    probe = MemoryResponseCache(clock=FakeClock())
+    await probe.put("a", answer("x" * 100), 10)
+    one = probe.bytes
     cache = MemoryResponseCache(max_bytes=2 * one + 10, clock=FakeClock())
     for k in "abc":
         await cache.put(k, answer("x" * 100), 10)
-    assert len(cache) == 2 and cache.bytes <= cache.max_bytes
+    assert len(cache) == 2 and cache.bytes == 2 * one
     assert await cache.get("a") is None
     await cache.put("huge", answer("y" * 10 * one), 10)
     assert await cache.get("huge") is None and len(cache) == 2
 
 
+@settings(max_examples=60, deadline=None)
+@given(completions)
+def test_memory_entry_size_tracks_the_encoded_size(completion: Completion) -> None:
+    from llmport.adapters.cache_memory import _size
+
+    size, encoded = _size("k" * 64, completion), len(encode("k" * 64, completion))
+    assert size is not None
+    assert encoded // 2 <= size <= 2 * encoded + 64
+
+
+async def test_memory_cache_skips_answers_it_does_not_keep() -> None:
+    cache = MemoryResponseCache(clock=FakeClock())
+    await cache.put("odd", Completion((ToolResultPart("c", "r"),), StopReason("end_turn")), 10)
+    await cache.put("no-ttl", answer("a"), 0)
+    assert (len(cache), cache.bytes) == (0, 0)
+
+
 async def test_memory_cache_replacing_a_key_keeps_the_byte_count() -> None:
     cache = MemoryResponseCache(clock=FakeClock())
     await cache.put("a", answer("short"), 10)
+    first = cache.bytes
     await cache.put("a", answer("a longer answer"), 10)
-    assert len(cache) == 1 and cache.bytes == len(encode("a", answer("a longer answer")))
+    assert len(cache) == 1 and cache.bytes == first + len("a longer answer") - len("short")
     cache.clear()
     assert (len(cache), cache.bytes) == (0, 0)
 
