@@ -4,7 +4,7 @@ that does not opt in, each against the same call through the bare failover polic
 The upstream is ``FakeLLM`` (no network), so the figures are the pipeline's own CPU time: the
 baseline is the policy alone, llmport's side the policy behind the cache step. Targets: a memory
 hit <= 50 us, a Redis hit on loopback <= 500 us (absolute, llmport's side), a miss <= 20 us more
-than the uncached call. Timing: see ``benchmarks.harness``.
+than the uncached call. Timing: interleaved rounds, medians with ranges (``benchmarks.stats``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from benchmarks.harness import Case, _measure, complete_text, request, stream_text
+from benchmarks.harness import Op, complete_text, request, stream_text
+from benchmarks.stats import Result, Stat, interleave, ratios, rounds, wall_batch
 from llmport.adapters.cache_memory import MemoryResponseCache
 from llmport.adapters.testing.fake import FakeLLM
 from llmport.domain import CachePolicy
@@ -23,12 +24,13 @@ from llmport.ports.response_cache import CachingLLM, ResponseCache
 
 MODEL, ALIAS = "fake-model", "smart"
 TEXT = "Hamlet avenges his father and everyone dies."
-TARGETS = {  # case -> (what is compared, microseconds)
-    "memory hit complete": ("absolute", 50.0),
-    "memory hit stream (replay)": ("absolute", 50.0),
-    "redis hit complete": ("absolute", 500.0),
-    "memory miss complete": ("overhead", 20.0),
+TARGETS = {  # case -> (what is compared, seconds)
+    "memory hit complete": ("absolute", 50e-6),
+    "memory hit stream (replay)": ("absolute", 50e-6),
+    "redis hit complete": ("absolute", 500e-6),
+    "memory miss complete": ("overhead", 20e-6),
 }
+Case = tuple[str, Op, Op, int, str]  # name, baseline (the bare policy), llmport's side, calls per batch, answer
 
 
 def _policy(adapter: LLMPort) -> FailoverPolicy:
@@ -73,36 +75,38 @@ async def cases() -> AsyncIterator[list[Case]]:
         full = ContextEnricher(CachingLLM(policy, MemoryResponseCache()), guidance)
 
         rows = [
-            Case("memory hit complete", complete_text(policy, plain), complete_text(with_cache, cached_req), 2000,
-                 TEXT),
-            Case("memory hit stream (replay)", stream_text(policy, plain), stream_text(with_cache, cached_req), 1000,
-                 TEXT),
-            Case("memory miss complete", complete_text(policy, plain), miss, 2000, TEXT),
-            Case("no opt-in, enrichment + cache steps", complete_text(policy, plain), complete_text(full, plain), 2000,
-                 TEXT),
+            ("memory hit complete", complete_text(policy, plain), complete_text(with_cache, cached_req), 2000, TEXT),
+            ("memory hit stream (replay)", stream_text(policy, plain), stream_text(with_cache, cached_req), 1000,
+             TEXT),
+            ("memory miss complete", complete_text(policy, plain), miss, 2000, TEXT),
+            ("no opt-in, enrichment + cache steps", complete_text(policy, plain), complete_text(full, plain), 2000,
+             TEXT),
         ]
         redis = await _redis_cache(stack)
         if redis is not None:
             over_redis = CachingLLM(policy, redis)
             await over_redis.complete(cached_req)
-            rows.append(Case("redis hit complete", complete_text(policy, plain), complete_text(over_redis, cached_req),
-                             500, TEXT))
+            rows.append(("redis hit complete", complete_text(policy, plain), complete_text(over_redis, cached_req),
+                         500, TEXT))
         yield rows
 
 
-def run() -> list[tuple[str, float, float]]:
-    rows = asyncio.run(_measure("pipeline", cases()))
-    for name, base, ours in rows:
-        target = TARGETS.get(name)
-        verdict = ""
-        if target is not None:
-            kind, limit = target
-            value = ours if kind == "absolute" else ours - base
-            verdict = f"  target {kind} <= {limit:g} us: {'met' if value * 1e6 <= limit else 'MISSED'}"
-        print(f"pipeline {name:<36} baseline {base * 1e6:8.1f} us  llmport {ours * 1e6:8.1f} us  "
-              f"overhead {(ours - base) * 1e6:+.1f} us{verdict}", flush=True)
-    return rows
+async def _measure() -> list[Result]:
+    out = []
+    async with cases() as table:
+        for name, base, ours, n, expect in table:
+            if (await base(), await ours()) != (expect, expect):
+                raise RuntimeError(f"pipeline {name}: baseline and llmport disagree on the answer")
+            b, o = await interleave([wall_batch(base, n), wall_batch(ours, n)], rounds(7, 3))
+            kind, limit = TARGETS.get(name, ("", None))
+            out.append(Result("pipeline", name, "us", Stat.of(o), Stat.of(b), ratios(b, o)))
+            if kind == "absolute":
+                out.append(Result("pipeline", f"{name}: absolute", "us", Stat.of(o), target=limit))
+            elif kind == "overhead":
+                out.append(Result("pipeline", f"{name}: overhead", "us",
+                                  Stat.of([y - x for x, y in zip(b, o, strict=True)]), target=limit))
+    return out
 
 
-if __name__ == "__main__":
-    run()
+def run() -> list[Result]:
+    return asyncio.run(_measure())
