@@ -25,6 +25,14 @@ from llmport.ports import LLMPort
 
 from .adapters_factory import build_adapters, build_clients, hold_clients
 from .logging import configure_logging
+from .money_factory import (
+    build_budget_store,
+    build_catalog,
+    build_ledger,
+    build_metered,
+    build_metering,
+    policy_observer,
+)
 from .policy_factory import build_policy
 from .settings import Settings, load_settings
 
@@ -38,8 +46,15 @@ class Container(containers.DeclarativeContainer):
     adapters = providers.Singleton(build_adapters, settings, clients)
     # Closes the adapters (streams, worker pools) and then the clients at shutdown.
     client_lifetime = providers.Resource(hold_clients, settings, clients, adapters)
-    policy = providers.Singleton(build_policy, settings, adapters)
-    llm = providers.Singleton(lambda policy: policy, policy)
+    # money: catalog (genai-prices + settings), metering of every attempt, ledger, budgets
+    catalog = providers.Singleton(build_catalog, settings)
+    metering = providers.Singleton(build_metering, catalog)
+    policy = providers.Singleton(build_policy, settings, adapters, providers.Singleton(policy_observer, metering),
+                                 catalog)
+    ledger = providers.Singleton(build_ledger, settings)
+    budget_store = providers.Singleton(build_budget_store, settings)
+    metered = providers.Singleton(build_metered, settings, policy, metering, ledger, budget_store)
+    llm = providers.Singleton(lambda metered: metered, metered)
 
 
 @asynccontextmanager

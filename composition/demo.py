@@ -115,9 +115,11 @@ async def run(emu: VendorEmulator) -> int:
     print(f"emulator on {emu.url}; providers: " + ", ".join(f"{p.name} ({p.kind})" for p in providers))
     print(f"primary {providers[0].name!r} will answer 503, 503, 429 (Retry-After 0.5 s), then 503\n")
     async with open_llm() as llm:
-        assert isinstance(llm, FailoverPolicy)
+        policy = llm
+        while not isinstance(policy, FailoverPolicy):  # unwrap the steps around the policy (metering, ...)
+            policy = policy.inner  # type: ignore[attr-defined]
         recorder = RecordingObserver()
-        llm.observer = FanoutObserver(llm.observer, recorder)
+        policy.observer = FanoutObserver(policy.observer, recorder)
         request = CompletionRequest(model="smart", messages=[Message.user("Did failover work?")])
         try:
             async with llm.stream(request) as events:
@@ -125,15 +127,15 @@ async def run(emu: VendorEmulator) -> int:
                 async for event in events:
                     if isinstance(event, TextDelta):
                         print(event.text, end="", flush=True)
-                print(f"\n(answered by {events.route})")
+                print(f"\n(answered by {getattr(events, 'route', None)})")
             # A second request: the primary's breaker is open, so it is skipped without any network.
             second = await llm.complete(CompletionRequest(model="smart", messages=[Message.user("And now?")]))
             print(f"second request answered by {second.provider}/{second.model}, primary skipped by its breaker")
         except LLMError as exc:
             print(f"\nerror: {type(exc).__name__}: {exc}", file=sys.stderr)
-            print_table(recorder, llm)
+            print_table(recorder, policy)
             return 1
-        print_table(recorder, llm)
+        print_table(recorder, policy)
     return 0
 
 

@@ -41,6 +41,7 @@ from llmport.ports import (
     RouteSet,
     strategy,
 )
+from llmport.ports.catalog import ModelCatalog
 
 from .settings import ProviderSettings, Settings, SettingsError
 
@@ -147,30 +148,34 @@ class StructlogObserver:
                           reason=transition.reason)
 
 
-def _route(name: str, model: str, adapter: LLMPort, p: ProviderSettings) -> Route:
+def _route(name: str, model: str, adapter: LLMPort, p: ProviderSettings, catalog: ModelCatalog | None = None) -> Route:
+    if catalog is not None:  # price and context window from the catalog (settings win inside it)
+        info = catalog.lookup(name, model)
+        return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price)
     price = None
     if p.price_input is not None or p.price_output is not None:
-        price = ModelPrice(p.price_input or 0.0, p.price_output or 0.0)
+        price = ModelPrice.per_mtok(p.price_input or 0.0, p.price_output or 0.0)
     return Route(name, model, adapter, weight=p.weight, context_window=p.context_window, price=price)
 
 
-def build_routes(settings: Settings, adapters: dict[str, LLMPort]) -> list[Route]:
+def build_routes(settings: Settings, adapters: dict[str, LLMPort], catalog: ModelCatalog | None = None) -> list[Route]:
     routes: list[Route] = []
     for name, p in settings.ordered_providers.items():
         if name not in adapters:
             continue
         models = p.models or ([p.default_model] if p.default_model else [])
-        routes.extend(_route(name, m, adapters[name], p) for m in models)
+        routes.extend(_route(name, m, adapters[name], p, catalog) for m in models)
     return routes
 
 
 def build_policy(settings: Settings, adapters: dict[str, LLMPort],
-                 observer: PolicyObserver | None = None) -> FailoverPolicy:
-    """The deployment's ``FailoverPolicy`` over ``adapters`` (by provider name)."""
+                 observer: PolicyObserver | None = None, catalog: ModelCatalog | None = None) -> FailoverPolicy:
+    """The deployment's ``FailoverPolicy`` over ``adapters`` (by provider name); route prices and
+    context windows from ``catalog`` when given."""
     if not adapters:
         raise InvalidRequest("no providers are configured (set LLMPORT_PROVIDERS__<NAME>__KIND or LLMPORT_CONFIG)")
     cfg = parse_policy(settings.policy)
-    routes = build_routes(settings, adapters)
+    routes = build_routes(settings, adapters, catalog)
     by_name = {r.name: r for r in routes}
 
     def lookup(text: str, alias: str) -> Route:
@@ -184,7 +189,7 @@ def build_policy(settings: Settings, adapters: dict[str, LLMPort],
         route = by_name.get(f"{ref.provider}/{ref.name}")
         if route is None:
             route = by_name[f"{ref.provider}/{ref.name}"] = _route(
-                ref.provider, ref.name, adapters[ref.provider], settings.providers[ref.provider])
+                ref.provider, ref.name, adapters[ref.provider], settings.providers[ref.provider], catalog)
         return route
 
     def route_set(alias: str, members: tuple[Route, ...]) -> RouteSet:

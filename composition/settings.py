@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as _SourceError
 
+from .money_settings import BudgetSettings, CatalogOverride, LedgerSettings, PriceOverride
+
 ProviderKind = Literal[
     "openai", "azure_openai", "openai_compatible",
     "anthropic", "anthropic_bedrock", "anthropic_vertex",
@@ -110,6 +112,11 @@ class Settings(BaseSettings):
     default_model: str | None = None  # used when a request's model is "default"
     policy: dict[str, Any] = Field(default_factory=dict)  # failover policy settings (see policy_factory)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    # money (see money_settings): price and catalog overrides by "provider/model", budgets, ledger
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    catalog: dict[str, CatalogOverride] = Field(default_factory=dict)
+    budgets: dict[str, BudgetSettings] = Field(default_factory=dict)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
 
     @field_validator("order", mode="before")
     @classmethod

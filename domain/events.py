@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from ._json import parse_tool_arguments
 from .completion import Completion, StopReason, Timing, Usage
@@ -49,20 +50,24 @@ class ToolCallEnd:
 @dataclass(frozen=True, slots=True)
 class UsageUpdate:
     """The usage so far (cumulative: each update replaces the previous one). ``cached``: the answer
-    is replayed from a response cache, so this usage was not billed again."""
+    is replayed from a response cache, so this usage was not billed again. ``cost``: its USD cost
+    when the price is known (set by the metering step)."""
 
     usage: Usage
     cached: bool = field(default=False, compare=False)
+    cost: Decimal | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """The last event of every successful stream."""
+    """The last event of every successful stream. ``cost``/``request_cost`` as on ``Completion``."""
 
     stop_reason: StopReason
     provider: str | None = None
     model: str | None = None
     response_id: str | None = None
+    cost: Decimal | None = field(default=None, compare=False)
+    request_cost: Decimal | None = field(default=None, compare=False)
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | UsageUpdate | StreamEnd
@@ -144,6 +149,8 @@ class Accumulator:
             end.response_id if end else None,
             timing or Timing(),
             cached=self.cached,
+            cost=end.cost if end else None,
+            request_cost=end.request_cost if end else None,
         )
 
 

@@ -30,7 +30,10 @@ from llmport.domain import (
     StreamEvent,
     StreamInterrupted,
     Timeout,
+    Usage,
+    UsageUpdate,
 )
+from llmport.domain.pricing import estimate_output_tokens
 
 from .backoff import RetryBudget, RetryPolicy
 from .breaker import BreakerConfig
@@ -130,7 +133,7 @@ class FailoverPolicy:
         now = self.clock.monotonic()
         latency = now - slot.start
         self.state.observe_latency(slot.route.name, now, latency, None)
-        run.report(slot, "ok", None, latency, None)
+        run.report(slot, "ok", None, latency, None, usage=value.usage)
         return value
 
     def stream(self, request: CompletionRequest) -> PolicyStream:
@@ -350,10 +353,12 @@ class _Run:
             if not t.cancelled() and t.exception() is None:
                 # Finished in the same instant as the winner: the value (an open stream) is unused.
                 value = t.result()
+                usage = value.usage if isinstance(value, Completion) else None
                 if isinstance(value, PrimedStream):
+                    usage = _buffered_usage(value)
                     await value.close()
                 slot = tasks[t]
-                self.report(slot, "lost", None, self.policy.clock.monotonic() - slot.start, None)
+                self.report(slot, "lost", None, self.policy.clock.monotonic() - slot.start, None, usage=usage)
 
     def _limit(self, now: float) -> tuple[float | None, bool]:
         """The attempt's time limit, computed once, and whether it is the request's deadline."""
@@ -595,16 +600,35 @@ class _Run:
         self.report(slot, "error", type(exc).__name__, duration, None, exc.status)
 
     def report(self, slot: _Slot, outcome: Outcome, error: str | None, latency: float, ttft: float | None,
-               status: int | None = None) -> None:
+               status: int | None = None, *, usage: Usage | None = None, estimated: bool = False) -> None:
         policy = self.policy
         if type(policy.observer) is NullObserver:
             return
+        route = slot.route
         event = AttemptEvent(
-            slot.route.name, slot.attempt, outcome, error, status, latency, ttft,
-            policy.state.breaker_state(slot.route.name, policy.clock.monotonic()), self.route_set.name, slot.hedge,
+            route.name, slot.attempt, outcome, error, status, latency, ttft,
+            policy.state.breaker_state(route.name, policy.clock.monotonic()), self.route_set.name, slot.hedge,
+            provider=route.provider, model=route.model, usage=usage, estimated=estimated,
         )
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             policy.observer.on_attempt(event)
+
+
+def _buffered_usage(primed: PrimedStream) -> Usage | None:
+    """The last usage a primed (unread) stream reported, if any."""
+    found = [e.usage for e in primed.buffered if type(e) is UsageUpdate]
+    return found[-1] if found else None
+
+
+def _stream_usage(partial: Completion, outcome: Outcome) -> tuple[Usage, bool]:
+    """A stream attempt's usage: what the vendor reported, with the output estimated from the text
+    received when a stream that did not finish reported none."""
+    usage = partial.usage
+    if outcome != "ok" and usage.output_tokens == 0 and partial.parts:
+        out = estimate_output_tokens(partial)
+        return Usage(usage.input_tokens, out, usage.cached_input_tokens, usage.cache_write_tokens,
+                     usage.reasoning_tokens), True
+    return usage, False
 
 
 async def _call_stream(route: Route, request: CompletionRequest) -> PrimedStream:
@@ -741,7 +765,9 @@ class PolicyStream:
         if outcome == "ok":
             run.policy.state.observe_latency(slot.route.name, now, latency, None)
         error = type(exc).__name__ if exc is not None else None
-        run.report(slot, outcome, error, latency, primed.ttft, exc.status if exc is not None else None)
+        usage, estimated = _stream_usage(self.partial(), outcome)
+        run.report(slot, outcome, error, latency, primed.ttft, exc.status if exc is not None else None,
+                   usage=usage, estimated=estimated)
         self._events = None
         await primed.close()
 

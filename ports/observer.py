@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from llmport.domain import Usage
+
 BreakerState = Literal["closed", "open", "half_open"]
 Outcome = Literal["ok", "error", "skipped", "cancelled", "lost", "interrupted", "cached", "enriched"]
 
@@ -34,6 +36,13 @@ class AttemptEvent:
     target: str = ""  # the requested alias / model
     hedge: bool = False
     detail: str | None = None
+    provider: str = ""
+    model: str = ""
+    # The attempt's usage as far as known: the answer's, or a cut/cancelled stream's so far (its
+    # output estimated from the text received when the vendor had not reported it: ``estimated``).
+    # None when the attempt produced no usage report (errors, cancellations before any output).
+    usage: Usage | None = None
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
