@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
-from benchmarks.harness import Op, complete_text, request, stream_text
-from benchmarks.stats import Result, Stat, interleave, ratios, rounds, wall_batch
+from benchmarks.harness import Case, complete_text, measure_cases, request, stream_text
 from llmport.adapters.cache_memory import MemoryResponseCache
 from llmport.adapters.testing.fake import FakeLLM
 from llmport.domain import CachePolicy
@@ -24,13 +24,7 @@ from llmport.ports.response_cache import CachingLLM, ResponseCache
 
 MODEL, ALIAS = "fake-model", "smart"
 TEXT = "Hamlet avenges his father and everyone dies."
-TARGETS = {  # case -> (what is compared, seconds)
-    "memory hit complete": ("absolute", 50e-6),
-    "memory hit stream (replay)": ("absolute", 50e-6),
-    "redis hit complete": ("absolute", 500e-6),
-    "memory miss complete": ("overhead", 20e-6),
-}
-Case = tuple[str, Op, Op, int, str]  # name, baseline (the bare policy), llmport's side, calls per batch, answer
+HIT, REDIS_HIT, MISS = ("absolute", 50e-6), ("absolute", 500e-6), ("overhead", 20e-6)  # targets, seconds
 
 
 def _policy(adapter: LLMPort) -> FailoverPolicy:
@@ -75,38 +69,22 @@ async def cases() -> AsyncIterator[list[Case]]:
         full = ContextEnricher(CachingLLM(policy, MemoryResponseCache()), guidance)
 
         rows = [
-            ("memory hit complete", complete_text(policy, plain), complete_text(with_cache, cached_req), 2000, TEXT),
-            ("memory hit stream (replay)", stream_text(policy, plain), stream_text(with_cache, cached_req), 1000,
-             TEXT),
-            ("memory miss complete", complete_text(policy, plain), miss, 2000, TEXT),
-            ("no opt-in, enrichment + cache steps", complete_text(policy, plain), complete_text(full, plain), 2000,
-             TEXT),
+            Case("memory hit complete", complete_text(policy, plain), complete_text(with_cache, cached_req), 2000,
+                 TEXT, HIT),
+            Case("memory hit stream (replay)", stream_text(policy, plain), stream_text(with_cache, cached_req), 1000,
+                 TEXT, HIT),
+            Case("memory miss complete", complete_text(policy, plain), miss, 2000, TEXT, MISS),
+            Case("no opt-in, enrichment + cache steps", complete_text(policy, plain), complete_text(full, plain), 2000,
+                 TEXT),
         ]
         redis = await _redis_cache(stack)
         if redis is not None:
             over_redis = CachingLLM(policy, redis)
             await over_redis.complete(cached_req)
-            rows.append(("redis hit complete", complete_text(policy, plain), complete_text(over_redis, cached_req),
-                         500, TEXT))
+            rows.append(Case("redis hit complete", complete_text(policy, plain),
+                             complete_text(over_redis, cached_req), 500, TEXT, REDIS_HIT))
         yield rows
 
 
-async def _measure() -> list[Result]:
-    out = []
-    async with cases() as table:
-        for name, base, ours, n, expect in table:
-            if (await base(), await ours()) != (expect, expect):
-                raise RuntimeError(f"pipeline {name}: baseline and llmport disagree on the answer")
-            b, o = await interleave([wall_batch(base, n), wall_batch(ours, n)], rounds(7, 3))
-            kind, limit = TARGETS.get(name, ("", None))
-            out.append(Result("pipeline", name, "us", Stat.of(o), Stat.of(b), ratios(b, o)))
-            if kind == "absolute":
-                out.append(Result("pipeline", f"{name}: absolute", "us", Stat.of(o), target=limit))
-            elif kind == "overhead":
-                out.append(Result("pipeline", f"{name}: overhead", "us",
-                                  Stat.of([y - x for x, y in zip(b, o, strict=True)]), target=limit))
-    return out
-
-
-def run() -> list[Result]:
-    return asyncio.run(_measure())
+def run() -> list[Any]:
+    return asyncio.run(measure_cases("pipeline", cases()))
