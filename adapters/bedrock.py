@@ -34,7 +34,7 @@ import botocore.exceptions
 import botocore.parsers
 import urllib3.exceptions
 
-from llmport.adapters.base import SDKAdapter
+from llmport.adapters.base import SDKAdapter, with_calls
 from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status, is_context_length_message, retry_after_seconds
 from llmport.domain import (
@@ -323,7 +323,7 @@ class BedrockConverseAdapter(SDKAdapter):
                     response = await call
             except TimeoutError:
                 raise self._timeout(request) from None
-        return self._completion(response, request)
+        return self._reply(self._completion, response, request)
 
     async def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         params = self._params(request)
@@ -382,8 +382,8 @@ class BedrockConverseAdapter(SDKAdapter):
                             yield UsageUpdate(usage)
             if stop is not None:
                 if usage is None:
-                    yield UsageUpdate(Usage())
-                yield StreamEnd(stop, self.provider, request.model, channel.request_id)
+                    yield UsageUpdate(Usage.UNKNOWN)
+                yield StreamEnd(with_calls(stop, bool(tools)), self.provider, request.model, channel.request_id)
         finally:
             pump.cancel()  # a pump not started yet never opens its stream; a running one sees closed
             channel.close()
@@ -418,6 +418,9 @@ class BedrockConverseAdapter(SDKAdapter):
     async def count_tokens(self, request: CompletionRequest) -> int:
         """Bedrock's CountTokens where the model supports it; else ``estimate_input_tokens``
         (about four characters a token, see ``llmport.adapters.estimate``)."""
+        return await self._guard(self._count_tokens(request), request)
+
+    async def _count_tokens(self, request: CompletionRequest) -> int:
         model = request.model
         if model in self._count_tokens_unsupported or not hasattr(self._client, "count_tokens"):
             return estimate_input_tokens(request)
@@ -429,14 +432,10 @@ class BedrockConverseAdapter(SDKAdapter):
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
             message = str(error.get("Message", "")).lower()
-            if str(error.get("Code", "")).lower() == "validationexception" and "support" in message:
-                self._count_tokens_unsupported.add(model)
-                return estimate_input_tokens(request)
-            raise self._translate(exc, request) from None
-        except LLMError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, request) from None
+            if str(error.get("Code", "")).lower() != "validationexception" or "support" not in message:
+                raise
+            self._count_tokens_unsupported.add(model)
+            return estimate_input_tokens(request)
         return int(response["inputTokens"])
 
     async def aclose(self) -> None:
@@ -575,7 +574,7 @@ class BedrockConverseAdapter(SDKAdapter):
                 parts.append(_reasoning_part(block["reasoningContent"]))
         return Completion(
             tuple(parts),
-            _stop_reason(response["stopReason"]),
+            with_calls(_stop_reason(response["stopReason"]), any(isinstance(p, ToolCallPart) for p in parts)),
             _usage(response.get("usage")),
             self.provider,
             request.model,
@@ -640,11 +639,12 @@ def _stop_reason(raw: str | None) -> StopReason:
 
 def _usage(usage: Mapping[str, Any] | None) -> Usage:
     if not usage:
-        return Usage()
+        return Usage.UNKNOWN
     cached = int(usage.get("cacheReadInputTokens") or 0)
     written = int(usage.get("cacheWriteInputTokens") or 0)
+    reported = isinstance(usage.get("inputTokens"), int) and isinstance(usage.get("outputTokens"), int)
     return Usage(int(usage.get("inputTokens") or 0) + cached + written, int(usage.get("outputTokens") or 0),
-                 cached, written)
+                 cached, written, reported=reported)
 
 
 def _reasoning_part(block: Mapping[str, Any]) -> ReasoningPart:

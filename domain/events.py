@@ -84,7 +84,7 @@ class Accumulator:
         self._text: list[str] | None = None
         self._calls: dict[int, tuple[int, str, str]] = {}
         self._args: dict[int, list[str]] = {}
-        self.usage = Usage()
+        self.usage = Usage.UNKNOWN
         self.cached = False
         self.end: StreamEnd | None = None
 

@@ -12,6 +12,7 @@ from llmport.domain import (
     Completion,
     CompletionRequest,
     LLMError,
+    ProviderUnavailable,
     StopReason,
     StreamEvent,
     TextPart,
@@ -66,7 +67,7 @@ class FakeLLM(SDKAdapter):
 
     def _next(self, request: CompletionRequest) -> FakeReply:
         if self.closed:
-            raise RuntimeError("FakeLLM used after aclose()")
+            raise ProviderUnavailable("FakeLLM used after aclose()")
         self.requests.append(request)
         item = self.script.popleft() if self.script else self.default
         if isinstance(item, FakeReply):
