@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import httpx2
@@ -17,13 +16,14 @@ from hypothesis import strategies as st
 from openai._streaming import SSEDecoder as SDKDecoder
 
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
-from llmport.adapters.openai_wire import Frame
-from llmport.adapters.sse import SSEDecoder
-from llmport.adapters.testing.emulator import Fault, Reply, ScriptedToolCall, ScriptedUsage, VendorEmulator
-from llmport.domain import CompletionRequest, LLMError, Message, ReasoningConfig, StreamEnd, StreamInterrupted, ToolSpec
+from llmport.adapters.openai_wire import _frame
+from llmport.adapters.sse import DONE, Frame, SSEDecoder
+from llmport.adapters.testing.emulator import Reply, VendorEmulator
+from llmport.domain import CompletionRequest, Message
+
+from .wire_parity import outcome, scenarios
 
 KEY = "sk-test-wire-secret-0123456789"
-TOOL = ToolSpec("lookup", "Look something up", {"type": "object", "properties": {"q": {"type": "string"}}})
 
 
 # --- the SSE decoder -------------------------------------------------------------------------
@@ -91,46 +91,11 @@ async def pair(request: pytest.FixtureRequest, emu: VendorEmulator) -> AsyncIter
     await client.close()
 
 
-async def _run(adapter: Any, req: CompletionRequest) -> tuple[list[Any], Any]:
-    events: list[Any] = []
-    try:
-        async with adapter.stream(req) as stream:
-            async for event in stream:
-                # the emulator numbers its responses: the id is the one thing that differs per call
-                events.append(replace(event, response_id=None) if isinstance(event, StreamEnd) else event)
-    except LLMError as exc:
-        partial = exc.partial if isinstance(exc, StreamInterrupted) else None
-        detail = (type(exc).__name__, exc.message, exc.status, exc.vendor_type, exc.vendor_code, exc.retryable,
-                  exc.failover, partial.parts if partial is not None else None)
-        return events, detail
-    return events, None
-
-
 def _request(**fields: Any) -> CompletionRequest:
     return CompletionRequest(model="gpt-4o-wire", messages=[Message.user("Hello there")], **fields)
 
 
-SCENARIOS: list[tuple[str, Any, dict[str, Any]]] = [
-    ("text", Reply(text="Hello from the wire, in small chunks.", chunk_size=4,
-                   usage=ScriptedUsage(11, 7, cached_input_tokens=3, reasoning_tokens=2)), {}),
-    ("tool calls", Reply(text="Let me look.", tool_calls=(ScriptedToolCall("lookup", {"q": "a"}),
-                                                          ScriptedToolCall("lookup", {"q": "b"}))), {"tools": [TOOL]}),
-    ("reasoning", Reply(text="Answer.", reasoning="Thinking it over.", reasoning_signature="sig-1"),
-     {"reasoning": ReasoningConfig(effort="low", include_text=True)}),
-    ("max tokens", Reply(text="cut short", stop="max_tokens"), {}),
-    ("content filter", Reply(text="", stop="content_filter"), {}),
-    ("empty", Reply(text=""), {}),
-    ("status 503", Fault.http(503), {}),
-    ("rate limited", Fault.rate_limited(retry_after=2), {}),
-    ("context length", Fault.context_length(), {}),
-    ("cut before output", Fault.cut(0), {}),
-    ("cut after output", Fault.cut(3, reply=Reply(text="abcdefghijklmnop", chunk_size=2)), {}),
-    ("malformed first", Fault.malformed(0), {}),
-    ("malformed later", Fault.malformed(2, reply=Reply(text="abcdefgh", chunk_size=2)), {}),
-    ("stream error first", Fault.stream_error(0, "server_error", "boom"), {}),
-    ("stream error later", Fault.stream_error(2, "rate_limit_exceeded", "slow down",
-                                              reply=Reply(text="abcdefgh", chunk_size=2)), {}),
-]
+SCENARIOS = scenarios("server_error", "rate_limit_exceeded")
 
 
 @pytest.mark.parametrize(("name", "step", "fields"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
@@ -141,7 +106,7 @@ async def test_wire_stream_matches_the_sdk_path(pair: tuple[Any, Any], emu: Vend
     for adapter in (wire, sdk):
         emu.reset()
         emu.script(step, vendor="openai")
-        outcomes.append(await _run(adapter, _request(**fields)))
+        outcomes.append(await outcome(adapter, _request(**fields)))
     assert outcomes[0] == outcomes[1]
     events, error = outcomes[0]
     assert events or error  # every scenario yields something to compare
@@ -151,20 +116,22 @@ async def test_done_drains_so_the_connection_is_reused(pair: tuple[Any, Any], em
     wire, _ = pair
     emu.script(then=Reply(text="again and again", chunk_size=3), vendor="openai")
     for _ in range(3):
-        events, error = await _run(wire, _request())
+        events, error = await outcome(wire, _request())
         assert error is None and events
     assert len(emu.journal.entries(vendor="openai")) == 3
 
 
-async def test_error_frame_body_reaches_the_mapping(emu: VendorEmulator) -> None:
-    """A ``data: {"error": ...}`` frame is ``openai.APIError`` with that body, as from the SDK."""
-    from llmport.adapters.openai_wire import _decode
-
+def test_frame_policy_raises_as_the_sdk_stream_does() -> None:
+    """``[DONE]`` ends; a ``data: {"error": ...}`` frame is ``openai.APIError`` with that body; a frame
+    that is not a JSON object is ``json.JSONDecodeError`` (mapped as a malformed reply)."""
+    response = httpx2.Response(200, request=httpx2.Request("POST", "http://x"))
+    assert _frame(None, b"[DONE]", response) is DONE
+    assert _frame("thread.run", b'{"error": {"message": "kept"}}', response) == {"error": {"message": "kept"}}
     with pytest.raises(openai.APIError) as caught:
-        _decode(json.dumps({"error": {"message": "no", "code": "server_error"}}).encode(), None,
-                httpx2.Request("POST", "http://x"))
+        _frame(None, json.dumps({"error": {"message": "no", "code": "server_error"}}).encode(), response)
     assert caught.value.code == "server_error" and caught.value.message == "no"
-    with pytest.raises(json.JSONDecodeError):
-        _decode(b"[1, 2]", None, httpx2.Request("POST", "http://x"))
-    with pytest.raises(json.JSONDecodeError):
-        _decode(b'"\xff"', None, httpx2.Request("POST", "http://x"))
+    with pytest.raises(openai.APIError, match="An error occurred during streaming"):
+        _frame(None, b'{"error": "flat"}', response)
+    for bad in (b"[1, 2]", b'"\xff"', b'{"a": '):
+        with pytest.raises(json.JSONDecodeError):
+            _frame(None, bad, response)
