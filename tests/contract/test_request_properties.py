@@ -115,8 +115,9 @@ async def _send(llm: Any, request: CompletionRequest, stream: bool) -> Completio
                 return accumulate([e async for e in events])
         return await llm.complete(request)
     except LLMError as exc:
-        assert exc.__cause__ is None and exc.__context__ is None
-        return exc
+        error = exc
+    assert error.__cause__ is None and error.__context__ is None  # no SDK exception rides along
+    return error
 
 
 def test_constructed_requests_end_in_a_completion_or_an_llm_error(harness: Harness, emulator: VendorEmulator) -> None:

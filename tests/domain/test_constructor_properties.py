@@ -191,7 +191,11 @@ def test_constructors_construct_or_raise_invalid_request(name: str) -> None:
         try:
             value = ctor(**kwargs)
         except InvalidRequest as exc:
-            assert exc.field, f"{name}: InvalidRequest without a field: {exc}"
+            refused: InvalidRequest | None = exc
+        else:
+            refused = None
+        if refused is not None:
+            assert refused.field, f"{name}: InvalidRequest without a field: {refused}"
             return
         if isinstance(value, CompletionRequest):
             _sendable(value)
