@@ -22,7 +22,7 @@ from typing import Any
 import anthropic
 import httpx2
 
-from llmport.adapters.base import SDKAdapter, with_calls
+from llmport.adapters.base import SDKAdapter, attempt_timeout, with_calls
 from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status
 from llmport.domain import (
@@ -256,7 +256,7 @@ class AnthropicAdapter(SDKAdapter):
         if auto_cache or any(m.cache_breakpoint for m in request.messages):
             _check_breakpoints(params)
         # Passing the timeout always also skips the SDK's "non-streaming may take too long" guard.
-        params["timeout"] = request.attempt_timeout if request.attempt_timeout else self._client.timeout
+        params["timeout"] = attempt_timeout(request) or self._client.timeout
         return params, json_tool
 
     # -- response mapping ---------------------------------------------------------------------

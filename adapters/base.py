@@ -25,6 +25,7 @@ from llmport.domain import (
     StreamEvent,
     StreamInterrupted,
     TextDelta,
+    Timeout,
     Timing,
     UsageUpdate,
     redact_secrets,
@@ -82,6 +83,20 @@ def with_calls(stop: StopReason, has_calls: bool) -> StopReason:
 def malformed_reply(exc: BaseException) -> LLMError:
     """A reply that could not be read (missing fields, wrong types, undecodable JSON)."""
     return ProviderUnavailable(f"the provider sent a reply that breaks its own schema ({type(exc).__name__})")
+
+
+def attempt_timeout(request: CompletionRequest) -> float | None:
+    """The attempt's time limit, for the SDK call's own timeout (so a timed-out call frees its
+    connection or worker at once): the request's ``attempt_timeout`` (the failover policy hands
+    each attempt the limit it computed: the smaller of the per-attempt limit and the time left),
+    shortened by ``deadline`` when an adapter is called directly. ``Timeout`` if no time is left."""
+    timeout = request.attempt_timeout
+    if request.deadline is not None:
+        remaining = request.deadline - time.monotonic()
+        timeout = remaining if timeout is None else min(timeout, remaining)
+    if timeout is not None and timeout <= 0:
+        raise Timeout("the request's deadline has passed", model=request.model)
+    return timeout
 
 
 class SDKAdapter(ABC):

@@ -33,7 +33,7 @@ import botocore.exceptions
 import botocore.parsers
 import urllib3.exceptions
 
-from llmport.adapters.base import SDKAdapter, with_calls
+from llmport.adapters.base import SDKAdapter, attempt_timeout, with_calls
 from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status, is_context_length_message, retry_after_seconds
 from llmport.domain import (
@@ -310,15 +310,16 @@ class BedrockConverseAdapter(SDKAdapter):
     # --- the port -----------------------------------------------------------------------------
     async def _complete(self, request: CompletionRequest) -> Completion:
         params = self._params(request)
-        call = self._offload(_timed, self._client.converse, request.attempt_timeout, params)
-        if request.attempt_timeout is None:
+        limit = attempt_timeout(request)
+        call = self._offload(_timed, self._client.converse, limit, params)
+        if limit is None:
             response = await call
         else:
             try:
-                async with asyncio.timeout(request.attempt_timeout + _BACKSTOP_GRACE):
+                async with asyncio.timeout(limit + _BACKSTOP_GRACE):
                     response = await call
             except TimeoutError:
-                raise self._timeout(request) from None
+                raise self._timeout(request, limit) from None
         return self._reply(self._completion, response, request)
 
     async def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -326,7 +327,8 @@ class BedrockConverseAdapter(SDKAdapter):
         loop = asyncio.get_running_loop()
         channel = _Channel(loop)
         self._channels.add(channel)
-        pump = asyncio.ensure_future(self._offload(self._pump, params, channel, request.attempt_timeout))
+        limit = attempt_timeout(request)
+        pump = asyncio.ensure_future(self._offload(self._pump, params, channel, limit))
 
         def pumped(task: asyncio.Future[None]) -> None:
             # The pump reports its own failures; one that never ran (adapter closed) reports here.
@@ -334,7 +336,7 @@ class BedrockConverseAdapter(SDKAdapter):
                 channel.put(_Failure(exc))
 
         pump.add_done_callback(pumped)
-        timeout = None if request.attempt_timeout is None else request.attempt_timeout + _BACKSTOP_GRACE
+        timeout = None if limit is None else limit + _BACKSTOP_GRACE
         tools: dict[int, int] = {}  # contentBlockIndex -> tool call index
         stop: StopReason | None = None
         usage: Usage | None = None
@@ -345,7 +347,7 @@ class BedrockConverseAdapter(SDKAdapter):
                     try:
                         item = await channel.get(timeout)
                     except TimeoutError:
-                        raise self._timeout(request) from None
+                        raise self._timeout(request, limit) from None
                 if item is _END:
                     break
                 if type(item) is _Failure:
@@ -574,8 +576,8 @@ class BedrockConverseAdapter(SDKAdapter):
         )
 
     # --- errors -------------------------------------------------------------------------------
-    def _timeout(self, request: CompletionRequest) -> Timeout:
-        return Timeout(f"no answer within the attempt timeout of {request.attempt_timeout:g}s",
+    def _timeout(self, request: CompletionRequest, limit: float | None) -> Timeout:
+        return Timeout(f"no answer within the attempt timeout of {limit or 0:g}s",
                        provider=self.provider, model=request.model)
 
     def _map_error(self, exc: Exception, request: CompletionRequest) -> LLMError | None:

@@ -68,7 +68,7 @@ from llmport.domain import (
     UsageUpdate,
 )
 
-from .base import SDKAdapter
+from .base import SDKAdapter, attempt_timeout
 from .http_errors import error_for_status, retry_after_seconds
 
 FAMILY = "google"
@@ -184,8 +184,8 @@ class GoogleGenAIAdapter(SDKAdapter):
         elif system:
             # The Gemini API counts contents only; the system prompt is counted as a leading turn.
             contents.insert(0, {"role": "user", "parts": [{"text": system}]})
-        if request.attempt_timeout is not None:
-            config["http_options"] = {"timeout": math.ceil(request.attempt_timeout * 1000)}
+        if (timeout := attempt_timeout(request)) is not None:
+            config["http_options"] = {"timeout": math.ceil(timeout * 1000)}
         counted = await self._guard(self._models.count_tokens(
             model=request.model, contents=contents, config=cast("types.CountTokensConfigDict", config) or None),
             request)
@@ -233,8 +233,8 @@ class GoogleGenAIAdapter(SDKAdapter):
             elif reasoning.effort is not None:
                 thinking["thinking_level"] = _THINKING_LEVEL[reasoning.effort]
             config["thinking_config"] = thinking
-        if request.attempt_timeout is not None:
-            config["http_options"] = {"timeout": math.ceil(request.attempt_timeout * 1000)}
+        if (timeout := attempt_timeout(request)) is not None:
+            config["http_options"] = {"timeout": math.ceil(timeout * 1000)}
         return _contents(request.messages), config
 
     # -- response mapping ---------------------------------------------------------------------

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import json
 import re
-import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -55,7 +54,7 @@ from llmport.domain import (
     parse_tool_arguments,
 )
 
-from .base import SDKAdapter, with_calls
+from .base import SDKAdapter, attempt_timeout, with_calls
 from .estimate import estimate_input_tokens
 from .http_errors import error_for_status
 
@@ -132,7 +131,7 @@ class OpenAIAdapter(SDKAdapter):
 
     # --- calls ------------------------------------------------------------------------------
     async def _complete(self, request: CompletionRequest) -> Completion:
-        timeout = _timeout(request)
+        timeout = attempt_timeout(request)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         if self.options.api == "responses":
             call = self._client.responses.create(**self._responses_params(request), **extra)
@@ -161,7 +160,7 @@ class OpenAIAdapter(SDKAdapter):
         params = self._responses_params(request)
         body: dict[str, Any] = {k: params[k] for k in ("model", "input", "instructions", "tools", "tool_choice",
                                                         "text", "reasoning") if k in params}
-        timeout = _timeout(request)
+        timeout = attempt_timeout(request)
         if timeout is not None:
             body["timeout"] = timeout
         result = await self._guard(self._client.responses.input_tokens.count(**body), request)
@@ -259,7 +258,7 @@ class OpenAIAdapter(SDKAdapter):
     # --- Chat Completions: stream -----------------------------------------------------------
     async def _chat_events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         params = self._chat_params(request)
-        timeout = _timeout(request)
+        timeout = attempt_timeout(request)
         if timeout is not None:
             params["timeout"] = timeout
         if self._stream_options is not None:
@@ -399,7 +398,7 @@ class OpenAIAdapter(SDKAdapter):
     # --- Responses API: stream --------------------------------------------------------------
     async def _responses_events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         params = self._responses_params(request)
-        timeout = _timeout(request)
+        timeout = attempt_timeout(request)
         if timeout is not None:
             params["timeout"] = timeout
         stream = await self._client.responses.create(**params, stream=True)
@@ -488,17 +487,6 @@ class OpenAIAdapter(SDKAdapter):
 
 
 # --- helpers (module level: no per-call closures) -------------------------------------------
-def _timeout(request: CompletionRequest) -> float | None:
-    """The attempt's time limit: ``attempt_timeout``, shortened by ``deadline``."""
-    timeout = request.attempt_timeout
-    if request.deadline is not None:
-        remaining = request.deadline - time.monotonic()
-        if remaining <= 0:
-            raise Timeout("the request's deadline has passed", model=request.model)
-        timeout = remaining if timeout is None else min(timeout, remaining)
-    return timeout
-
-
 def _effort(config: ReasoningConfig) -> str:
     if config.effort is not None:
         return config.effort

@@ -15,13 +15,15 @@ then returns the fake. The ``llm`` chain is synchronous (building clients does n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from llmport.ports import LLMPort
+from llmport.ports.context import ContextSource
+from llmport.ports.pipeline import Step
 
 from .adapters_factory import build_adapters, build_clients, hold_clients
 from .logging import configure_logging
@@ -33,6 +35,7 @@ from .money_factory import (
     build_metering,
     policy_observer,
 )
+from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy
 from .settings import Settings, load_settings
 
@@ -54,7 +57,12 @@ class Container(containers.DeclarativeContainer):
     ledger = providers.Singleton(build_ledger, settings)
     budget_store = providers.Singleton(build_budget_store, settings)
     metered = providers.Singleton(build_metered, settings, policy, metering, ledger, budget_store)
-    llm = providers.Singleton(lambda metered: metered, metered)
+    # pipeline: host steps -> context enrichment -> response cache -> metered (budgets) -> policy
+    pipeline_steps: providers.Provider[Sequence[Step]] = providers.Object(())  # a host's own, outermost first
+    context_source: providers.Provider[ContextSource | None] = providers.Object(None)  # else LLMPORT_CONTEXT__*
+    response_cache = providers.Singleton(build_response_cache, settings)
+    llm = providers.Singleton(build_llm, settings, policy, metered, response_cache, context_source, pipeline_steps,
+                              ledger)
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from pydantic_settings import SettingsError as _SourceError
 
 from .money_settings import BudgetSettings, CatalogOverride, LedgerSettings, PriceOverride
+from .pipeline_settings import CacheSettings, ContextSettings
 
 ProviderKind = Literal[
     "openai", "azure_openai", "openai_compatible",
@@ -117,6 +118,9 @@ class Settings(BaseSettings):
     catalog: dict[str, CatalogOverride] = Field(default_factory=dict)
     budgets: dict[str, BudgetSettings] = Field(default_factory=dict)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    # the request pipeline (see pipeline_settings): response cache and context enrichment
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
 
     @field_validator("order", mode="before")
     @classmethod

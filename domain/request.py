@@ -114,6 +114,8 @@ class CompletionRequest:
     ``model`` is an alias, ``provider/model`` or a bare model name; the failover policy resolves it.
     ``timeout`` bounds the whole call (all retries included), ``attempt_timeout`` each attempt, and
     ``deadline`` is an absolute ``time.monotonic()`` instant that wins when sooner.
+    ``stall_timeout``: a stream receiving nothing for this long after its first content ends at
+    once (``StreamInterrupted`` with the partial answer).
     ``tenant_id`` is sent as the vendor's end-user identifier where one exists. ``metadata`` is
     best-effort: sent where the vendor has a place for it (OpenAI with ``store`` on, Bedrock request
     metadata), otherwise kept for the host's own logging and ledger, never an error.
@@ -137,6 +139,7 @@ class CompletionRequest:
     attempt_timeout: float | None = None
     deadline: float | None = None
     cache: CachePolicy = field(default_factory=CachePolicy)
+    stall_timeout: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", check.sequence(self.messages, "messages", "messages"))
@@ -192,7 +195,7 @@ class CompletionRequest:
             tenant = check.text(self.tenant_id, "tenant_id", "tenant_id", empty=False)
             if len(tenant) > 256 or not tenant.isprintable():
                 raise InvalidRequest("tenant_id must be at most 256 printable characters", field="tenant_id")
-        for name in ("timeout", "attempt_timeout"):
+        for name in ("timeout", "attempt_timeout", "stall_timeout"):
             value = getattr(self, name)
             if value is not None and not ((number := check.finite(value)) is not None and number > 0):
                 raise InvalidRequest(f"{name} must be a positive number of seconds, got {_shown(value)}", field=name)

@@ -122,11 +122,13 @@ Step = Reply | Fault
 
 @dataclass
 class FaultRate:
-    """Fail a fraction ``rate`` of calls with ``fault``, drawn from a seeded generator."""
+    """Fail a fraction ``rate`` of calls with ``fault`` (or, with ``mix``, one of ``fault`` and
+    ``mix`` picked uniformly), drawn from a seeded generator."""
 
     rate: float
     fault: Fault
     seed: int = 0
+    mix: tuple[Fault, ...] = ()
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -134,3 +136,7 @@ class FaultRate:
 
     def draw(self) -> bool:
         return self._rng.random() < self.rate
+
+    def choose(self) -> Fault:
+        """The fault for a call that ``draw`` chose to fail."""
+        return self._rng.choice((self.fault, *self.mix)) if self.mix else self.fault
