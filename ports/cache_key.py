@@ -18,7 +18,8 @@ from typing import Any
 from llmport.domain import CompletionRequest, Message, ResponseFormat, TextPart
 
 # Fields that do not change the answer (or, for model and tenant, are added explicitly).
-_EXCLUDED = frozenset({"model", "tenant_id", "metadata", "timeout", "attempt_timeout", "deadline", "cache"})
+_EXCLUDED = frozenset({"model", "tenant_id", "metadata", "timeout", "attempt_timeout", "deadline", "stall_timeout",
+                       "cache"})
 _KEYED = tuple(f.name for f in fields(CompletionRequest) if f.name not in _EXCLUDED)
 # Message fields that only steer the vendor's prompt cache.
 _SKIP = {"Message": frozenset({"cache_breakpoint"})}
