@@ -8,6 +8,9 @@ else every route in order. ``policy`` (a mapping, e.g. ``LLMPORT_POLICY__RETRY=a
     strategy = "priority"  # weighted | lowest_latency | cost | least_busy
     timeout = 60.0  # overall deadline per request (seconds)
     attempt_timeout = 20.0
+    deadline_share = 0.5  # without attempt_timeout: an attempt's share of the time left while others could serve
+    stall_timeout = 10.0  # a stream silent this long after its first content ends at once (StreamInterrupted)
+    lockout_cooldown = 300  # a route whose credentials were rejected (401/403) stays out this long
     failover_on_content_filter = false
     breaker = {failure_threshold = 5, failure_rate = 0.5, window = 30, min_calls = 20, cooldown = 15}
     retry_budget = {ratio = 0.2, min_retries = 10, window = 10}
@@ -103,6 +106,9 @@ class PolicySettings(_Strict):
     strategy: StrategyName = "priority"
     timeout: float | None = Field(default=None, gt=0)
     attempt_timeout: float | None = Field(default=None, gt=0)
+    deadline_share: float = Field(default=0.5, gt=0, le=1)
+    stall_timeout: float | None = Field(default=None, gt=0)
+    lockout_cooldown: float = Field(default=300.0, ge=0)
     failover_on_content_filter: bool = False
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     retry_budget: BudgetSettings = Field(default_factory=BudgetSettings)
@@ -223,6 +229,9 @@ def build_policy(settings: Settings, adapters: dict[str, LLMPort],
         breaker=BreakerConfig(b.failure_threshold, b.failure_rate, b.window, b.min_calls, b.cooldown),
         timeout=cfg.timeout,
         attempt_timeout=cfg.attempt_timeout,
+        deadline_share=cfg.deadline_share,
+        stall_timeout=cfg.stall_timeout,
+        lockout_cooldown=cfg.lockout_cooldown,
         failover_on_content_filter=cfg.failover_on_content_filter,
         hedge=cfg.hedge.build() if cfg.hedge else None,
     )
