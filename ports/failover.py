@@ -727,6 +727,7 @@ class PolicyStream:
         else:
             self._acc = Accumulator()
         policy = run.policy
+        policy.state.in_flight_up(slot.route.name)  # until the stream ends, for least_busy
         if primed.ttft is not None:
             policy.state.observe_latency(slot.route.name, policy.clock.monotonic(), None, primed.ttft)
         stall = run.stall_timeout()
@@ -823,6 +824,7 @@ class PolicyStream:
         if primed is None or slot is None:
             return
         run = self._run
+        run.policy.state.in_flight_down(slot.route.name)
         now = run.policy.clock.monotonic()
         latency = now - slot.start
         if outcome == "ok":
