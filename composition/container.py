@@ -39,6 +39,7 @@ from .money_factory import (
 from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy
 from .settings import Settings, load_settings
+from .sync_llm import SyncLLM
 
 
 class Container(containers.DeclarativeContainer):
@@ -66,6 +67,9 @@ class Container(containers.DeclarativeContainer):
     response_cache = providers.Singleton(build_response_cache, settings)
     llm = providers.Singleton(build_llm, settings, policy, metered, response_cache, context_source, pipeline_steps,
                               ledger)
+    # The blocking facade for synchronous hosts: owns this container's lifecycle on a private loop thread.
+    __self__ = providers.Self()
+    sync_llm = providers.Singleton(SyncLLM, __self__)
 
 
 @asynccontextmanager
