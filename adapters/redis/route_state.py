@@ -473,10 +473,11 @@ class RedisPolicyState:
         tag = "route:" + r.name
         lat = r.lat
         inflight = r.local
+        report: int | str = inflight if inflight or r.inflight_sent else ""  # nothing to report: no field
         r.inflight_sent = inflight
         argv = self._route_args.copy()
         argv[1] = r.name
-        argv += [int(time.time() * 1000), inflight,
+        argv += [int(time.time() * 1000), report,
                  lat[0], lat[1] / lat[0] if lat[0] else 0, lat[2], lat[3] / lat[2] if lat[2] else 0]
         argv += ["|".join(str(part) for part in op) for op in ops]
         r.lat = [0, 0.0, 0, 0.0]

@@ -169,7 +169,9 @@ end
 
 -- this replica's in-flight count (stale replicas' counts are dropped) and the fleet's sum
 local fleet = 0
-if inflight ~= '' then
+if inflight == '0' then
+  redis.call('HDEL', I, replica)
+elseif inflight ~= '' then
   redis.call('HSET', I, replica, inflight .. ':' .. now)
   redis.call('PEXPIRE', I, stale * 2)
 end
