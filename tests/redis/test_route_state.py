@@ -37,9 +37,9 @@ async def fleet(redis_url: str) -> AsyncIterator[Fleet]:
     made: list[RedisPolicyState] = []
 
     async def make(breaker: BreakerConfig | None = None, budget: RetryBudget | None = None, *,
-                   url: str = redis_url, timeout: float = 1.0, retry_interval: float = 0.5, wait: float = 5.0,
+                   url: str = redis_url, call_timeout: float = 1.0, retry_interval: float = 0.5, wait: float = 5.0,
                    **kwargs: object) -> RedisPolicyState:
-        connection = RedisConnection(url, namespace="fleet", timeout=timeout, retry_interval=retry_interval)
+        connection = RedisConnection(url, namespace="fleet", timeout=call_timeout, retry_interval=retry_interval)
         state = RedisPolicyState(connection, breaker or BreakerConfig(failure_threshold=3, cooldown=10.0), budget,
                                  owns_connection=True, **kwargs)  # type: ignore[arg-type]
         await state.start(wait)
@@ -232,7 +232,7 @@ async def test_every_key_is_namespaced_hash_tagged_and_expires(fleet: Fleet, red
             "fleet:{budget}", "fleet:{route:p/model-a}:breaker", "fleet:{route:p/model-a}:inflight",
             "fleet:{route:p/model-a}:stats", "fleet:{route:q/other}:breaker",
         ]
-        assert all(0 < client.pttl(k) for k in keys)
+        assert all(client.pttl(k) > 0 for k in keys)
         route_keys = [k for k in keys if "p/model-a" in k]
         assert len({key_slot(k.encode()) for k in route_keys}) == 1
     finally:
@@ -243,8 +243,8 @@ async def test_every_key_is_namespaced_hash_tagged_and_expires(fleet: Fleet, red
 
 async def test_redis_killed_mid_run_fails_no_request_and_state_resynchronises(
         own_redis: RedisServer, fleet: Fleet) -> None:
-    a = await fleet(url=own_redis.url, timeout=0.05, retry_interval=0.05)
-    b = await fleet(url=own_redis.url, timeout=0.05, retry_interval=0.05)
+    a = await fleet(url=own_redis.url, call_timeout=0.05, retry_interval=0.05)
+    b = await fleet(url=own_redis.url, call_timeout=0.05, retry_interval=0.05)
     primary = FakeLLM(default="primary answer", name="primary")
     backup = FakeLLM(default="backup answer", name="backup")
     policy = FailoverPolicy.of(Route("primary", "m", primary), Route("backup", "m", backup),
@@ -274,7 +274,7 @@ async def test_redis_killed_mid_run_fails_no_request_and_state_resynchronises(
 
 
 async def test_an_unreachable_redis_costs_one_timeout_then_nothing(fleet: Fleet) -> None:
-    state = await fleet(url="redis://127.0.0.1:1/0", timeout=0.05, retry_interval=60.0, wait=0.1)
+    state = await fleet(url="redis://127.0.0.1:1/0", call_timeout=0.05, retry_interval=60.0, wait=0.1)
     now = time.monotonic()
     for _ in range(3):
         await fail(state, now)
