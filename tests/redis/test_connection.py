@@ -287,3 +287,17 @@ def test_degradation_retries_once_per_interval() -> None:
     health.failed(TimeoutError())
     assert health.failures == 2
     assert log.events() == ["redis.degraded", "redis.recovered", "redis.degraded"]
+
+
+def test_a_broken_log_sink_never_breaks_the_fallback() -> None:
+    class Broken:
+        def warning(self, event: str, **fields: Any) -> None:
+            raise ValueError("I/O operation on closed file.")
+
+        info = warning
+
+    health = Degradation("redis://h", logger=Broken())
+    health.failed(TimeoutError())
+    assert health.degraded
+    health.succeeded()
+    assert not health.degraded
