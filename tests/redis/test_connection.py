@@ -219,11 +219,11 @@ async def test_while_degraded_calls_skip_redis_until_the_retry_interval(own_redi
 
 
 async def test_a_stalled_redis_is_abandoned_after_the_timeout(redis_server: RedisServer, redis_url: str) -> None:
-    connection = RedisConnection(redis_url, timeout=0.05, logger=RecordingLogger())
+    connection = RedisConnection(redis_url, timeout=0.3, logger=RecordingLogger())
     admin = redis.asyncio.Redis.from_url(redis_url)
     try:
         assert await connection.ping() is True
-        await admin.client_pause(300)  # the server answers nobody for 0.3 s
+        await admin.client_pause(1000)  # the server answers nobody for 1 s
         assert await connection.ping() is False
         assert connection.health.degraded
     finally:
