@@ -108,10 +108,9 @@ class CircuitBreaker:
         self._consecutive += 1
         if probe:
             self._probing = False
-        if self.state == "half_open":
-            self._open(now, "probe failed" if probe else "a call failed during the probe")
-            return
-        if self.state == "open":
+        if self.state != "closed":  # a failure while open leaves its cooldown as it is
+            if self.state == "half_open":
+                self._open(now, "probe failed" if probe else "a call failed during the probe")
             return
         self._count(now, ok=False)
         cfg = self.config
