@@ -27,8 +27,11 @@ async def _read(watchdog: Watchdog, wait: asyncio.Future[None]) -> str:
 async def test_the_deadline_cancels_the_await_in_progress_and_is_swallowed() -> None:
     loop = asyncio.get_running_loop()
     watchdog = Watchdog(loop, loop.time() + 0.05, None)
+    assert watchdog.waiter is None and watchdog.fired is None
     assert await _read(watchdog, loop.create_future()) == "expired: deadline"
-    assert not asyncio.current_task().cancelling()  # type: ignore[union-attr]
+    task = asyncio.current_task()
+    assert task is not None and not task.cancelling()
+    assert not watchdog.swallow(task)  # swallowed once: a later cancellation is someone else's
 
 
 async def test_expiry_between_reads_is_only_marked() -> None:
@@ -43,6 +46,7 @@ async def test_events_keep_a_stall_limit_from_firing_until_they_stop() -> None:
     loop = asyncio.get_running_loop()
     watchdog = Watchdog(loop, None, 0.1)
     assert watchdog.stall == 0.1
+    assert watchdog._handle.when() == pytest.approx(watchdog.last + 0.1)  # one timer, at the stall limit
     for _ in range(6):
         done = loop.create_future()
         loop.call_later(0.03, done.set_result, None)
