@@ -28,7 +28,8 @@ async def _chat(prompt: str, model: str, system: str | None) -> int:
             elif isinstance(event, StreamEnd):
                 sys.stdout.write("\n")
                 where = "/".join(p for p in (event.provider, event.model) if p)
-                print(f"[{where}: {event.stop_reason.kind}, {usage.input_tokens} in / {usage.output_tokens} out]",
+                cost = "" if event.request_cost is None else f", ${event.request_cost:.6f}"
+                print(f"[{where}: {event.stop_reason.kind}, {usage.input_tokens} in / {usage.output_tokens} out{cost}]",
                       file=sys.stderr)
     return 0
 

@@ -33,6 +33,7 @@ from .money_factory import (
     build_ledger,
     build_metered,
     build_metering,
+    hold_ledger,
     policy_observer,
 )
 from .pipeline_factory import build_llm, build_response_cache
@@ -55,6 +56,8 @@ class Container(containers.DeclarativeContainer):
     policy = providers.Singleton(build_policy, settings, adapters, providers.Singleton(policy_observer, metering),
                                  catalog)
     ledger = providers.Singleton(build_ledger, settings)
+    # Writes out the ledger's queued records at shutdown.
+    ledger_lifetime = providers.Resource(hold_ledger, ledger)
     budget_store = providers.Singleton(build_budget_store, settings)
     metered = providers.Singleton(build_metered, settings, policy, metering, ledger, budget_store)
     # pipeline: host steps -> context enrichment -> response cache -> metered (budgets) -> policy
