@@ -143,3 +143,34 @@ def test_schemas_no_vendor_takes(schema: Any, fragment: str) -> None:
 def test_a_schema_must_be_an_object() -> None:
     refused(check.json_schema, True, "f", "w")  # valid JSON schema, but vendors want an object
     refused(check.json_schema, [], "f", "w")
+
+
+@pytest.mark.parametrize("key", ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"])
+def test_every_map_of_schemas_is_checked(key: str) -> None:
+    assert f"w.{key}.a: 'type'" in str(refused(check.json_schema, {key: {"a": {"type": "x"}}}, "f", "w"))
+
+
+@pytest.mark.parametrize("key", ["anyOf", "oneOf", "allOf", "prefixItems"])
+def test_every_list_of_schemas_is_checked(key: str) -> None:
+    assert f"w.{key}[1]: 'type'" in str(refused(check.json_schema, {key: [{}, {"type": "x"}]}, "f", "w"))
+
+
+@pytest.mark.parametrize("key", ["not", "if", "then", "else", "contains", "propertyNames", "unevaluatedItems",
+                                 "unevaluatedProperties", "items", "additionalProperties"])
+def test_every_single_schema_is_checked(key: str) -> None:
+    assert f"w.{key}: 'type'" in str(refused(check.json_schema, {key: {"type": "x"}}, "f", "w"))
+
+
+@pytest.mark.parametrize("kind", ["object", "array", "string", "number", "integer", "boolean", "null"])
+def test_every_json_type_is_taken(kind: str) -> None:
+    check.json_schema({"type": kind}, "f", "w")
+    check.json_schema({"type": [kind]}, "f", "w")
+
+
+@pytest.mark.parametrize("key", ["description", "title", "format", "pattern", "$ref"])
+def test_string_keywords(key: str) -> None:
+    assert f"'{key}' must be a string" in str(refused(check.json_schema, {key: 1}, "f", "w"))
+
+
+def test_limits() -> None:
+    assert check.MAX_INT == 2**63 - 1 and check.MAX_JSON_DEPTH == 64 and check.MAX_JSON_NODES == 100_000
