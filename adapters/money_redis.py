@@ -39,16 +39,17 @@ _NANO = Decimal(1_000_000_000)
 _LIB = """
 local function spent(key, kind, window, minb)
   local flat = redis.call('HGETALL', key)
-  local u, t = 0, 0
+  local u, t, oldest = 0, 0, -1
   for j = 1, #flat, 2 do
     local f = flat[j]
     local sep = string.find(f, '|', 1, true)
     local w, what = string.sub(f, 1, sep - 1), string.sub(f, sep + 1)
     if (kind == 'cal' and w == window) or (kind == 'roll' and tonumber(w) >= tonumber(minb)) then
       if what == 'u' then u = u + tonumber(flat[j + 1]) else t = t + tonumber(flat[j + 1]) end
+      if kind == 'roll' and (oldest < 0 or tonumber(w) < oldest) then oldest = tonumber(w) end
     end
   end
-  return u, t
+  return u, t, oldest
 end
 local function held(key, now)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
@@ -88,7 +89,7 @@ return {0}
 
 # KEYS: per touched budget, spend hash and reservation set. ARGV: now, reservation id, spend TTL,
 # then per budget: kind, window, min bucket, nano-USD spent, tokens spent. Returns per budget
-# {spent nano-USD, spent tokens, held nano-USD, held tokens}.
+# {spent nano-USD, spent tokens, held nano-USD, held tokens, oldest live rolling bucket or -1}.
 _SETTLE = _LIB + """
 local now, rid, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
@@ -111,9 +112,9 @@ for i = 1, #KEYS / 2 do
     redis.call('HINCRBY', hash, window .. '|t', t)
     redis.call('EXPIRE', hash, ttl)
   end
-  local su, st = spent(hash, kind, window, minb)
+  local su, st, oldest = spent(hash, kind, window, minb)
   local hu, ht = held(set, now)
-  out[i] = {su, st, hu, ht}
+  out[i] = {su, st, hu, ht, oldest}
 end
 return out
 """
@@ -215,6 +216,9 @@ class RedisBudgetStore:
 
     def _status(self, spec: BudgetSpec, key: str, row: Sequence[Any], now: float) -> BudgetStatus:
         resets_at = _window_args(spec, now)[3]
+        oldest = int(row[4])
+        if oldest >= 0:  # a rolling window resets when its oldest spend leaves it
+            resets_at = (oldest + 1) * spec.period.bucket_seconds + spec.period.seconds
         return BudgetStatus(spec.name, key, _usd(int(row[0])), int(row[1]), _usd(int(row[2])), int(row[3]),
                             spec.limit_usd, spec.limit_tokens, datetime.fromtimestamp(resets_at, UTC))
 

@@ -123,7 +123,7 @@ async def test_redis_ledger_matches_the_in_memory_one(redis_connection: RedisCon
                     ["acme", "globex", None][i % 3], {"feature": f"f{i % 2}"}, i == 5, 1 + i % 2)
         for i in range(12)
     ]
-    redis_ledger, memory = RedisUsageLedger(redis_connection), InMemoryUsageLedger()
+    redis_ledger, memory = RedisUsageLedger(redis_connection, write_timeout=5.0), InMemoryUsageLedger()
     for i in range(0, 12, 2):  # one request's attempts are recorded together
         await redis_ledger.record(records[i:i + 2])
         await memory.record(records[i:i + 2])
@@ -136,8 +136,8 @@ async def test_redis_ledger_matches_the_in_memory_one(redis_connection: RedisCon
 
 
 async def test_redis_ledger_keeps_records_while_redis_is_down(own_redis: RedisServer) -> None:
-    connection = RedisConnection(own_redis.url, namespace="money", timeout=0.5, retry_interval=0)
-    ledger = RedisUsageLedger(connection, flush_interval=0.01)
+    connection = RedisConnection(own_redis.url, namespace="money", timeout=5.0, retry_interval=0)
+    ledger = RedisUsageLedger(connection, flush_interval=0.01, write_timeout=5.0)
     record = UsageRecord(time.time(), "r1", "oai", "m", "smart", Usage(5, 5), Decimal(1), "ok", "acme")
     try:
         own_redis.kill()
