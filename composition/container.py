@@ -39,6 +39,7 @@ from .money_factory import (
 from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy
 from .settings import Settings, load_settings
+from .state_factory import build_redis, hold_state
 
 
 class Container(containers.DeclarativeContainer):
@@ -53,8 +54,11 @@ class Container(containers.DeclarativeContainer):
     # money: catalog (genai-prices + settings), metering of every attempt, ledger, budgets
     catalog = providers.Singleton(build_catalog, settings)
     metering = providers.Singleton(build_metering, catalog)
+    # the Redis connection replicas share (None without LLMPORT_STATE__URL); closed at shutdown
+    redis = providers.Singleton(build_redis, settings)
     policy = providers.Singleton(build_policy, settings, adapters, providers.Singleton(policy_observer, metering),
-                                 catalog)
+                                 catalog, redis=redis)
+    state_lifetime = providers.Resource(hold_state, policy, redis)
     ledger = providers.Singleton(build_ledger, settings)
     # Writes out the ledger's queued records at shutdown.
     ledger_lifetime = providers.Resource(hold_ledger, ledger)
@@ -63,7 +67,7 @@ class Container(containers.DeclarativeContainer):
     # pipeline: host steps -> context enrichment -> response cache -> metered (budgets) -> policy
     pipeline_steps: providers.Provider[Sequence[Step]] = providers.Object(())  # a host's own, outermost first
     context_source: providers.Provider[ContextSource | None] = providers.Object(None)  # else LLMPORT_CONTEXT__*
-    response_cache = providers.Singleton(build_response_cache, settings)
+    response_cache = providers.Singleton(build_response_cache, settings, redis)
     llm = providers.Singleton(build_llm, settings, policy, metered, response_cache, context_source, pipeline_steps,
                               ledger)
 

@@ -179,9 +179,11 @@ def build_routes(settings: Settings, adapters: dict[str, LLMPort], catalog: Mode
 
 
 def build_policy(settings: Settings, adapters: dict[str, LLMPort],
-                 observer: PolicyObserver | None = None, catalog: ModelCatalog | None = None) -> FailoverPolicy:
+                 observer: PolicyObserver | None = None, catalog: ModelCatalog | None = None,
+                 redis: Any = None) -> FailoverPolicy:
     """The deployment's ``FailoverPolicy`` over ``adapters`` (by provider name); route prices and
-    context windows from ``catalog`` when given."""
+    context windows from ``catalog`` when given; its state shared through ``redis`` (the
+    deployment's ``RedisConnection``) when given, else in memory."""
     if not adapters:
         raise InvalidRequest("no providers are configured (set LLMPORT_PROVIDERS__<NAME>__KIND or LLMPORT_CONFIG)")
     cfg = parse_policy(settings.policy)
@@ -237,5 +239,10 @@ def build_policy(settings: Settings, adapters: dict[str, LLMPort],
     )
     budget = RetryBudget(cfg.retry_budget.ratio, min_retries=cfg.retry_budget.min_retries,
                          window=cfg.retry_budget.window)
+    state = None
+    if redis is not None:
+        from llmport.adapters.redis.route_state import RedisPolicyState
+
+        state = RedisPolicyState(redis, config.breaker, budget)
     return FailoverPolicy(Router(routes, sets, adapters), config=config, strategy=strategy(cfg.strategy),
-                          budget=budget, observer=observer or StructlogObserver())
+                          budget=budget, observer=observer or StructlogObserver(), state=state)

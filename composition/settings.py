@@ -16,6 +16,7 @@ from pydantic_settings import SettingsError as _SourceError
 
 from .money_settings import BudgetSettings, CatalogOverride, LedgerSettings, PriceOverride
 from .pipeline_settings import CacheSettings, ContextSettings
+from .state_settings import StateSettings
 
 ProviderKind = Literal[
     "openai", "azure_openai", "openai_compatible",
@@ -121,6 +122,8 @@ class Settings(BaseSettings):
     # the request pipeline (see pipeline_settings): response cache and context enrichment
     cache: CacheSettings = Field(default_factory=CacheSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
+    # state shared by replicas (see state_settings): LLMPORT_STATE__URL, LLMPORT_STATE__NAMESPACE
+    state: StateSettings = Field(default_factory=StateSettings)
 
     @field_validator("order", mode="before")
     @classmethod
@@ -148,7 +151,7 @@ class Settings(BaseSettings):
         return {n: self.providers[n] for n in names}
 
     def secret_values(self) -> list[str]:
-        return [s for p in self.providers.values() for s in p.secret_values()]
+        return [s for p in self.providers.values() for s in p.secret_values()] + self.state.secret_values()
 
     @classmethod
     def settings_customise_sources(
