@@ -59,10 +59,11 @@ class Container(containers.DeclarativeContainer):
     policy = providers.Singleton(build_policy, settings, adapters, providers.Singleton(policy_observer, metering),
                                  catalog, redis=redis)
     state_lifetime = providers.Resource(hold_state, policy, redis)
-    ledger = providers.Singleton(build_ledger, settings)
-    # Writes out the ledger's queued records at shutdown.
-    ledger_lifetime = providers.Resource(hold_ledger, ledger)
-    budget_store = providers.Singleton(build_budget_store, settings)
+    # The ledger and budgets are shared by the replicas through Redis when the state has a URL.
+    ledger = providers.Singleton(build_ledger, settings, redis)
+    # Writes out the ledger's queued records at shutdown (before the Redis connection closes).
+    ledger_lifetime = providers.Resource(hold_ledger, ledger, state_lifetime)
+    budget_store = providers.Singleton(build_budget_store, settings, redis)
     metered = providers.Singleton(build_metered, settings, policy, metering, ledger, budget_store)
     # pipeline: host steps -> context enrichment -> response cache -> metered (budgets) -> policy
     pipeline_steps: providers.Provider[Sequence[Step]] = providers.Object(())  # a host's own, outermost first
