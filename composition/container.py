@@ -40,6 +40,7 @@ from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy
 from .settings import Settings, load_settings
 from .state_factory import build_redis, hold_state
+from .sync_llm import SyncLLM
 
 
 class Container(containers.DeclarativeContainer):
@@ -59,10 +60,11 @@ class Container(containers.DeclarativeContainer):
     policy = providers.Singleton(build_policy, settings, adapters, providers.Singleton(policy_observer, metering),
                                  catalog, redis=redis)
     state_lifetime = providers.Resource(hold_state, policy, redis)
-    ledger = providers.Singleton(build_ledger, settings)
-    # Writes out the ledger's queued records at shutdown.
-    ledger_lifetime = providers.Resource(hold_ledger, ledger)
-    budget_store = providers.Singleton(build_budget_store, settings)
+    # The ledger and budgets are shared by the replicas through Redis when the state has a URL.
+    ledger = providers.Singleton(build_ledger, settings, redis)
+    # Writes out the ledger's queued records at shutdown (before the Redis connection closes).
+    ledger_lifetime = providers.Resource(hold_ledger, ledger, state_lifetime)
+    budget_store = providers.Singleton(build_budget_store, settings, redis)
     metered = providers.Singleton(build_metered, settings, policy, metering, ledger, budget_store)
     # pipeline: host steps -> context enrichment -> response cache -> metered (budgets) -> policy
     pipeline_steps: providers.Provider[Sequence[Step]] = providers.Object(())  # a host's own, outermost first
@@ -70,6 +72,9 @@ class Container(containers.DeclarativeContainer):
     response_cache = providers.Singleton(build_response_cache, settings, redis)
     llm = providers.Singleton(build_llm, settings, policy, metered, response_cache, context_source, pipeline_steps,
                               ledger)
+    # The blocking facade for synchronous hosts: owns this container's lifecycle on a private loop thread.
+    __self__ = providers.Self()
+    sync_llm = providers.Singleton(SyncLLM, __self__)
 
 
 @asynccontextmanager
