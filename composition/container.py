@@ -40,6 +40,7 @@ from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy
 from .settings import Settings, load_settings
 from .state_factory import build_redis, hold_state
+from .sync_llm import SyncLLM
 
 
 class Container(containers.DeclarativeContainer):
@@ -71,6 +72,9 @@ class Container(containers.DeclarativeContainer):
     response_cache = providers.Singleton(build_response_cache, settings, redis)
     llm = providers.Singleton(build_llm, settings, policy, metered, response_cache, context_source, pipeline_steps,
                               ledger)
+    # The blocking facade for synchronous hosts: owns this container's lifecycle on a private loop thread.
+    __self__ = providers.Self()
+    sync_llm = providers.Singleton(SyncLLM, __self__)
 
 
 @asynccontextmanager

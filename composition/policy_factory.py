@@ -47,6 +47,7 @@ from llmport.ports import (
 from llmport.ports.catalog import ModelCatalog
 
 from .settings import ProviderSettings, Settings, SettingsError
+from .skip_summary import SkipSummary
 
 StrategyName = Literal["priority", "weighted", "lowest_latency", "cost", "least_busy"]
 
@@ -137,10 +138,16 @@ def parse_policy(raw: dict[str, Any]) -> PolicySettings:
 class StructlogObserver:
     """Logs one structured event per attempt and per breaker change (no prompt text, no secrets)."""
 
-    def __init__(self, logger: Any = None) -> None:
+    def __init__(self, logger: Any = None, skips: SkipSummary | None = None) -> None:
         self._log = logger or structlog.get_logger("llmport.policy")
+        self._skips = skips or SkipSummary()
 
     def on_attempt(self, event: AttemptEvent) -> None:
+        if event.outcome == "skipped":  # counted; one summary line per interval (an outage skips on every call)
+            summary = self._skips.count(event.route, event.error or "")
+            if summary is not None:
+                self._log.info("llm.skipped", target=event.target, skipped=summary)
+            return
         quiet = ("ok", "lost", "skipped", "cached", "enriched")
         level = self._log.info if event.outcome in quiet else self._log.warning
         level("llm.attempt", route=event.route, target=event.target, attempt=event.attempt,
