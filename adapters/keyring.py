@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +55,14 @@ class KeyRotatingAdapter:
     def __repr__(self) -> str:
         keys = ", ".join(s.fingerprint for s in self.ring.slots)
         return f"KeyRotatingAdapter({self.provider}, keys=[{keys}])"
+
+    def redact(self, secrets: Iterable[str]) -> None:
+        """Scrub these values (every key, the provider's other credentials) from every error."""
+        values = tuple(secrets)
+        for port in self.ports:
+            redact = getattr(port, "redact", None)
+            if redact is not None:
+                redact(values)
 
     # --- key bookkeeping --------------------------------------------------------------------
     def _order(self) -> list[int]:

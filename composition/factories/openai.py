@@ -13,7 +13,9 @@ from typing import Any
 import httpx2
 import openai
 
+from llmport.adapters.keyring import rotating
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
+from llmport.composition.keys import weighted_keys
 from llmport.composition.openai_presets import preset
 from llmport.composition.settings import ProviderSettings
 from llmport.ports import LLMPort
@@ -82,7 +84,11 @@ def adapter_options(settings: ProviderSettings) -> OpenAIOptions:
 
 
 def build_adapter(name: str, client: openai.AsyncOpenAI, settings: ProviderSettings) -> LLMPort:
-    return OpenAIAdapter(client, provider=name, options=adapter_options(settings))
+    options = adapter_options(settings)
+    if settings.api_keys:
+        return rotating(client, weighted_keys(name, settings),
+                        lambda keyed: OpenAIAdapter(keyed, provider=name, options=options), provider=name)
+    return OpenAIAdapter(client, provider=name, options=options)
 
 
 async def close_client(client: openai.AsyncOpenAI) -> None:
