@@ -12,6 +12,7 @@ from llmport.domain import CompletionRequest, LLMError, Message, StreamEnd, Text
 
 from .container import open_llm
 from .money_cli import models_command, usage_command
+from .providers_cli import providers_command
 from .settings import SettingsError, is_secret_header, load_settings
 
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", default="default", help="alias, provider/model or model (default: 'default')")
     chat.add_argument("--system", default=None)
     sub.add_parser("config", help="print the configuration read from the environment (secrets hidden)")
+    sub.add_parser("providers", help="print the providers found, their sources and key fingerprints (never keys)")
     sub.add_parser("models", help="print the catalog of the configured routes: limits, capabilities, prices")
     usage = sub.add_parser("usage", help="print spend from the usage ledger by tenant, provider and model")
     usage.add_argument("--hours", type=float, default=None, help="only the last N hours")
@@ -68,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "chat":
             return asyncio.run(_chat(args.prompt, args.model, args.system))
+        if args.command == "providers":
+            return providers_command()
         if args.command == "models":
             return models_command()
         if args.command == "usage":

@@ -71,6 +71,7 @@ class ProviderSettings(BaseModel):
     api_key: SecretStr | None = None
     # For presets: the environment variable that holds the key (e.g. GROQ_API_KEY).
     api_key_env: str | None = None
+    api_key_file: str | None = None  # a file holding the key (a mounted secret); read when the client is built
     # Several keys, requests spread by weight (openai, openai_compatible and anthropic kinds).
     api_keys: list[ApiKeySetting] = Field(default_factory=list, repr=False)
     base_url: str | None = None
@@ -111,6 +112,8 @@ class ProviderSettings(BaseModel):
                                                   self.aws_session_token, self.aws_access_key_id) if s]
         if self.api_key_env and os.environ.get(self.api_key_env):
             values.append(os.environ[self.api_key_env])
+        if self.api_key_file and (from_file := _read_key_file(self.api_key_file)):
+            values.append(from_file)
         values.extend(v for k, v in self.extra_headers.items() if v and is_secret_header(k))
         values.extend(v for v in (k.resolved() for k in self.api_keys) if v)
         return values
@@ -118,9 +121,18 @@ class ProviderSettings(BaseModel):
     def resolved_api_key(self) -> str | None:
         if self.api_key is not None:
             return self.api_key.get_secret_value()
-        if self.api_key_env:
-            return os.environ.get(self.api_key_env)
+        if self.api_key_env and os.environ.get(self.api_key_env):
+            return os.environ[self.api_key_env]
+        if self.api_key_file:
+            return _read_key_file(self.api_key_file)
         return next((v for v in (k.resolved() for k in self.api_keys) if v), None)
+
+
+def _read_key_file(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        raise SettingsError(f"api_key_file: cannot read {path!r}") from None
 
 
 class LoggingSettings(BaseModel):
@@ -156,6 +168,9 @@ class Settings(BaseSettings):
     context: ContextSettings = Field(default_factory=ContextSettings)
     # state shared by replicas (see state_settings): LLMPORT_STATE__URL, LLMPORT_STATE__NAMESPACE
     state: StateSettings = Field(default_factory=StateSettings)
+    # credentials that find themselves (see detect): LLMPORT_DETECT, LLMPORT_SECRETS_DIR
+    detect: bool | None = None  # None: detect providers only when none is configured
+    secrets_dir: str | None = None  # files named like key variables (default /run/secrets)
 
     @field_validator("order", mode="before")
     @classmethod
@@ -204,7 +219,7 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("LLMPORT_CONFIG")
+        path = os.environ.get("LLMPORT_CONFIG") or user_config_file()
         if not path:
             return {}
         file = Path(path)
@@ -220,10 +235,21 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         return dict(data)
 
 
+def user_config_file() -> str | None:
+    """The XDG user config file (``$XDG_CONFIG_HOME/llmport/config.toml``, else
+    ``~/.config/llmport/config.toml``) when it exists; read when ``LLMPORT_CONFIG`` is unset."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    file = Path(base) / "llmport" / "config.toml"
+    return str(file) if file.is_file() else None
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read and validate the settings, raising ``SettingsError`` with one readable message."""
+    """Read and validate the settings, raising ``SettingsError`` with one readable message;
+    providers are detected when none is configured (see ``detect``)."""
+    from .detect import with_detected
+
     try:
-        return Settings(**overrides)
+        return with_detected(Settings(**overrides))
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
     except _SourceError as exc:
