@@ -57,7 +57,7 @@ def build_client(name: str, settings: ProviderSettings) -> openai.AsyncOpenAI:
         if not base_url:
             raise ValueError(f"provider {name!r}: openai_compatible needs a preset or a base_url")
         key_env = settings.api_key_env or found.key_env
-        if settings.api_key is None and settings.api_key_file is None and key_env:
+        if settings.api_key is None and settings.api_key_file is None and not settings.api_keys and key_env:
             key = os.environ.get(key_env)
             if not key:
                 raise ValueError(f"provider {name!r}: the API key variable {key_env} is not set")

@@ -48,3 +48,17 @@ def test_an_api_keys_entry_needs_exactly_one_source() -> None:
 def test_api_keys_is_refused_on_kinds_that_cannot_rotate() -> None:
     with pytest.raises(SettingsError, match="api_keys is for the kinds"):
         load_settings(providers={"main": {"kind": "google", "api_keys": [{"key": "k-123456"}]}}, order=["main"])
+
+
+async def test_a_preset_with_api_keys_needs_no_preset_variable(emu: VendorEmulator,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    settings = load_settings(
+        providers={"groq": {"kind": "openai_compatible", "preset": "groq", "base_url": f"{emu.url_for('cfg')}/v1",
+                            "default_model": "llama-test", "api_keys": [{"key": KEY_ONE}, {"key": KEY_TWO}]}},
+        order=["groq"], logging={"level": "error"},
+    )
+    async with open_llm(settings) as llm:
+        for _ in range(6):
+            assert (await llm.complete(ask("groq/llama-test"))).text
+    assert {e.key for e in emu.journal.entries(tag="cfg")} == {fingerprint(KEY_ONE), fingerprint(KEY_TWO)}
