@@ -154,7 +154,8 @@ class StructlogObserver:
               outcome=event.outcome, error=event.error, status=event.status,
               latency_ms=round(event.latency * 1000, 1),
               ttft_ms=None if event.time_to_first_token is None else round(event.time_to_first_token * 1000, 1),
-              breaker=event.breaker, hedge=event.hedge, detail=event.detail)
+              breaker=event.breaker, hedge=event.hedge, detail=event.detail, request_id=event.request_id,
+              tenant=event.tenant, tags=dict(event.tags) if event.tags else None)
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         if transition.error is not None:  # credentials rejected: an operator must act, once per opening
