@@ -169,7 +169,8 @@ class StructlogObserver:
 def _route(name: str, model: str, adapter: LLMPort, p: ProviderSettings, catalog: ModelCatalog | None = None) -> Route:
     if catalog is not None:  # price and context window from the catalog (settings win inside it)
         info = catalog.lookup(name, model)
-        return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price)
+        return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price,
+                     info=info)
     price = None
     if p.price_input is not None or p.price_output is not None:
         price = ModelPrice.per_mtok(p.price_input or 0.0, p.price_output or 0.0)

@@ -37,6 +37,7 @@ from llmport.domain.pricing import estimate_output_tokens
 
 from .backoff import RetryBudget, RetryPolicy
 from .breaker import BreakerConfig
+from .capability import servable
 from .clock import SYSTEM_CLOCK, Clock
 from .correlation import request_id_of
 from .hedging import HedgeConfig
@@ -135,7 +136,7 @@ class FailoverPolicy:
     # -- LLMPort -------------------------------------------------------------------------------
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        run = _Run(self, self.router.resolve(request.model), request)
+        run = _Run(self, self._servable(request), request)
         value, slot = await run.execute(_call_complete)
         now = self.clock.monotonic()
         latency = now - slot.start
@@ -145,7 +146,24 @@ class FailoverPolicy:
         return value
 
     def stream(self, request: CompletionRequest) -> PolicyStream:
-        return PolicyStream(_Run(self, self.router.resolve(request.model), request))
+        return PolicyStream(_Run(self, self._servable(request), request))
+
+    def _servable(self, request: CompletionRequest) -> RouteSet:
+        """The request's routes without those that cannot serve it (each skip reported);
+        ``InvalidRequest`` when none can."""
+        route_set = self.router.resolve(request.model)
+        kept, skipped = servable(route_set.routes, request, route_set.name)
+        if not skipped:
+            return route_set
+        if type(self.observer) is not NullObserver:
+            now = self.clock.monotonic()
+            for route, reason in skipped:
+                event = AttemptEvent(route.name, 0, "skipped", "unservable", None, 0.0, None,
+                                     self.state.breaker_state(route.name, now), route_set.name,
+                                     detail=reason, provider=route.provider, model=route.model)
+                with contextlib.suppress(Exception):
+                    self.observer.on_attempt(event)
+        return replace(route_set, routes=kept)
 
     async def count_tokens(self, request: CompletionRequest) -> int:
         route_set = self.router.resolve(request.model)
