@@ -154,7 +154,8 @@ class StructlogObserver:
               outcome=event.outcome, error=event.error, status=event.status,
               latency_ms=round(event.latency * 1000, 1),
               ttft_ms=None if event.time_to_first_token is None else round(event.time_to_first_token * 1000, 1),
-              breaker=event.breaker, hedge=event.hedge, detail=event.detail)
+              breaker=event.breaker, hedge=event.hedge, detail=event.detail, request_id=event.request_id,
+              tenant=event.tenant, tags=dict(event.tags) if event.tags else None)
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         if transition.error is not None:  # credentials rejected: an operator must act, once per opening
@@ -168,7 +169,8 @@ class StructlogObserver:
 def _route(name: str, model: str, adapter: LLMPort, p: ProviderSettings, catalog: ModelCatalog | None = None) -> Route:
     if catalog is not None:  # price and context window from the catalog (settings win inside it)
         info = catalog.lookup(name, model)
-        return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price)
+        return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price,
+                     info=info)
     price = None
     if p.price_input is not None or p.price_output is not None:
         price = ModelPrice.per_mtok(p.price_input or 0.0, p.price_output or 0.0)

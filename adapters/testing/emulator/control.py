@@ -2,7 +2,8 @@
 ``fail_rate``, ``pending``, ``reset``) and the HTTP control API under ``/_emulator/`` on the emulator's own port,
 so a host whose application runs in another process (or another language) scripts faults the same way.
 
-HTTP (JSON bodies; selectors ``vendor``/``model``/``tag``/``endpoint`` are optional and match like the Python API)::
+HTTP (JSON bodies; selectors ``vendor``/``model``/``tag``/``endpoint``/``key`` (an API key fingerprint) are optional
+and match like the Python API)::
 
     POST /_emulator/script      {"steps": [STEP, ...], "then": STEP, "tag": "primary"}
     POST /_emulator/fail_rate   {"rate": 0.2, "seed": 7, "fault": FAULT, "mix": [FAULT, ...], "vendor": "openai"}
@@ -31,7 +32,7 @@ from .script import Fault, FaultRate, Reply, ScriptedToolCall, ScriptedUsage, St
 from .scripts import ScriptStore, Selector
 
 PREFIX = "/_emulator/"
-_SELECTOR_KEYS = ("vendor", "model", "tag", "endpoint")
+_SELECTOR_KEYS = ("vendor", "model", "tag", "endpoint", "key")
 
 
 class ControlError(ValueError):
@@ -184,7 +185,7 @@ def entry_to_json(entry: JournalEntry) -> dict[str, Any]:
         "step": None if step is None else {"reply" if isinstance(step, Reply) else "fault": _step_summary(step)},
         "status": entry.status, "frames_sent": entry.frames_sent, "ended": entry.ended,
         "client_disconnected": entry.client_disconnected, "connection_closed": entry.connection_closed,
-        "client": list(entry.client) if entry.client else None,
+        "client": list(entry.client) if entry.client else None, "key": entry.key,
     }
 
 
