@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmport.adapters.base import SDKAdapter
+from llmport.adapters.keyring import KeyRotatingAdapter
 from llmport.ports import LLMPort
 
 from .factories import factory_for
@@ -56,7 +57,7 @@ def build_adapters(settings: Settings, clients: ProviderClients) -> dict[str, LL
     adapters: dict[str, LLMPort] = {}
     for name, provider in settings.ordered_providers.items():
         adapter = factory_for(provider.kind).build_adapter(name, clients.clients[name], provider)
-        if isinstance(adapter, SDKAdapter):
+        if isinstance(adapter, SDKAdapter | KeyRotatingAdapter):
             adapter.redact(provider.secret_values())
         adapters[name] = adapter
     return adapters

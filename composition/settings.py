@@ -39,6 +39,29 @@ class SettingsError(Exception):
     """Settings could not be loaded; the message names the variable and never echoes a secret."""
 
 
+#: Kinds whose client takes another key by ``with_options(api_key=...)`` over the same pool.
+KEY_RING_KINDS = ("openai", "openai_compatible", "anthropic")
+
+
+class ApiKeySetting(BaseModel):
+    """One of several keys of a provider (``api_keys``): the key or the variable holding it, and its weight."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: SecretStr | None = None
+    key_env: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ApiKeySetting:
+        if (self.key is None) == (self.key_env is None):
+            raise ValueError("an api_keys entry needs exactly one of key or key_env")
+        return self
+
+    def resolved(self) -> str | None:
+        return self.key.get_secret_value() if self.key is not None else os.environ.get(self.key_env or "")
+
+
 class ProviderSettings(BaseModel):
     """One configured provider: which SDK family, where, and with which credentials."""
 
@@ -49,6 +72,8 @@ class ProviderSettings(BaseModel):
     # For presets: the environment variable that holds the key (e.g. GROQ_API_KEY).
     api_key_env: str | None = None
     api_key_file: str | None = None  # a file holding the key (a mounted secret); read when the client is built
+    # Several keys, requests spread by weight (openai, openai_compatible and anthropic kinds).
+    api_keys: list[ApiKeySetting] = Field(default_factory=list, repr=False)
     base_url: str | None = None
     preset: str | None = None  # openai_compatible presets: groq, deepseek, mistral, ..., ollama
     api: Literal["chat", "responses"] = "chat"  # OpenAI family: Chat Completions or Responses API
@@ -76,6 +101,12 @@ class ProviderSettings(BaseModel):
     price_input: float | None = None  # USD per million input tokens (cost strategy, usage cost)
     price_output: float | None = None
 
+    @model_validator(mode="after")
+    def _api_keys_kind(self) -> ProviderSettings:
+        if self.api_keys and self.kind not in KEY_RING_KINDS:
+            raise ValueError(f"api_keys is for the kinds {', '.join(KEY_RING_KINDS)}, not {self.kind}")
+        return self
+
     def secret_values(self) -> list[str]:
         values = [s.get_secret_value() for s in (self.api_key, self.aws_secret_access_key,
                                                   self.aws_session_token, self.aws_access_key_id) if s]
@@ -84,6 +115,7 @@ class ProviderSettings(BaseModel):
         if self.api_key_file and (from_file := _read_key_file(self.api_key_file)):
             values.append(from_file)
         values.extend(v for k, v in self.extra_headers.items() if v and is_secret_header(k))
+        values.extend(v for v in (k.resolved() for k in self.api_keys) if v)
         return values
 
     def resolved_api_key(self) -> str | None:
@@ -93,7 +125,7 @@ class ProviderSettings(BaseModel):
             return os.environ[self.api_key_env]
         if self.api_key_file:
             return _read_key_file(self.api_key_file)
-        return None
+        return next((v for v in (k.resolved() for k in self.api_keys) if v), None)
 
 
 def _read_key_file(path: str) -> str | None:

@@ -14,6 +14,8 @@ import anthropic
 import httpx2
 
 from llmport.adapters.anthropic import AnthropicAdapter, AnyAnthropicClient
+from llmport.adapters.keyring import rotating
+from llmport.composition.keys import weighted_keys
 from llmport.composition.settings import ProviderSettings
 from llmport.ports import LLMPort
 
@@ -63,6 +65,9 @@ def build_client(name: str, settings: ProviderSettings) -> AnyAnthropicClient:
 
 
 def build_adapter(name: str, client: AnyAnthropicClient, settings: ProviderSettings) -> LLMPort:
+    if settings.api_keys:
+        return rotating(client, weighted_keys(name, settings), lambda keyed: AnthropicAdapter(
+            keyed, provider=name, default_max_tokens=settings.default_max_tokens), provider=name)
     return AnthropicAdapter(client, provider=name, default_max_tokens=settings.default_max_tokens)
 
 

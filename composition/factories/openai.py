@@ -13,7 +13,9 @@ from typing import Any
 import httpx2
 import openai
 
+from llmport.adapters.keyring import rotating
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
+from llmport.composition.keys import weighted_keys
 from llmport.composition.openai_presets import preset
 from llmport.composition.settings import ProviderSettings
 from llmport.ports import LLMPort
@@ -55,7 +57,7 @@ def build_client(name: str, settings: ProviderSettings) -> openai.AsyncOpenAI:
         if not base_url:
             raise ValueError(f"provider {name!r}: openai_compatible needs a preset or a base_url")
         key_env = settings.api_key_env or found.key_env
-        if settings.api_key is None and settings.api_key_file is None and key_env:
+        if settings.api_key is None and settings.api_key_file is None and not settings.api_keys and key_env:
             key = os.environ.get(key_env)
             if not key:
                 raise ValueError(f"provider {name!r}: the API key variable {key_env} is not set")
@@ -82,7 +84,11 @@ def adapter_options(settings: ProviderSettings) -> OpenAIOptions:
 
 
 def build_adapter(name: str, client: openai.AsyncOpenAI, settings: ProviderSettings) -> LLMPort:
-    return OpenAIAdapter(client, provider=name, options=adapter_options(settings))
+    options = adapter_options(settings)
+    if settings.api_keys:
+        return rotating(client, weighted_keys(name, settings),
+                        lambda keyed: OpenAIAdapter(keyed, provider=name, options=options), provider=name)
+    return OpenAIAdapter(client, provider=name, options=options)
 
 
 async def close_client(client: openai.AsyncOpenAI) -> None:

@@ -170,22 +170,23 @@ class VendorEmulator:
 
     # --- scripting -------------------------------------------------------------------------
     def script(self, *steps: Step, vendor: str | None = None, model: str | None = None, tag: str | None = None,
-               endpoint: str | None = None, then: Step | None = None) -> None:
+               endpoint: str | None = None, then: Step | None = None, key: str | None = None) -> None:
         """Queue ``steps`` (Reply or Fault) for the matching calls, consumed one per call in order;
         afterwards ``then`` answers every call (else the default answer). The most specific
-        matching script wins (tag, then model, endpoint, vendor); None matches anything."""
-        self._store.script(steps, Selector(vendor, model, tag, endpoint), then)
+        matching script wins (key, then tag, model, endpoint, vendor); None matches anything.
+        ``key`` is an API key fingerprint (``llmport.ports.keyring.fingerprint``)."""
+        self._store.script(steps, Selector(vendor, model, tag, endpoint, key), then)
 
     def fail_rate(self, rate: FaultRate, *, vendor: str | None = None, model: str | None = None,
-                  tag: str | None = None, endpoint: str | None = None) -> None:
+                  tag: str | None = None, endpoint: str | None = None, key: str | None = None) -> None:
         """Fail a seeded-random fraction of the matching calls with ``rate.fault`` (checked before
         the scripts; a call that does not fail is answered as scripted)."""
-        self._store.fail_rate(rate, Selector(vendor, model, tag, endpoint))
+        self._store.fail_rate(rate, Selector(vendor, model, tag, endpoint, key))
 
     def pending(self, *, vendor: str | None = None, model: str | None = None, tag: str | None = None,
-                endpoint: str | None = None) -> int:
+                endpoint: str | None = None, key: str | None = None) -> int:
         """Queued steps not consumed yet for exactly this selector (``pending()``: all selectors)."""
-        selector = Selector(vendor, model, tag, endpoint)
+        selector = Selector(vendor, model, tag, endpoint, key)
         return self._store.pending(None if selector == Selector() else selector)
 
     def reset(self) -> None:

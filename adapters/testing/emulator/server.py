@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.routing import compile_path
 
-from .journal import Journal, JournalEntry, redact_headers, redact_query
+from .journal import Journal, JournalEntry, key_fingerprint, redact_headers, redact_query
 from .script import Fault, Reply, Step
 from .scripts import ScriptStore, default_reply, resolve_usage
 from .wire import Call, Route, WireError, WireProtocol, WireResponse
@@ -159,6 +159,7 @@ class EmulatorApp:
         journal_fields: dict[str, Any] = {
             "method": method, "path": path, "tag": tag, "client": peer,
             "query": redact_query(query), "headers": redact_headers(headers),
+            "key": key_fingerprint(headers, query),
         }
 
         found = self._match(method, path)
@@ -186,7 +187,7 @@ class EmulatorApp:
 
         entry = self.journal.open(vendor=call.vendor, endpoint=call.endpoint, model=call.model,
                                   stream=call.stream, body=call.body, **journal_fields)
-        step = self.store.pick(call.vendor, call.model, tag, call.endpoint)
+        step = self.store.pick(call.vendor, call.model, tag, call.endpoint, journal_fields["key"])
         self.journal.update(entry, step=step)
         watch = _Watch(receive)
         self._active.add(watch)
