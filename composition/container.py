@@ -41,6 +41,7 @@ from .policy_factory import build_policy
 from .settings import Settings, load_settings
 from .state_factory import build_redis, hold_state
 from .sync_llm import SyncLLM
+from .telemetry_factory import build_telemetry, traced_llm, traced_observer
 
 
 class Container(containers.DeclarativeContainer):
@@ -57,7 +58,13 @@ class Container(containers.DeclarativeContainer):
     metering = providers.Singleton(build_metering, catalog)
     # the Redis connection replicas share (None without LLMPORT_STATE__URL); closed at shutdown
     redis = providers.Singleton(build_redis, settings)
-    policy = providers.Singleton(build_policy, settings, adapters, providers.Singleton(policy_observer, metering),
+    # OpenTelemetry (None unless LLMPORT_TELEMETRY__ENABLED); a host may inject its own providers
+    tracer_provider: providers.Provider[Any] = providers.Object(None)
+    meter_provider: providers.Provider[Any] = providers.Object(None)
+    telemetry = providers.Singleton(build_telemetry, settings, tracer_provider, meter_provider)
+    policy = providers.Singleton(build_policy, settings, adapters,
+                                 providers.Singleton(traced_observer, providers.Singleton(policy_observer, metering),
+                                                     telemetry),
                                  catalog, redis=redis)
     state_lifetime = providers.Resource(hold_state, policy, redis)
     # The ledger and budgets are shared by the replicas through Redis when the state has a URL.
@@ -70,8 +77,8 @@ class Container(containers.DeclarativeContainer):
     pipeline_steps: providers.Provider[Sequence[Step]] = providers.Object(())  # a host's own, outermost first
     context_source: providers.Provider[ContextSource | None] = providers.Object(None)  # else LLMPORT_CONTEXT__*
     response_cache = providers.Singleton(build_response_cache, settings, redis)
-    llm = providers.Singleton(build_llm, settings, policy, metered, response_cache, context_source, pipeline_steps,
-                              ledger)
+    llm = providers.Singleton(traced_llm, providers.Singleton(build_llm, settings, policy, metered, response_cache,
+                                                              context_source, pipeline_steps, ledger), telemetry)
     # The blocking facade for synchronous hosts: owns this container's lifecycle on a private loop thread.
     __self__ = providers.Self()
     sync_llm = providers.Singleton(SyncLLM, __self__)

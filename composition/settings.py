@@ -17,6 +17,7 @@ from pydantic_settings import SettingsError as _SourceError
 from .money_settings import BudgetSettings, CatalogOverride, LedgerSettings, PriceOverride
 from .pipeline_settings import CacheSettings, ContextSettings
 from .state_settings import StateSettings
+from .telemetry_settings import TelemetrySettings
 
 ProviderKind = Literal[
     "openai", "azure_openai", "openai_compatible",
@@ -168,6 +169,8 @@ class Settings(BaseSettings):
     context: ContextSettings = Field(default_factory=ContextSettings)
     # state shared by replicas (see state_settings): LLMPORT_STATE__URL, LLMPORT_STATE__NAMESPACE
     state: StateSettings = Field(default_factory=StateSettings)
+    # OpenTelemetry (see telemetry_settings): LLMPORT_TELEMETRY__ENABLED, LLMPORT_TELEMETRY__CAPTURE_CONTENT
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     # credentials that find themselves (see detect): LLMPORT_DETECT, LLMPORT_SECRETS_DIR
     detect: bool | None = None  # None: detect providers only when none is configured
     secrets_dir: str | None = None  # files named like key variables (default /run/secrets)

@@ -43,7 +43,8 @@ class Otel:
         tracer_provider = TracerProvider()
         tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
         self.reader = InMemoryMetricReader()
-        self.telemetry = Telemetry(tracer_provider, MeterProvider(metric_readers=[self.reader]),
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.telemetry = Telemetry(tracer_provider, self.meter_provider,
                                    capture_content=capture_content)
         self.tracer_provider = tracer_provider
 

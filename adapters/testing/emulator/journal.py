@@ -98,7 +98,10 @@ class JournalEntry:
 class Journal:
     """Every request the emulator received, oldest first. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("a journal limit is at least 1")
+        self.limit = limit  # keep the newest ``limit`` entries: bounded in long runs
         self._entries: list[JournalEntry] = []
         self._cond = threading.Condition()
         self._seq = 0
@@ -109,6 +112,8 @@ class Journal:
             self._seq += 1
             entry = JournalEntry(seq=self._seq, arrived=time.monotonic(), **fields)
             self._entries.append(entry)
+            if self.limit is not None and len(self._entries) > self.limit:
+                del self._entries[0]
             self._cond.notify_all()
             return entry
 
