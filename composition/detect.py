@@ -129,8 +129,11 @@ def detect(env: Mapping[str, str] | None = None, *, secrets_dir: str | None = No
         add("gemini", "google", hit)
     _detect_aws(env, found, skipped)
     _detect_vertex(env, found, skipped)
+    used = {f.settings.get("api_key_env") for f in found}
     for name, spec in PRESETS.items():
-        if spec.key_env and (hit := keys.find(spec.key_env)):
+        if not spec.key_env or spec.key_env in used:  # e.g. GEMINI_API_KEY: the native API already serves it
+            continue
+        if hit := keys.find(spec.key_env):
             add(name, "openai_compatible", hit, preset=name)
     if probe_ollama:
         _detect_ollama(env, found, skipped)

@@ -60,8 +60,8 @@ class KeyRing:
         while left:
             total = sum(self.slots[i].weight for i in left)
             point = self._rng.random() * total
-            pick = left[-1]
-            for i in left:
+            pick = left[-1]  # also catches float rounding past the last boundary
+            for i in left[:-1]:
                 point -= self.slots[i].weight
                 if point < 0:
                     pick = i

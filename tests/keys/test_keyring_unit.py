@@ -112,3 +112,36 @@ def test_order_is_a_permutation_of_the_usable_keys(weights: list[float], seed: i
             r.retire(i)
     order = r.order()
     assert sorted(order) == [i for i in range(len(weights)) if i not in retired]
+
+
+class FixedRng(random.Random):
+    def __init__(self, value: float) -> None:
+        super().__init__(0)
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+def test_each_key_owns_a_half_open_share_of_the_draw() -> None:
+    slots = [KeySlot("…a"), KeySlot("…b")]
+    assert KeySlot("…x").weight == 1.0
+    assert KeyRing(slots, rng=FixedRng(0.5), clock=StepClock()).order() == [1, 0]  # 1.0 of 2: key b's share
+    assert KeyRing(slots, rng=FixedRng(0.4999), clock=StepClock()).order() == [0, 1]
+    assert KeyRing(slots, rng=FixedRng(0.0), clock=StepClock()).order() == [0, 1]
+    three = [KeySlot("…a"), KeySlot("…b"), KeySlot("…c")]
+    assert KeyRing(three, rng=FixedRng(0.0), clock=StepClock()).order() == [0, 1, 2]
+
+
+def test_a_ring_without_an_rng_or_clock_still_orders() -> None:
+    assert sorted(KeyRing([KeySlot("…a"), KeySlot("…b")]).order()) == [0, 1]
+
+
+def test_a_fresh_key_is_usable_from_time_zero() -> None:
+    clock = StepClock()
+    clock.now = 0.0
+    assert KeyRing([KeySlot("…a")], clock=clock).usable() == [0]
+
+
+def test_a_five_character_key_shows_four() -> None:
+    assert fingerprint("abcde") == "…bcde"
