@@ -13,7 +13,7 @@ from dependency_injector import providers
 from benchmarks.harness import request
 from benchmarks.stats import Result, Stat, ratios, rounds
 from llmport.adapters.testing import FakeLLM
-from llmport.composition import Container, Settings
+from llmport.composition import Container, load_settings
 from llmport.composition.sync_llm import SyncLLM
 
 CALLS = 2000
@@ -48,7 +48,10 @@ def _sync_side(llm: SyncLLM) -> Callable[[], float]:
 
 def run() -> list[Result]:
     container = Container()
-    container.settings.override(providers.Object(Settings()))
+    # one provider so that start-up checks pass; it is never called (the llm is the fake)
+    settings = load_settings(providers={"p": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1",
+                                              "api_key": "sk-bench-key"}}, logging={"level": "error"})
+    container.settings.override(providers.Object(settings))
     container.llm.override(providers.Object(FakeLLM(default="ok")))
     with container.sync_llm() as llm:
         sides = [_async_side(llm), _sync_side(llm)]
