@@ -7,9 +7,13 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator
 
+import anthropic
+import openai
 import pytest
 
+from llmport.adapters.anthropic import AnthropicAdapter
 from llmport.adapters.keyring import KeyRotatingAdapter, WeightedKey, rotating
+from llmport.adapters.openai import OpenAIAdapter
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Fault, Reply
 from llmport.domain import (
@@ -32,12 +36,6 @@ from llmport.ports import (
     RouteSet,
 )
 from llmport.ports.keyring import fingerprint
-
-openai = pytest.importorskip("openai")
-anthropic = pytest.importorskip("anthropic")
-
-from llmport.adapters.anthropic import AnthropicAdapter  # noqa: E402
-from llmport.adapters.openai import OpenAIAdapter  # noqa: E402
 
 KEY_A, KEY_B, KEY_C = "sk-test-key-aaaa", "sk-test-key-bbbb", "sk-test-key-cccc"
 FP_A, FP_B, FP_C = fingerprint(KEY_A), fingerprint(KEY_B), fingerprint(KEY_C)

@@ -202,7 +202,8 @@ async def test_content_only_when_asked() -> None:
 
 
 async def test_openai_adapter_through_the_emulator(emu: VendorEmulator, otel: Otel) -> None:
-    openai = pytest.importorskip("openai")
+    import openai
+
     from llmport.adapters.openai import OpenAIAdapter
 
     key = "sk-test-otel-credential-123"

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import openai
 import pytest
 
+from llmport.adapters.openai import OpenAIAdapter
 from llmport.adapters.testing.emulator import Reply, ScriptedUsage, VendorEmulator
 from llmport.adapters.testing.fake import FakeLLM
 from llmport.domain import Completion, CompletionRequest, Message, StopReason, StreamEnd, TextPart, Timing, Usage
@@ -17,10 +19,6 @@ from llmport.ports import FailoverPolicy, FanoutObserver, RecordingObserver, Rou
 from llmport.ports.catalog import LayeredCatalog
 from llmport.ports.ledger import InMemoryUsageLedger
 from llmport.ports.metering import MeteredLLM, MeteringObserver
-
-openai = pytest.importorskip("openai")
-
-from llmport.adapters.openai import OpenAIAdapter  # noqa: E402
 
 CHUNKS = ("Hello ", "wörld, ", "this ", "is ", "streamed")
 TEXT = "".join(CHUNKS)
