@@ -1,45 +1,113 @@
-"""The composition root: settings → SDK clients (resources) → adapters → policy → ``llm``.
+"""The composition root: settings → SDK clients → adapters → policy → ``llm``.
 
-At start-up and shutdown::
+The typed entry points are ``open_llm()`` (an async context manager yielding the ``LLMPort``) and
+``start(container)`` / ``stop(container)``::
 
     container = Container()
-    await container.init_resources()       # configures logging, builds the SDK clients
-    llm = container.llm()                  # the LLMPort
+    llm = await start(container)    # checks every setting, builds clients, adapters and policy
     ...
-    await container.shutdown_resources()   # closes every SDK client
+    await stop(container)           # closes every adapter and SDK client
 
-In a host's tests: ``container.llm.override(FakeLLM("scripted answer"))``; ``container.llm()``
-then returns the fake. The ``llm`` chain is synchronous (building clients does no I/O); only the
-``client_lifetime`` resource is asynchronous, so that shutdown can await each adapter's and client's close.
+``start`` is ``await container.init_resources()`` then ``container.llm()``. Everything checkable
+without the network is checked there: a misconfiguration is one ``SettingsError``. The container
+is restartable (``stop`` then ``start`` builds fresh clients), and the ``llm`` a host holds keeps
+its clients until ``stop``, whatever happens to the container object.
+
+In a host's tests: ``container.llm.override(FakeLLM("scripted answer"))``; ``container.llm()`` then
+returns the fake. A host's own ``PolicyObserver`` is attached with
+``container.observer.override(providers.Object(observer))`` before ``start``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from dependency_injector import containers, providers
 
-from llmport.ports import LLMPort
+from llmport.ports import FanoutObserver, LLMPort, PolicyObserver
 
-from .adapters_factory import build_adapters, build_clients, hold_clients
+from .adapters_factory import ProviderClients, build_adapters, build_clients, close_all
 from .logging import configure_logging
-from .policy_factory import build_policy
+from .loop_guard import LoopBoundLLM
+from .policy_factory import build_policy, default_observer
 from .settings import Settings, load_settings
+
+
+@dataclass
+class Runtime:
+    """What a started container holds; emptied at shutdown."""
+
+    llm: LoopBoundLLM | None = None
+    clients: ProviderClients | None = None
+    adapters: dict[str, LLMPort] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _observer(settings: Settings, host: PolicyObserver | None) -> PolicyObserver:
+    default = default_observer(settings)
+    return default if host is None else FanoutObserver(default, host)
+
+
+async def run(settings: Settings, runtime: Runtime, clients: Any, adapters: Any,
+              observer: PolicyObserver) -> AsyncIterator[LLMPort]:
+    """A dependency-injector resource: builds clients, adapters and the policy (every setting
+    checked), holds them while the container runs, closes them all at shutdown."""
+    built_clients: ProviderClients | None = None
+    built_adapters: dict[str, LLMPort] | None = None
+    try:
+        built_clients = clients() if callable(clients) else clients
+        built_adapters = adapters(settings, built_clients) if callable(adapters) else adapters
+        assert built_adapters is not None
+        policy = build_policy(settings, built_adapters, observer)
+    except BaseException:
+        await close_all(settings, built_clients, built_adapters)
+        raise
+    runtime.clients, runtime.adapters = built_clients, built_adapters
+    runtime.llm = LoopBoundLLM(policy, asyncio.get_running_loop())
+    try:
+        yield runtime.llm
+    finally:
+        runtime.llm = runtime.clients = runtime.adapters = None
+        await close_all(settings, built_clients, built_adapters)
+
+
+def current_llm(runtime: Runtime) -> LLMPort:
+    """The started container's ``llm``."""
+    if runtime.llm is None:
+        raise RuntimeError("the llmport container is not started: await container.init_resources() "
+                           "(or llmport.composition.start(container)) before container.llm()")
+    return runtime.llm
 
 
 class Container(containers.DeclarativeContainer):
     """llmport's dependency-injector container. ``llm`` is the ``LLMPort`` a host calls."""
 
     settings = providers.Singleton(load_settings)
+    observer: providers.Provider[PolicyObserver | None] = providers.Object(None)
     logging = providers.Resource(configure_logging, settings)
-    clients = providers.Singleton(build_clients, settings)
-    adapters = providers.Singleton(build_adapters, settings, clients)
-    # Closes the adapters (streams, worker pools) and then the clients at shutdown.
-    client_lifetime = providers.Resource(hold_clients, settings, clients, adapters)
-    policy = providers.Singleton(build_policy, settings, adapters)
-    llm = providers.Singleton(lambda policy: policy, policy)
+    # Factories: each start builds fresh clients and adapters (the container is restartable).
+    clients = providers.Factory(build_clients, settings)
+    adapters = providers.Object(build_adapters)
+    runtime = providers.Singleton(Runtime)
+    lifetime = providers.Resource(run, settings, runtime, clients.provider, adapters,
+                                  providers.Callable(_observer, settings, observer))
+    llm = providers.Callable(current_llm, runtime)
+
+
+async def start(container: Container) -> LLMPort:
+    """Start ``container`` (check every setting, build everything) and return its ``llm``."""
+    await _settle(container.init_resources())
+    llm: LLMPort = container.llm()
+    return llm
+
+
+async def stop(container: Container) -> None:
+    """Close everything ``container`` built; ``start`` may be called again afterwards."""
+    await _settle(container.shutdown_resources())
 
 
 @asynccontextmanager
@@ -51,11 +119,9 @@ async def open_llm(settings: Settings | None = None, **overrides: Any) -> AsyncI
     elif overrides:
         container.settings.override(providers.Object(load_settings(**overrides)))
     try:
-        await _settle(container.init_resources())
-        llm: LLMPort = container.llm()
-        yield llm
+        yield await start(container)
     finally:
-        await _settle(container.shutdown_resources())
+        await stop(container)
 
 
 async def _settle(result: Awaitable[None] | None) -> None:

@@ -9,18 +9,20 @@ the real SDKs, then prints what happened: attempts, routes, outcomes, latencies,
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import sys
 from dataclasses import dataclass
 
+from dependency_injector import providers as di
+
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Fault, Reply
 from llmport.domain import CompletionRequest, LLMError, Message, TextDelta
-from llmport.ports import FailoverPolicy, FanoutObserver, RecordingObserver
+from llmport.ports import FailoverPolicy, RecordingObserver
 
-from .container import open_llm
-from .factories import FAMILY_OF_KIND
+from .container import Container, start, stop
+from .families import family_of
+from .loop_guard import LoopBoundLLM
 
 ANSWER = ("Failover worked: the primary returned two 503s and then a 429 with Retry-After, the policy "
           "retried it with backoff, honoured the Retry-After, opened its circuit breaker, and this answer "
@@ -47,7 +49,7 @@ def available(candidates: tuple[DemoProvider, ...] = CANDIDATES) -> list[DemoPro
     found = []
     for p in candidates:
         try:
-            importlib.import_module(f"llmport.composition.factories.{FAMILY_OF_KIND[p.kind]}")
+            family_of(p.kind).factory()
         except ImportError:
             continue
         found.append(p)
@@ -66,6 +68,7 @@ def configure_environment(emu: VendorEmulator, providers: list[DemoProvider]) ->
         "LLMPORT_POLICY__BREAKER__FAILURE_THRESHOLD": "4",
         "LLMPORT_POLICY__TIMEOUT": "20",
         "LLMPORT_LOGGING__LEVEL": "error",
+        "LLMPORT_LOGGING__CONFIGURE": "true",
     }
     for p in providers:
         prefix = f"LLMPORT_PROVIDERS__{p.name.upper()}__"
@@ -113,10 +116,12 @@ async def run(emu: VendorEmulator) -> int:
     script_faults(emu, providers)
     print(f"emulator on {emu.url}; providers: " + ", ".join(f"{p.name} ({p.kind})" for p in providers))
     print(f"primary {providers[0].name!r} will answer 503, 503, 429 (Retry-After 0.5 s), 503\n")
-    async with open_llm() as llm:
-        assert isinstance(llm, FailoverPolicy)
-        recorder = RecordingObserver()
-        llm.observer = FanoutObserver(llm.observer, recorder)
+    container = Container()
+    recorder = RecordingObserver()
+    container.observer.override(di.Object(recorder))  # a host's observer, next to llmport's logging
+    llm = await start(container)
+    assert isinstance(llm, LoopBoundLLM) and isinstance(llm.policy, FailoverPolicy)
+    try:
         request = CompletionRequest(model="smart", messages=[Message.user("Did failover work?")])
         try:
             async with llm.stream(request) as events:
@@ -124,15 +129,17 @@ async def run(emu: VendorEmulator) -> int:
                 async for event in events:
                     if isinstance(event, TextDelta):
                         print(event.text, end="", flush=True)
-                print(f"\n(answered by {events.route})")
+                print(f"\n(answered by {getattr(events, 'route', '?')})")
             # A second request: the primary's breaker is open, so it is skipped without any network.
             second = await llm.complete(CompletionRequest(model="smart", messages=[Message.user("And now?")]))
             print(f"second request answered by {second.provider}/{second.model}, primary skipped by its breaker")
         except LLMError as exc:
             print(f"\nerror: {type(exc).__name__}: {exc}", file=sys.stderr)
-            print_table(recorder, llm)
+            print_table(recorder, llm.policy)
             return 1
-        print_table(recorder, llm)
+        print_table(recorder, llm.policy)
+    finally:
+        await stop(container)
     return 0
 
 

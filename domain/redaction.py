@@ -22,9 +22,36 @@ _KEY_PATTERNS = re.compile(
 )
 
 
+# Credentials inside URLs: ``scheme://user:password@host`` and secret query parameters.
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#@\s]+)@")
+_SECRET_QUERY = re.compile(
+    r"(?P<name>[?&;](?:[A-Za-z0-9_\-]*(?:key|token|secret|signature|password|passwd|pwd|auth|credential|sig)"
+    r"[A-Za-z0-9_\-]*)=)(?P<value>[^&#\s;]+)",
+    re.IGNORECASE,
+)
+
+
+def mask_url_credentials(text: str) -> str:
+    """``text`` with the user-info of every URL and every secret-looking query value replaced."""
+    text = _URL_USERINFO.sub(rf"\g<scheme>{REDACTED}@", text)
+    return _SECRET_QUERY.sub(rf"\g<name>{REDACTED}", text)
+
+
+def url_secret_values(url: str) -> list[str]:
+    """The credentials a URL carries (password, user-info, secret query values), for scrubbing."""
+    values: list[str] = []
+    for match in _URL_USERINFO.finditer(url):
+        userinfo = match["userinfo"]
+        values.append(userinfo)
+        values.extend(part for part in userinfo.split(":", 1)[1:] if part)
+    values.extend(match["value"] for match in _SECRET_QUERY.finditer(url))
+    return [v for v in values if len(v) >= 4]
+
+
 def redact_secrets(text: str, secrets: Iterable[str] = ()) -> str:
-    """Return ``text`` with every given secret value and every key-shaped token replaced."""
+    """Return ``text`` with every given secret value, every key-shaped token and every credential
+    inside a URL replaced."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
-    return _KEY_PATTERNS.sub(REDACTED, text)
+    return mask_url_credentials(_KEY_PATTERNS.sub(REDACTED, text))
