@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit bench clean relink
+.PHONY: demo test lint typecheck imports unit bench clean relink redis-server mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,21 +26,33 @@ demo: $(LINKS)
 	$(BIN)/python -m llmport.composition.demo
 
 lint: $(LINKS)
-	$(BIN)/ruff check domain ports adapters composition tests benchmarks
+	$(BIN)/ruff check domain ports adapters composition tests benchmarks mutation
 
 typecheck: $(LINKS)
 	$(BIN)/mypy -p llmport.domain -p llmport.ports -p llmport.adapters -p llmport.composition
+	$(BIN)/mypy mutation
 
 imports: $(LINKS)
 	$(BIN)/lint-imports
 
-unit: $(LINKS)
+# The Redis tests need a real redis-server (installed here when missing and run as root).
+redis-server:
+	@bash .ci/ensure-redis-server
+
+unit: $(LINKS) redis-server
 	$(BIN)/pytest
 
-test: lint typecheck imports unit
+test: redis-server lint typecheck imports unit
 
-bench: $(LINKS)
+bench: $(LINKS) redis-server
 	$(BIN)/python -m benchmarks
+
+# Mutation testing of one module against its focused tests (not part of `make test`):
+#   make mutate MODULE=ports/breaker.py TESTS="tests/failover" [JOBS=2] [MUTATE_ARGS="--lines 40-80"]
+JOBS ?= 1
+mutate: $(LINKS) redis-server
+	@test -n "$(MODULE)" -a -n "$(TESTS)" || { echo 'usage: make mutate MODULE=ports/breaker.py TESTS="tests/failover" [JOBS=2]'; exit 2; }
+	nice -n 10 $(BIN)/python -m mutation $(MODULE) --tests "$(TESTS)" -j $(JOBS) $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

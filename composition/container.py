@@ -28,11 +28,12 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from llmport.ports import FanoutObserver, LLMPort, PolicyObserver
+from llmport.ports import FailoverPolicy, FanoutObserver, LLMPort, PolicyObserver
 
 from .adapters_factory import ProviderClients, build_adapters, build_clients, close_all
 from .logging import configure_logging
 from .loop_guard import LoopBoundLLM
+from .money_factory import build_budget_store, build_catalog, build_ledger, build_metered, build_metering
 from .policy_factory import build_policy, default_observer
 from .settings import Settings, load_settings
 
@@ -42,36 +43,38 @@ class Runtime:
     """What a started container holds; emptied at shutdown."""
 
     llm: LoopBoundLLM | None = None
+    policy: FailoverPolicy | None = None
     clients: ProviderClients | None = None
     adapters: dict[str, LLMPort] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _observer(settings: Settings, host: PolicyObserver | None) -> PolicyObserver:
-    default = default_observer(settings)
-    return default if host is None else FanoutObserver(default, host)
+def _observer(settings: Settings, host: PolicyObserver | None, *more: PolicyObserver) -> PolicyObserver:
+    """llmport's logging observer, the other parts' observers (metering) and the host's."""
+    observers = [default_observer(settings), *more, *([host] if host is not None else [])]
+    return observers[0] if len(observers) == 1 else FanoutObserver(*observers)
 
 
-async def run(settings: Settings, runtime: Runtime, clients: Any, adapters: Any,
-              observer: PolicyObserver) -> AsyncIterator[LLMPort]:
-    """A dependency-injector resource: builds clients, adapters and the policy (every setting
-    checked), holds them while the container runs, closes them all at shutdown."""
+async def run(settings: Settings, runtime: Runtime, clients: Any, adapters: Any, policy: Any,
+              stack: Any) -> AsyncIterator[LLMPort]:
+    """A dependency-injector resource: builds clients, adapters, the policy and the steps around it
+    (every setting checked), holds them while the container runs, closes them all at shutdown."""
     built_clients: ProviderClients | None = None
     built_adapters: dict[str, LLMPort] | None = None
     try:
         built_clients = clients() if callable(clients) else clients
         built_adapters = adapters(settings, built_clients) if callable(adapters) else adapters
-        assert built_adapters is not None
-        policy = build_policy(settings, built_adapters, observer)
+        built_policy = policy(adapters=built_adapters)
+        top = stack(policy=built_policy)
     except BaseException:
         await close_all(settings, built_clients, built_adapters)
         raise
-    runtime.clients, runtime.adapters = built_clients, built_adapters
-    runtime.llm = LoopBoundLLM(policy, asyncio.get_running_loop())
+    runtime.clients, runtime.adapters, runtime.policy = built_clients, built_adapters, built_policy
+    runtime.llm = LoopBoundLLM(top, asyncio.get_running_loop())
     try:
         yield runtime.llm
     finally:
-        runtime.llm = runtime.clients = runtime.adapters = None
+        runtime.llm = runtime.clients = runtime.adapters = runtime.policy = None
         await close_all(settings, built_clients, built_adapters)
 
 
@@ -92,9 +95,18 @@ class Container(containers.DeclarativeContainer):
     # Factories: each start builds fresh clients and adapters (the container is restartable).
     clients = providers.Factory(build_clients, settings)
     adapters = providers.Object(build_adapters)
+    # money: catalog (genai-prices + settings), metering of every attempt, ledger, budgets
+    catalog = providers.Singleton(build_catalog, settings)
+    metering = providers.Singleton(build_metering, catalog)
+    ledger = providers.Singleton(build_ledger, settings)
+    budget_store = providers.Singleton(build_budget_store, settings)
+    policy_observer = providers.Callable(_observer, settings, observer, metering)
+    # Called by ``lifetime`` with the adapters it built (``policy``) and the policy (``stack``).
+    policy = providers.Factory(build_policy, settings, observer=policy_observer, catalog=catalog)
+    stack = providers.Factory(build_metered, settings, metering=metering, ledger=ledger, store=budget_store)
     runtime = providers.Singleton(Runtime)
-    lifetime = providers.Resource(run, settings, runtime, clients.provider, adapters,
-                                  providers.Callable(_observer, settings, observer))
+    lifetime = providers.Resource(run, settings, runtime, clients.provider, adapters, policy.provider,
+                                  stack.provider)
     llm = providers.Callable(current_llm, runtime)
 
 

@@ -23,14 +23,14 @@ class WrongEventLoop(LLMError):
 class LoopBoundLLM:
     """The container's ``llm``: the failover policy, used only from the loop the container started on.
 
-    The check is one ``get_running_loop()`` per call. ``policy`` is the ``FailoverPolicy`` itself
-    (breaker states, router); other attributes are the policy's.
+    The check is one ``get_running_loop()`` per call. ``inner`` is the stack it guards (the
+    failover policy and the steps around it); other attributes are ``inner``'s.
     """
 
-    __slots__ = ("_loop", "policy")
+    __slots__ = ("_loop", "inner")
 
-    def __init__(self, policy: LLMPort, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.policy = policy
+    def __init__(self, inner: LLMPort, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.inner = inner
         self._loop = loop
 
     def _check(self) -> None:
@@ -48,18 +48,18 @@ class LoopBoundLLM:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         self._check()
-        return await self.policy.complete(request)
+        return await self.inner.complete(request)
 
     def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
         self._check()
-        return self.policy.stream(request)
+        return self.inner.stream(request)
 
     async def count_tokens(self, request: CompletionRequest) -> int:
         self._check()
-        return await self.policy.count_tokens(request)
+        return await self.inner.count_tokens(request)
 
     async def aclose(self) -> None:
-        await self.policy.aclose()
+        await self.inner.aclose()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.policy, name)
+        return getattr(self.inner, name)

@@ -36,6 +36,7 @@ from llmport.ports import (
     RouteSet,
     strategy,
 )
+from llmport.ports.catalog import ModelCatalog
 
 from .logging import event_logger
 from .policy_settings import PolicySettings
@@ -57,44 +58,49 @@ class StructlogObserver:
         self._log = logger or event_logger("llmport.policy", LoggingSettings())
 
     def on_attempt(self, event: AttemptEvent) -> None:
-        level = self._log.info if event.outcome in ("ok", "lost", "skipped") else self._log.warning
+        quiet = ("ok", "lost", "skipped", "cached", "enriched")
+        level = self._log.info if event.outcome in quiet else self._log.warning
         level("llm.attempt", route=event.route, target=event.target, attempt=event.attempt,
               outcome=event.outcome, error=event.error, status=event.status,
               latency_ms=round(event.latency * 1000, 1),
               ttft_ms=None if event.time_to_first_token is None else round(event.time_to_first_token * 1000, 1),
-              breaker=event.breaker, hedge=event.hedge)
+              breaker=event.breaker, hedge=event.hedge, detail=event.detail)
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         self._log.warning("llm.breaker", route=transition.route, old=transition.old, new=transition.new,
                           reason=transition.reason)
 
 
-def _route(name: str, model: str, adapter: LLMPort, p: ProviderBase) -> Route:
+def _route(name: str, model: str, adapter: LLMPort, p: ProviderBase, catalog: ModelCatalog | None = None) -> Route:
+    if catalog is not None:  # price and context window from the catalog (settings win inside it)
+        info = catalog.lookup(name, model)
+        return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price)
     price = None
     if p.price_input is not None or p.price_output is not None:
-        price = ModelPrice(p.price_input or 0.0, p.price_output or 0.0)
+        price = ModelPrice.per_mtok(p.price_input or 0.0, p.price_output or 0.0)
     return Route(name, model, adapter, weight=p.weight, context_window=p.context_window, price=price)
 
 
-def build_routes(settings: Settings, adapters: dict[str, LLMPort]) -> list[Route]:
+def build_routes(settings: Settings, adapters: dict[str, LLMPort], catalog: ModelCatalog | None = None) -> list[Route]:
     routes: list[Route] = []
     for name, p in settings.ordered_providers.items():
         if name not in adapters:
             continue
         models = p.models or ([p.default_model] if p.default_model else [])
-        routes.extend(_route(name, m, adapters[name], p) for m in models)
+        routes.extend(_route(name, m, adapters[name], p, catalog) for m in models)
     return routes
 
 
 def build_policy(settings: Settings, adapters: dict[str, LLMPort],
-                 observer: PolicyObserver | None = None) -> FailoverPolicy:
-    """The deployment's ``FailoverPolicy`` over ``adapters`` (by provider name); ``SettingsError``
-    listing every alias target, default model or per-alias policy that names nothing configured."""
+                 observer: PolicyObserver | None = None, catalog: ModelCatalog | None = None) -> FailoverPolicy:
+    """The deployment's ``FailoverPolicy`` over ``adapters`` (by provider name), route prices and
+    context windows from ``catalog`` when given; ``SettingsError`` listing every alias target,
+    default model or per-alias policy that names nothing configured."""
     if not adapters:
         raise SettingsError("LLMPORT_PROVIDERS: no providers are configured "
                             "(set LLMPORT_PROVIDERS__<NAME>__KIND, or name a file in LLMPORT_CONFIG)")
     cfg = settings.policy
-    routes = build_routes(settings, adapters)
+    routes = build_routes(settings, adapters, catalog)
     by_name = {r.name: r for r in routes}
     problems: list[str] = []
 
@@ -114,7 +120,7 @@ def build_policy(settings: Settings, adapters: dict[str, LLMPort],
         route = by_name.get(f"{ref.provider}/{ref.name}")
         if route is None:
             route = by_name[f"{ref.provider}/{ref.name}"] = _route(
-                ref.provider, ref.name, adapters[ref.provider], settings.providers[ref.provider])
+                ref.provider, ref.name, adapters[ref.provider], settings.providers[ref.provider], catalog)
         return route
 
     def route_set(alias: str, members: tuple[Route, ...]) -> RouteSet:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from llmport.composition.families import ProviderKind, ProviderSettings, provider_settings
+from llmport.composition.money_settings import BudgetSettings, CatalogOverride, LedgerSettings, PriceOverride
 from llmport.composition.policy_settings import PolicySettings
 from llmport.composition.provider_settings import NameList, ProviderBase, field_error, is_secret_header
 
@@ -68,6 +69,11 @@ class Settings(BaseModel):
     default_model: str | None = Field(default=None, min_length=1)  # used when a request's model is "default"
     policy: PolicySettings = Field(default_factory=PolicySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    # money (see money_settings): price and catalog overrides by "provider/model", budgets, ledger
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    catalog: dict[str, CatalogOverride] = Field(default_factory=dict)
+    budgets: dict[str, BudgetSettings] = Field(default_factory=dict)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
 
     _origins: Any = PrivateAttr(default=None)
 

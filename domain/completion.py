@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from typing import Literal
 
 from .messages import Message, Part, ReasoningPart, Role, TextPart, ToolCallPart
@@ -79,7 +80,10 @@ def normalise_parts(parts: Iterable[Part]) -> tuple[Part, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A model's answer. Timing is not part of equality: the same answer may arrive at any speed."""
+    """A model's answer. Timing is not part of equality: the same answer may arrive at any speed.
+    ``cost`` is the USD cost of the call that produced it and ``request_cost`` that of every attempt
+    the request made (retries, failovers, hedges); ``None`` when no price is known. Neither is part
+    of equality either."""
 
     parts: tuple[Part, ...]
     stop_reason: StopReason
@@ -88,6 +92,10 @@ class Completion:
     model: str | None = None
     response_id: str | None = None
     timing: Timing = field(default_factory=Timing, compare=False)
+    # Served by a response cache (no upstream call): like timing, how the answer arrived, not what it is.
+    cached: bool = field(default=False, compare=False)
+    cost: Decimal | None = field(default=None, compare=False)
+    request_cost: Decimal | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", normalise_parts(self.parts))
@@ -104,6 +112,18 @@ class Completion:
     def reasoning(self) -> tuple[ReasoningPart, ...]:
         return tuple(p for p in self.parts if isinstance(p, ReasoningPart))
 
+    def with_cost(self, cost: Decimal | None, request_cost: Decimal | None) -> Completion:
+        """A copy with the given costs (the parts, already normalised, are not folded again)."""
+        clone = object.__new__(Completion)
+        for name in _COMPLETION_FIELDS:
+            object.__setattr__(clone, name, getattr(self, name))
+        object.__setattr__(clone, "cost", cost)
+        object.__setattr__(clone, "request_cost", request_cost)
+        return clone
+
     def to_message(self) -> Message:
         """The assistant turn to append to the conversation (reasoning kept for the same vendor)."""
         return Message(Role.ASSISTANT, self.parts or (TextPart(""),))
+
+
+_COMPLETION_FIELDS = tuple(f.name for f in fields(Completion))

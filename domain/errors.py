@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
 from .redaction import redact_secrets
@@ -21,6 +23,9 @@ class LLMError(Exception):
 
     retryable: ClassVar[bool] = False
     failover: ClassVar[bool] = False
+    #: The USD cost of every attempt the failed request made (set by the metering step; ``None``
+    #: when unknown or not metered).
+    request_cost: Decimal | None = None
 
     def __init__(
         self,
@@ -134,7 +139,18 @@ class StreamInterrupted(LLMError):
 
 
 class BudgetExceeded(LLMError):
-    """A configured spending or token budget does not allow this request."""
+    """A configured spending or token budget does not allow this request; raised before any
+    network call. ``spent`` and ``limit`` are USD (``unit="usd"``) or tokens (``unit="tokens"``)."""
+
+    def __init__(self, message: str, *, budget: str = "", spent: Decimal = Decimal(0), limit: Decimal = Decimal(0),
+                 unit: str = "usd", resets_at: datetime | None = None, scope_key: str = "", **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.budget = budget
+        self.spent = spent
+        self.limit = limit
+        self.unit = unit
+        self.resets_at = resets_at
+        self.scope_key = scope_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +166,17 @@ class Attempt:
 
 
 class AllProvidersFailed(LLMError):
-    """Every route was tried (or skipped) and none succeeded; ``attempts`` lists them all."""
+    """Every route was tried (or skipped) and none succeeded; ``attempts`` lists them all.
 
-    def __init__(self, message: str, *, attempts: Sequence[Attempt], **kw: object) -> None:
+    What the attempts had in common, for a host's answer: ``status`` (one representative HTTP
+    status), ``retry_after`` (seconds until a route can serve, when every attempt was throttled or
+    overloaded) and ``retryable`` (retrying later may succeed)."""
+
+    def __init__(self, message: str, *, attempts: Sequence[Attempt], retryable: bool = False, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.attempts = tuple(attempts)
+        # Per instance, unlike other errors: whether a later try may succeed depends on the attempts.
+        vars(self)["retryable"] = retryable
 
     def __str__(self) -> str:
         lines = [self.message]

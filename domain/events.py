@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from ._json import parse_tool_arguments
 from .completion import Completion, StopReason, Timing, Usage
@@ -48,19 +49,25 @@ class ToolCallEnd:
 
 @dataclass(frozen=True, slots=True)
 class UsageUpdate:
-    """The usage so far (cumulative: each update replaces the previous one)."""
+    """The usage so far (cumulative: each update replaces the previous one). ``cached``: the answer
+    is replayed from a response cache, so this usage was not billed again. ``cost``: its USD cost
+    when the price is known (set by the metering step)."""
 
     usage: Usage
+    cached: bool = field(default=False, compare=False)
+    cost: Decimal | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """The last event of every successful stream."""
+    """The last event of every successful stream. ``cost``/``request_cost`` as on ``Completion``."""
 
     stop_reason: StopReason
     provider: str | None = None
     model: str | None = None
     response_id: str | None = None
+    cost: Decimal | None = field(default=None, compare=False)
+    request_cost: Decimal | None = field(default=None, compare=False)
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | UsageUpdate | StreamEnd
@@ -70,7 +77,7 @@ ContentEvent = (TextDelta, ReasoningDelta, ToolCallStart, ToolCallDelta)
 class Accumulator:
     """Folds stream events, one at a time, into a ``Completion``; ``partial()`` works mid-stream."""
 
-    __slots__ = ("_args", "_calls", "_parts", "_text", "end", "usage")
+    __slots__ = ("_args", "_calls", "_parts", "_text", "cached", "end", "usage")
 
     def __init__(self) -> None:
         self._parts: list[Part | None] = []
@@ -78,6 +85,7 @@ class Accumulator:
         self._calls: dict[int, tuple[int, str, str]] = {}
         self._args: dict[int, list[str]] = {}
         self.usage = Usage()
+        self.cached = False
         self.end: StreamEnd | None = None
 
     @property
@@ -109,6 +117,7 @@ class Accumulator:
             self._finish_call(event.index)
         elif isinstance(event, UsageUpdate):
             self.usage = event.usage
+            self.cached = event.cached
         elif isinstance(event, StreamEnd):
             self.end = event
 
@@ -139,6 +148,9 @@ class Accumulator:
             end.model if end else None,
             end.response_id if end else None,
             timing or Timing(),
+            cached=self.cached,
+            cost=end.cost if end else None,
+            request_cost=end.request_cost if end else None,
         )
 
 
@@ -172,5 +184,5 @@ def completion_events(completion: Completion, chunk_size: int = 8) -> Iterator[S
                 yield ToolCallDelta(call_index, raw[i : i + step])
             yield ToolCallEnd(call_index)
             call_index += 1
-    yield UsageUpdate(completion.usage)
+    yield UsageUpdate(completion.usage, cached=completion.cached)
     yield StreamEnd(completion.stop_reason, completion.provider, completion.model, completion.response_id)

@@ -72,10 +72,15 @@ class ReasoningConfig:
 class CachePolicy:
     """Caching hints. ``prompt_cache`` "auto" marks the system prompt, tools and the last user turn
     as cache breakpoints for vendors with explicit prompt caching; messages may also carry their own
-    ``cache_breakpoint``. ``response_ttl`` allows a response cache (if one is configured) to answer."""
+    ``cache_breakpoint``. ``response_ttl`` allows a response cache (if one is configured) to answer
+    and to keep the answer that long (seconds; 0 keeps the request out of the cache even where its
+    alias opts in). ``refresh`` skips the cache read (the fresh answer is still stored); ``store``
+    False forbids writing the answer."""
 
     prompt_cache: Literal["off", "auto"] = "off"
     response_ttl: float | None = None
+    refresh: bool = False
+    store: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from .clock import SYSTEM_CLOCK, Clock, SystemClock
 from .failover import FailoverPolicy, PolicyConfig, PolicyStream
 from .hedging import HedgeConfig
 from .llm import LLMPort
+from .memory_state import MemoryPolicyState
 from .observer import (
     AttemptEvent,
     BreakerState,
@@ -16,12 +17,13 @@ from .observer import (
     RecordingObserver,
 )
 from .routing import Route, Router, RouteSet, RouteStats
+from .state import BreakerView, Permit, PolicyState
 from .strategies import Cheapest, LeastBusy, LowestLatency, Priority, Strategy, Weighted, strategy
 
 __all__ = [
-    "SYSTEM_CLOCK", "AttemptEvent", "BreakerConfig", "BreakerState", "BreakerTransition", "Cheapest",
-    "CircuitBreaker", "Clock", "FailoverPolicy", "FanoutObserver", "HedgeConfig", "LLMPort", "LeastBusy",
-    "LowestLatency", "NullObserver", "PolicyConfig", "PolicyObserver", "PolicyStream", "Priority",
-    "RecordingObserver", "RetryBudget", "RetryPolicy", "Route", "RouteSet", "RouteStats", "Router", "Strategy",
-    "SystemClock", "Weighted", "strategy",
+    "SYSTEM_CLOCK", "AttemptEvent", "BreakerConfig", "BreakerState", "BreakerTransition", "BreakerView",
+    "Cheapest", "CircuitBreaker", "Clock", "FailoverPolicy", "FanoutObserver", "HedgeConfig", "LLMPort",
+    "LeastBusy", "LowestLatency", "MemoryPolicyState", "NullObserver", "Permit", "PolicyConfig", "PolicyObserver",
+    "PolicyState", "PolicyStream", "Priority", "RecordingObserver", "RetryBudget", "RetryPolicy", "Route",
+    "RouteSet", "RouteStats", "Router", "Strategy", "SystemClock", "Weighted", "strategy",
 ]

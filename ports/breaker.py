@@ -40,8 +40,8 @@ class CircuitBreaker:
     fixed ``buckets`` additions, never a scan of history.
     """
 
-    __slots__ = ("_bucket_fail", "_bucket_id", "_bucket_ok", "_consecutive", "_listener", "_opened_at",
-                 "_probing", "_width", "config", "route", "state")
+    __slots__ = ("_bucket_fail", "_bucket_id", "_bucket_ok", "_consecutive", "_cooldown", "_listener",
+                 "_opened_at", "_probing", "_width", "config", "route", "state")
 
     def __init__(self, route: str, config: BreakerConfig | None = None,
                  listener: Callable[[BreakerTransition], None] | None = None) -> None:
@@ -51,6 +51,7 @@ class CircuitBreaker:
         self._listener = listener
         self._consecutive = 0
         self._opened_at = 0.0
+        self._cooldown = self.config.cooldown  # of the current opening (a lockout's is longer)
         self._probing = False
         n = self.config.buckets
         self._width = self.config.window / n
@@ -64,7 +65,7 @@ class CircuitBreaker:
         if state == "closed":
             return True
         if state == "open":
-            if now - self._opened_at < self.config.cooldown:
+            if now - self._opened_at < self._cooldown:
                 return False
             self._move("half_open", "cooldown elapsed", now)
         if self._probing:
@@ -76,15 +77,30 @@ class CircuitBreaker:
         """Seconds until an open breaker lets a probe through (0 when it would now)."""
         if self.state != "open":
             return 0.0
-        return max(0.0, self.config.cooldown - (now - self._opened_at))
+        return max(0.0, self._cooldown - (now - self._opened_at))
 
-    def success(self, now: float) -> None:
+    def success(self, now: float, *, probe: bool = True) -> None:
+        """A call got an answer. ``probe`` False: the call was admitted while the breaker was
+        closed (a straggler); it never closes an open or half-open breaker."""
         self._consecutive = 0
         self._count(now, ok=True)
-        if self.state != "closed":
+        if probe and self.state != "closed":
             self._probing = False
             self._reset_window()
             self._move("closed", "probe succeeded", now)
+
+    def trip(self, now: float, reason: str, cooldown: float, *, probe: bool = False, error: str | None = None) -> None:
+        """Open at once for ``cooldown`` seconds, whatever the state (e.g. credentials rejected).
+        ``probe``: the failing call was the half-open probe, whose slot is freed; ``error``: the
+        error type that caused it, carried by the transition."""
+        if probe:
+            self._probing = False
+        self._consecutive += 1
+        if self.state == "open":  # already open: at most extended, not reported again
+            end = max(self._opened_at + self._cooldown, now + cooldown)
+            self._opened_at, self._cooldown = now, end - now
+            return
+        self._open(now, reason, cooldown, error)
 
     def failure(self, now: float, *, probe: bool = True) -> None:
         """A call failed. ``probe`` False: the call was admitted while the breaker was closed (a
@@ -117,14 +133,15 @@ class CircuitBreaker:
         return {"route": self.route, "state": self.state, "consecutive_failures": self._consecutive,
                 "window_calls": ok + fail, "window_failures": fail, "retry_in": round(self.retry_in(now), 3)}
 
-    def _open(self, now: float, reason: str) -> None:
+    def _open(self, now: float, reason: str, cooldown: float | None = None, error: str | None = None) -> None:
         self._opened_at = now
-        self._move("open", reason, now)
+        self._cooldown = self.config.cooldown if cooldown is None else cooldown
+        self._move("open", reason, now, error)
 
-    def _move(self, new: BreakerState, reason: str, now: float) -> None:
+    def _move(self, new: BreakerState, reason: str, now: float, error: str | None = None) -> None:
         old, self.state = self.state, new
-        if self._listener is not None and old != new:
-            self._listener(BreakerTransition(self.route, old, new, reason, now))
+        if self._listener is not None and (old != new or error is not None):
+            self._listener(BreakerTransition(self.route, old, new, reason, now, error))
 
     def _slot(self, now: float) -> int:
         bucket = int(now // self._width)

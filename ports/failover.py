@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import NoReturn, TypeVar
@@ -20,20 +20,29 @@ from llmport.domain import (
     CompletionRequest,
     ContentFiltered,
     ContextLengthExceeded,
+    InvalidRequest,
     LLMError,
+    Overloaded,
+    PermissionDenied,
     ProviderUnavailable,
+    RateLimited,
     StreamEnd,
     StreamEvent,
     StreamInterrupted,
     Timeout,
+    Usage,
+    UsageUpdate,
 )
+from llmport.domain.pricing import estimate_output_tokens
 
 from .backoff import RetryBudget, RetryPolicy
-from .breaker import BreakerConfig, CircuitBreaker
+from .breaker import BreakerConfig
 from .clock import SYSTEM_CLOCK, Clock
 from .hedging import HedgeConfig
+from .memory_state import MemoryPolicyState
 from .observer import AttemptEvent, BreakerTransition, NullObserver, Outcome, PolicyObserver
 from .routing import Route, Router, RouteSet, RouteStats
+from .state import BreakerView, Permit, PolicyState
 from .strategies import Priority, Strategy
 from .streams import PrimedStream, prime
 
@@ -43,7 +52,13 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
     """Policy-wide settings. ``timeout`` is the default overall deadline of a request and
-    ``attempt_timeout`` the default per-attempt limit (a request's own values win when given)."""
+    ``attempt_timeout`` the default per-attempt limit (a request's own values win when given).
+
+    ``deadline_share``: with a deadline but no ``attempt_timeout``, an attempt may use at most this
+    share of the time left while another route could still serve, so a hanging route cannot eat
+    the whole deadline. ``lockout_cooldown``: how long a route whose credentials were rejected
+    (``AuthenticationFailed``, ``PermissionDenied``) stays out before one probe tries it again.
+    """
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
@@ -51,6 +66,14 @@ class PolicyConfig:
     attempt_timeout: float | None = None
     failover_on_content_filter: bool = False
     hedge: HedgeConfig | None = None
+    deadline_share: float = 0.5
+    lockout_cooldown: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.deadline_share <= 1.0:
+            raise InvalidRequest("deadline_share must be in (0, 1]", field="deadline_share")
+        if not self.lockout_cooldown >= 0:
+            raise InvalidRequest("lockout_cooldown must not be negative", field="lockout_cooldown")
 
 
 class FailoverPolicy:
@@ -60,6 +83,16 @@ class FailoverPolicy:
     Same-route retries only for retryable errors, with backoff, within the retry budget and the
     deadline; failover to the next route for errors another provider may not share; a circuit
     breaker per route; optional hedging per route set. Every attempt is reported to ``observer``.
+
+    What it raises (one rule): an error that is the request's own (``InvalidRequest``,
+    ``ContentFiltered`` unless ``failover_on_content_filter``, ``ContextLengthExceeded`` when no
+    route has a larger window, ``BudgetExceeded``) is raised as is; every provider failure ends,
+    after retries and failover, in ``AllProvidersFailed`` listing every attempt, even with one
+    route; a stream failing after output reached the caller raises ``StreamInterrupted``.
+    Nothing but ``LLMError`` and ``CancelledError`` leaves it.
+
+    Its state (breakers, cooldowns, retry budget, in-flight counts, latency) lives behind
+    ``state`` (a ``PolicyState``; in memory by default, ``budget`` then its retry budget).
     """
 
     def __init__(
@@ -72,16 +105,17 @@ class FailoverPolicy:
         clock: Clock = SYSTEM_CLOCK,
         observer: PolicyObserver | None = None,
         rng: random.Random | None = None,
+        state: PolicyState | None = None,
     ) -> None:
         self.router = router
         self.config = config or PolicyConfig()
         self.strategy: Strategy = strategy or Priority()
-        self.budget = budget or RetryBudget()
         self.clock = clock
         self.observer: PolicyObserver = observer or NullObserver()
         self.rng = rng or random.Random()
-        self.breakers: dict[str, CircuitBreaker] = {}
-        self.stats: dict[str, RouteStats] = {}
+        self._owns_state = state is None
+        self.state: PolicyState = state or MemoryPolicyState(self.config.breaker, budget)
+        self.state.listen(self._on_transition)
         self._closed = False
 
     @classmethod
@@ -98,8 +132,8 @@ class FailoverPolicy:
         value, slot = await run.execute(_call_complete)
         now = self.clock.monotonic()
         latency = now - slot.start
-        self._stats(slot.route).observe(now, latency, None)
-        run.report(slot, "ok", None, latency, None)
+        self.state.observe_latency(slot.route.name, now, latency, None)
+        run.report(slot, "ok", None, latency, None, usage=value.usage)
         return value
 
     def stream(self, request: CompletionRequest) -> PolicyStream:
@@ -111,12 +145,12 @@ class FailoverPolicy:
         last: LLMError | None = None
         attempts: list[Attempt] = []
         for route in route_set.routes:
-            if self._breaker(route).retry_in(now) > 0:
+            if self.state.retry_in(route.name, now) > 0:
                 attempts.append(Attempt(route.name, "CircuitOpen", None, 0.0, 0, "circuit breaker open"))
                 continue
             start = self.clock.monotonic()
             try:
-                return await route.adapter.count_tokens(_for_route(request, route))
+                return await route.adapter.count_tokens(_for_route(request, route, None))
             except LLMError as exc:
                 if not (exc.failover or exc.retryable):
                     raise
@@ -127,33 +161,35 @@ class FailoverPolicy:
                                  status=last.status if last is not None else None) from last
 
     async def aclose(self) -> None:
-        """Close every adapter the policy routes to (each once)."""
+        """Close every adapter the policy routes to (each once), and the state it created."""
         if self._closed:
             return
         self._closed = True
         seen: set[int] = set()
-        for adapter in [*self.router.adapters.values(), *(r.adapter for r in self.router.all_routes())]:
-            if id(adapter) not in seen:
-                seen.add(id(adapter))
-                await adapter.aclose()
+        try:
+            for adapter in [*self.router.adapters.values(), *(r.adapter for r in self.router.all_routes())]:
+                if id(adapter) not in seen:
+                    seen.add(id(adapter))
+                    await adapter.aclose()
+        finally:
+            if self._owns_state:
+                await self.state.aclose()
 
     # -- state readable by the CLI and metrics ---------------------------------------------------
 
+    @property
+    def breakers(self) -> Mapping[str, BreakerView]:
+        """Every route's breaker the state holds, by route name."""
+        return self.state.breakers()
+
+    @property
+    def stats(self) -> Mapping[str, RouteStats]:
+        """Every route's statistics the state holds, by route name."""
+        return self.state.stats()
+
     def breaker_states(self) -> list[dict[str, object]]:
         now = self.clock.monotonic()
-        return [b.snapshot(now) for b in self.breakers.values()]
-
-    def _breaker(self, route: Route) -> CircuitBreaker:
-        b = self.breakers.get(route.name)
-        if b is None:
-            b = self.breakers[route.name] = CircuitBreaker(route.name, self.config.breaker, self._on_transition)
-        return b
-
-    def _stats(self, route: Route) -> RouteStats:
-        s = self.stats.get(route.name)
-        if s is None:
-            s = self.stats[route.name] = RouteStats()
-        return s
+        return [b.snapshot(now) for b in self.state.breakers().values()]
 
     def _on_transition(self, transition: BreakerTransition) -> None:
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
@@ -162,19 +198,24 @@ class FailoverPolicy:
 
 @dataclass(slots=True, eq=False)
 class _Slot:
-    """One attempt in flight."""
+    """One attempt in flight, with the state's permit for it."""
 
     route: Route
     attempt: int
     start: float
+    permit: Permit
     hedge: bool = False
     lost: bool = False
-    probe: bool = False  # admitted by a half-open breaker: only its abandonment frees the probe
 
 
-def _is_probe(breaker: CircuitBreaker) -> bool:
-    """Whether the call ``breaker.allow`` just admitted is its half-open probe."""
-    return breaker.state == "half_open"
+@dataclass(slots=True, eq=False)
+class _Deferred:
+    """A route to come back to once the others had their turn: it timed out, asked for time
+    (Retry-After), or was cooling down when reached."""
+
+    slot: _Slot
+    error: LLMError | None
+    ready_at: float  # policy clock: when it may be tried again
 
 
 async def _call_complete(route: Route, request: CompletionRequest) -> Completion:
@@ -182,17 +223,22 @@ async def _call_complete(route: Route, request: CompletionRequest) -> Completion
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
+_LOCKOUT = (AuthenticationFailed, PermissionDenied)
+_THROTTLED = (RateLimited, Overloaded)
 
 
-def _for_route(request: CompletionRequest, route: Route) -> CompletionRequest:
-    """The request with the route's model. A validated request stays valid with another model
-    name, so the copy skips ``__post_init__`` (``dataclasses.replace`` would validate it again)."""
-    if request.model == route.model:
+def _for_route(request: CompletionRequest, route: Route, limit: float | None) -> CompletionRequest:
+    """The request with the route's model and the attempt's time limit (``attempt_timeout``, which
+    the adapter hands to its SDK call). A validated request stays valid with another model name
+    and a limit the policy computed, so the copy skips ``__post_init__``."""
+    if request.model == route.model and (limit is None or limit == request.attempt_timeout):
         return request
     clone = object.__new__(CompletionRequest)
     for name in _REQUEST_FIELDS:
         object.__setattr__(clone, name, getattr(request, name))
     object.__setattr__(clone, "model", route.model)
+    if limit is not None:
+        object.__setattr__(clone, "attempt_timeout", limit)
     return clone
 
 
@@ -200,8 +246,9 @@ class _Run:
     """The state of one request through the policy: the ordered routes, what was tried, the
     deadline, and the decisions after each failure."""
 
-    __slots__ = ("attempts", "bad_providers", "context_floor", "deadline", "hedge", "idx", "last_error",
-                 "last_seen", "last_slot", "order", "policy", "request", "retry", "route_set", "started")
+    __slots__ = ("attempts", "bad_providers", "context_floor", "deadline", "deferred", "errors", "hedge", "idx",
+                 "last_error", "last_seen", "last_slot", "order", "policy", "request", "retry", "route_set",
+                 "skipped", "started")
 
     def __init__(self, policy: FailoverPolicy, route_set: RouteSet, request: CompletionRequest) -> None:
         self.policy = policy
@@ -212,12 +259,15 @@ class _Run:
         self.order: Sequence[Route] = ()
         self.idx = 0
         self.attempts: list[Attempt] = []
+        self.errors: list[LLMError] = []
+        self.skipped = 0
         self.last_error: LLMError | None = None
         self.last_slot: _Slot | None = None
         self.last_seen: LLMError | None = None
         self.context_floor: int | None = None
         self.bad_providers: set[str] | None = None
         self.started: set[str] = set()
+        self.deferred: list[_Deferred] | None = None
         self.deadline: float | None = None
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -225,14 +275,14 @@ class _Run:
     def _begin(self) -> None:
         policy, request = self.policy, self.request
         now = policy.clock.monotonic()
-        policy.budget.deposit(now)
+        policy.state.note_request(now)
         deadline = request.deadline
         for timeout in (request.timeout, policy.config.timeout):
             if timeout is not None and (deadline is None or now + timeout < deadline):
                 deadline = now + timeout
         self.deadline = deadline
         strategy = self.route_set.strategy or policy.strategy
-        self.order = strategy.order(self.route_set.routes, request, policy.stats, now)
+        self.order = strategy.order(self.route_set.routes, request, policy.state.stats(), now)
 
     async def execute(self, call: Callable[[Route, CompletionRequest], Awaitable[T]]) -> tuple[T, _Slot]:
         """Try routes until one succeeds; return its value and attempt, or raise."""
@@ -259,12 +309,13 @@ class _Run:
                     tasks[asyncio.ensure_future(self.attempt(newest, call))] = newest
                 timeout = None
                 if hedges_left and newest is not None:
-                    observed = self.policy._stats(newest.route).percentile(hedge.percentile)
+                    stats = self.policy.state.stats().get(newest.route.name)
+                    observed = stats.percentile(hedge.percentile) if stats is not None else None
                     elapsed = self.policy.clock.monotonic() - newest.start
                     timeout = max(0.0, hedge.delay_for(observed) - elapsed)
                 done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if not done:
-                    slot = self.hedge_slot()
+                    slot = await self.hedge_slot()
                     if slot is None:
                         hedges_left = 0  # no route or no budget left: just wait
                     else:
@@ -302,24 +353,41 @@ class _Run:
             if not t.cancelled() and t.exception() is None:
                 # Finished in the same instant as the winner: the value (an open stream) is unused.
                 value = t.result()
+                usage = value.usage if isinstance(value, Completion) else None
                 if isinstance(value, PrimedStream):
+                    usage = _buffered_usage(value)
                     await value.close()
                 slot = tasks[t]
-                self.report(slot, "lost", None, self.policy.clock.monotonic() - slot.start, None)
+                self.report(slot, "lost", None, self.policy.clock.monotonic() - slot.start, None, usage=usage)
+
+    def _limit(self, now: float) -> tuple[float | None, bool]:
+        """The attempt's time limit, computed once, and whether it is the request's deadline."""
+        limit = self.request.attempt_timeout or self.policy.config.attempt_timeout
+        if self.deadline is None:
+            return limit, False
+        remaining = max(0.0, self.deadline - now)
+        share = self.policy.config.deadline_share
+        if limit is None and share < 1.0 and self._spare(now):
+            return remaining * share, False
+        if limit is None or remaining < limit:
+            return remaining, True
+        return limit, False
+
+    def _spare(self, now: float) -> bool:
+        """Whether a route not tried yet could serve if this attempt fails."""
+        state = self.policy.state
+        for route in self.order[self.idx:]:
+            if route.name not in self.started and self._eligible(route) and state.retry_in(route.name, now) <= 0:
+                return True
+        return False
 
     async def attempt(self, slot: _Slot, call: Callable[[Route, CompletionRequest], Awaitable[T]]) -> T:
         """Run one attempt, reporting failures and cancellation; success is reported by the caller."""
         policy, route = self.policy, slot.route
-        stats = policy._stats(route)
-        breaker = policy._breaker(route)
-        request = _for_route(self.request, route)
-        limit = self.request.attempt_timeout or policy.config.attempt_timeout
-        by_deadline = False
-        if self.deadline is not None:
-            remaining = self.deadline - policy.clock.monotonic()
-            if limit is None or remaining < limit:
-                limit, by_deadline = max(0.0, remaining), True
-        stats.in_flight += 1
+        state = policy.state
+        limit, by_deadline = self._limit(policy.clock.monotonic())
+        request = _for_route(self.request, route, limit)
+        state.in_flight_up(route.name)
         try:
             if limit is None:
                 value = await call(route, request)
@@ -333,23 +401,25 @@ class _Run:
         except LLMError as exc:
             now = policy.clock.monotonic()
             if by_deadline and isinstance(exc, Timeout):
-                if slot.probe:
-                    breaker.release()  # the caller's deadline, not the provider's health
+                state.release(slot.permit)  # the caller's deadline, not the provider's health
             elif exc.retryable:
-                breaker.failure(now, probe=slot.probe)
+                state.record_failure(slot.permit, now)
+                if exc.retry_after is not None and exc.retry_after > 0:
+                    state.note_retry_after(route.name, now, exc.retry_after)
+            elif isinstance(exc, _LOCKOUT):
+                state.record_lockout(slot.permit, now, policy.config.lockout_cooldown, type(exc).__name__)
             else:
-                breaker.success(now)  # the provider answered; the request was the problem
+                state.record_success(slot.permit, now)  # the provider answered; the request was the problem
             self.record(slot, exc, now - slot.start)
             raise
         except BaseException:
-            if slot.probe:
-                breaker.release()
+            state.release(slot.permit)
             duration = policy.clock.monotonic() - slot.start
             self.report(slot, "lost" if slot.lost else "cancelled", None, duration, None)
             raise
         finally:
-            stats.in_flight -= 1
-        breaker.success(policy.clock.monotonic())
+            state.in_flight_down(route.name)
+        state.record_success(slot.permit, policy.clock.monotonic())
         return value
 
     # -- decisions --------------------------------------------------------------------------------
@@ -370,46 +440,77 @@ class _Run:
         raise exc
 
     async def next_slot(self) -> _Slot:
-        """The next attempt: a retry of the route that just failed (after its backoff) or the next
-        eligible route. Raises when nothing is left or the deadline has passed."""
-        policy, clock = self.policy, self.policy.clock
+        """The next attempt: a retry of the route that just failed (after its backoff), the next
+        eligible route, or a deferred route once no other is left. A route that timed out or asked
+        for time (Retry-After) is deferred: the other routes go first, and it is waited for only
+        when nothing else can serve. Raises when nothing is left or the deadline has passed."""
         exc, slot = self.last_error, self.last_slot
-        if exc is not None and slot is not None and exc.retryable and slot.attempt < self.retry.max_attempts:
-            breaker = policy._breaker(slot.route)
-            delay = self.retry.delay(slot.attempt, exc.retry_after, policy.rng)
-            now = clock.monotonic()
-            fits = self.deadline is None or now + delay < self.deadline
-            honoured = exc.retry_after is None or exc.retry_after <= self.retry.max_retry_after
-            if (fits and honoured and breaker.state == "closed" and policy.budget.try_withdraw(now)):
-                if delay > 0:
-                    await clock.sleep(delay)
-                if breaker.allow(clock.monotonic()):
-                    self.last_error = None
-                    return _Slot(slot.route, slot.attempt + 1, clock.monotonic(),
-                                 probe=_is_probe(breaker))
         self.last_error = None
-        nxt = self._next_route()
+        if exc is not None and slot is not None and exc.retryable and slot.attempt < self.retry.max_attempts:
+            now = self.policy.clock.monotonic()
+            if isinstance(exc, Timeout) or exc.retry_after is not None:
+                delay = self.retry.delay(slot.attempt, exc.retry_after, self.policy.rng)
+                self._defer(_Deferred(slot, exc, now + delay))
+            else:
+                retry = await self._retry(slot, exc, now + self.retry.delay(slot.attempt, None, self.policy.rng))
+                if retry is not None:
+                    return retry
+        nxt = await self._next_route()
+        while nxt is None and self.deferred:
+            waiting = min(self.deferred, key=lambda d: d.ready_at)
+            self.deferred.remove(waiting)
+            nxt = await self._retry(waiting.slot, waiting.error, waiting.ready_at)
         if nxt is None:
             self.exhausted()
         return nxt
 
-    def hedge_slot(self) -> _Slot | None:
+    def _defer(self, deferred: _Deferred) -> None:
+        if self.deferred is None:
+            self.deferred = []
+        self.deferred.append(deferred)
+
+    async def _retry(self, slot: _Slot, exc: LLMError | None, ready_at: float) -> _Slot | None:
+        """Try ``slot``'s route again once it is ready (``exc`` None: it was cooling down when
+        reached), if the wait fits the deadline and the retry budget allows."""
+        clock, state = self.policy.clock, self.policy.state
+        route = slot.route
+        now = clock.monotonic()
+        wait = max(ready_at - now, state.retry_in(route.name, now))
+        if self.deadline is not None and now + wait >= self.deadline:
+            return None
+        if exc is not None and exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after:
+            return None
+        if exc is None and wait > self.retry.max_retry_after:
+            return None
+        if state.breaker_state(route.name, now) != "closed":
+            return None
+        if slot.attempt and not state.reserve_retry(now):
+            return None
+        if wait > 0:
+            await clock.sleep(wait)
+        permit = await state.admit(route.name, clock.monotonic())
+        if permit is None:
+            return None
+        self.started.add(route.name)
+        return _Slot(route, slot.attempt + 1, clock.monotonic(), permit)
+
+    async def hedge_slot(self) -> _Slot | None:
         """A hedge: the next eligible route, if the budget allows one more attempt."""
-        slot = self._next_route()
+        slot = await self._next_route()
         if slot is None:
             return None  # nothing to hedge with: spend no budget
-        if not self.policy.budget.try_withdraw(self.policy.clock.monotonic()):
+        state = self.policy.state
+        if not state.reserve_retry(self.policy.clock.monotonic()):
             # Give the route back: it stays available for an ordinary failover.
             self.idx -= 1
             self.started.discard(slot.route.name)
-            if slot.probe:
-                self.policy._breaker(slot.route).release()
+            state.release(slot.permit)
             return None
         slot.hedge = True
         return slot
 
-    def _next_route(self) -> _Slot | None:
-        policy, clock = self.policy, self.policy.clock
+    async def _next_route(self) -> _Slot | None:
+        clock, state = self.policy.clock, self.policy.state
         order = self.order
         while self.idx < len(order):
             route = order[self.idx]
@@ -419,13 +520,20 @@ class _Run:
             now = clock.monotonic()
             if self.deadline is not None and now >= self.deadline:
                 return None
-            breaker = policy._breaker(route)
-            if not breaker.allow(now):
-                self.attempts.append(Attempt(route.name, "CircuitOpen", None, 0.0, 0, "circuit breaker open"))
-                self.report(_Slot(route, 0, now), "skipped", "CircuitOpen", 0.0, None)
+            permit = await state.admit(route.name, now)
+            if permit is None:
+                self.skipped += 1
+                if state.breaker_state(route.name, now) == "closed" and state.retry_in(route.name, now) > 0:
+                    # Cooling after a Retry-After: come back to it if nothing else can serve.
+                    self._defer(_Deferred(_Slot(route, 0, now, Permit(route.name)), None, now))
+                    error, message = "CoolingDown", "cooling down after Retry-After"
+                else:
+                    error, message = "CircuitOpen", "circuit breaker open"
+                self.attempts.append(Attempt(route.name, error, None, 0.0, 0, message))
+                self.report(_Slot(route, 0, now, Permit(route.name)), "skipped", error, 0.0, None)
                 continue
             self.started.add(route.name)
-            return _Slot(route, 1, now, probe=_is_probe(breaker))
+            return _Slot(route, 1, now, permit)
         return None
 
     def _eligible(self, route: Route) -> bool:
@@ -441,37 +549,86 @@ class _Run:
             raise last
         now = self.policy.clock.monotonic()
         late = self.deadline is not None and now >= self.deadline
-        tried = sum(1 for a in self.attempts if a.attempt)
+        errors = self.errors
+        tried = len(errors)
         reason = "the request deadline passed" if late else "every route failed or is unavailable"
-        retry_after = None
-        if not tried:  # every breaker open: say when the first one lets a probe through
-            waits = [self.policy._breaker(r).retry_in(now) for r in self.order]
-            retry_after = min(waits) if waits else None
         raise AllProvidersFailed(
             f"{self.route_set.name!r}: {reason} ({tried} attempts on {len(self.order)} routes)",
             attempts=self.attempts,
-            status=last.status if last is not None else None,
-            retry_after=retry_after if retry_after is not None or last is None else last.retry_after,
+            status=self._status(late),
+            retry_after=self._retry_after(now),
+            retryable=late or self.skipped > 0 or any(e.retryable for e in errors),
         ) from last
+
+    def _status(self, late: bool) -> int | None:
+        """One status for the whole request: the attempts' own when they agree, else 429 when every
+        attempt was throttled, 504 when the deadline passed, 503 when every failure was transient."""
+        errors = self.errors
+        statuses = {e.status for e in errors}
+        if len(statuses) == 1 and None not in statuses:
+            return statuses.pop()
+        if errors and all(isinstance(e, RateLimited) for e in errors):
+            return 429
+        if late:
+            return 504
+        if all(e.retryable for e in errors):
+            return 503
+        return self.last_seen.status if self.last_seen is not None else None
+
+    def _retry_after(self, now: float) -> float | None:
+        """When every attempt was throttled or overloaded (or skipped as unavailable): seconds until
+        the first route can serve again, where that is known."""
+        if not all(isinstance(e, _THROTTLED) for e in self.errors):
+            return None
+        state = self.policy.state
+        tried = [a.route for a in self.attempts if a.attempt]
+        hinted = {route for route, e in zip(tried, self.errors, strict=True) if e.retry_after is not None}
+        waits = []
+        for route in self.order:
+            wait = state.retry_in(route.name, now)
+            if wait > 0 or route.name in hinted:
+                waits.append(wait)
+        return min(waits) if waits else None
 
     # -- reporting --------------------------------------------------------------------------------
 
     def record(self, slot: _Slot, exc: LLMError, duration: float) -> None:
         self.last_seen = exc
+        self.errors.append(exc)
         self.attempts.append(Attempt(slot.route.name, type(exc).__name__, exc.status, duration, slot.attempt,
                                      exc.message[:200]))
         self.report(slot, "error", type(exc).__name__, duration, None, exc.status)
 
     def report(self, slot: _Slot, outcome: Outcome, error: str | None, latency: float, ttft: float | None,
-               status: int | None = None) -> None:
-        if type(self.policy.observer) is NullObserver:
+               status: int | None = None, *, usage: Usage | None = None, estimated: bool = False) -> None:
+        policy = self.policy
+        if type(policy.observer) is NullObserver:
             return
+        route = slot.route
         event = AttemptEvent(
-            slot.route.name, slot.attempt, outcome, error, status, latency, ttft,
-            self.policy._breaker(slot.route).state, self.route_set.name, slot.hedge,
+            route.name, slot.attempt, outcome, error, status, latency, ttft,
+            policy.state.breaker_state(route.name, policy.clock.monotonic()), self.route_set.name, slot.hedge,
+            provider=route.provider, model=route.model, usage=usage, estimated=estimated,
         )
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
-            self.policy.observer.on_attempt(event)
+            policy.observer.on_attempt(event)
+
+
+def _buffered_usage(primed: PrimedStream) -> Usage | None:
+    """The last usage a primed (unread) stream reported, if any."""
+    found = [e.usage for e in primed.buffered if type(e) is UsageUpdate]
+    return found[-1] if found else None
+
+
+def _stream_usage(partial: Completion, outcome: Outcome) -> tuple[Usage, bool]:
+    """A stream attempt's usage: what the vendor reported, with the output estimated from the text
+    received when a stream that did not finish reported none."""
+    usage = partial.usage
+    if outcome != "ok" and usage.output_tokens == 0 and partial.parts:
+        out = estimate_output_tokens(partial)
+        return Usage(usage.input_tokens, out, usage.cached_input_tokens, usage.cache_write_tokens,
+                     usage.reasoning_tokens), True
+    return usage, False
 
 
 async def _call_stream(route: Route, request: CompletionRequest) -> PrimedStream:
@@ -539,7 +696,7 @@ class PolicyStream:
             self._acc = Accumulator()
         policy = run.policy
         if primed.ttft is not None:
-            policy._stats(slot.route).observe(policy.clock.monotonic(), None, primed.ttft)
+            policy.state.observe_latency(slot.route.name, policy.clock.monotonic(), None, primed.ttft)
         if run.deadline is not None:
             loop = asyncio.get_running_loop()
             self._loop_deadline = loop.time() + (run.deadline - policy.clock.monotonic())
@@ -582,8 +739,8 @@ class PolicyStream:
         slot = self._slot
         assert slot is not None
         if health and exc.retryable:
-            # probe=False: this call's verdict was given when its stream opened
-            self._run.policy._breaker(slot.route).failure(self._run.policy.clock.monotonic(), probe=False)
+            # Not a probe: this call's verdict was given when its stream opened.
+            self._run.policy.state.record_failure(Permit(slot.route.name), self._run.policy.clock.monotonic())
         await self._finish("interrupted", exc)
         if isinstance(exc, StreamInterrupted):
             raise exc
@@ -606,9 +763,11 @@ class PolicyStream:
         now = run.policy.clock.monotonic()
         latency = now - slot.start
         if outcome == "ok":
-            run.policy._stats(slot.route).observe(now, latency, None)
+            run.policy.state.observe_latency(slot.route.name, now, latency, None)
         error = type(exc).__name__ if exc is not None else None
-        run.report(slot, outcome, error, latency, primed.ttft, exc.status if exc is not None else None)
+        usage, estimated = _stream_usage(self.partial(), outcome)
+        run.report(slot, outcome, error, latency, primed.ttft, exc.status if exc is not None else None,
+                   usage=usage, estimated=estimated)
         self._events = None
         await primed.close()
 

@@ -9,15 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from llmport.domain import Usage
+
 BreakerState = Literal["closed", "open", "half_open"]
-Outcome = Literal["ok", "error", "skipped", "cancelled", "lost", "interrupted"]
+Outcome = Literal["ok", "error", "skipped", "cancelled", "lost", "interrupted", "cached", "enriched"]
 
 
 @dataclass(frozen=True, slots=True)
 class AttemptEvent:
     """One try of one route. ``outcome``: ``ok``; ``error``; ``skipped`` (open breaker, no network);
     ``cancelled`` (the caller gave up); ``lost`` (a hedge another attempt beat); ``interrupted``
-    (a stream that failed after its first content reached the caller)."""
+    (a stream that failed after its first content reached the caller).
+
+    Pipeline steps before the policy report through the same events: ``cached`` (a response cache
+    answered; route ``"cache"``, no upstream call, cost 0) and ``enriched`` (route ``"context"``:
+    guidance added; ``detail`` names the snippets used and those dropped by the token cap)."""
 
     route: str
     attempt: int
@@ -29,17 +35,27 @@ class AttemptEvent:
     breaker: BreakerState
     target: str = ""  # the requested alias / model
     hedge: bool = False
+    detail: str | None = None
+    provider: str = ""
+    model: str = ""
+    # The attempt's usage as far as known: the answer's, or a cut/cancelled stream's so far (its
+    # output estimated from the text received when the vendor had not reported it: ``estimated``).
+    # None when the attempt produced no usage report (errors, cancellations before any output).
+    usage: Usage | None = None
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class BreakerTransition:
-    """A route's circuit breaker changed state."""
+    """A route's circuit breaker changed state. ``error``: the error type that forced it open
+    at once (``AuthenticationFailed``, ``PermissionDenied``: an operator must act), else None."""
 
     route: str
     old: BreakerState
     new: BreakerState
     reason: str
     at: float
+    error: str | None = None
 
 
 class PolicyObserver(Protocol):

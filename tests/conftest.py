@@ -31,3 +31,6 @@ def emu(emulator: VendorEmulator) -> Iterator[VendorEmulator]:
     emulator.reset()
     yield emulator
     emulator.reset()
+
+
+from .redis_fixtures import own_redis, redis_connection, redis_server, redis_url  # noqa: E402, F401

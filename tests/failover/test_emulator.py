@@ -64,12 +64,28 @@ async def test_fails_twice_then_succeeds(emu: VendorEmulator, policy: FailoverPo
     assert not emu.journal.entries(tag="backup")
 
 
-async def test_429_retry_after_is_honoured(emu: VendorEmulator, policy: FailoverPolicy) -> None:
+async def test_429_retry_after_is_honoured_when_no_other_route_can_serve(emu: VendorEmulator,
+                                                                         policy: FailoverPolicy) -> None:
     emu.script(Fault.rate_limited(retry_after=0.3), Reply("after the wait"), tag="primary")
-    assert (await policy.complete(ask())).text == "after the wait"
+    assert (await policy.complete(ask(f"primary/{GPT}"))).text == "after the wait"
     first, second = emu.journal.entries(tag="primary")
     assert first.status == 429
     assert second.arrived - first.arrived >= 0.3
+
+
+async def test_429_retry_after_fails_over_at_once_when_the_backup_can_serve(emu: VendorEmulator,
+                                                                           policy: FailoverPolicy) -> None:
+    emu.script(Fault.rate_limited(retry_after=5), tag="primary")
+    emu.script(Reply("the backup at once"), tag="backup")
+    assert (await policy.complete(ask())).text == "the backup at once"
+    (throttled,) = emu.journal.entries(tag="primary")
+    (answered,) = emu.journal.entries(tag="backup")
+    assert throttled.status == 429
+    assert answered.arrived - throttled.arrived < 5  # not waited for: the backup could serve
+    # The Retry-After cools the primary for every request: the next one goes straight to the backup.
+    emu.script(Reply("the backup again"), tag="backup")
+    assert (await policy.complete(ask())).text == "the backup again"
+    assert len(emu.journal.entries(tag="primary")) == 1
 
 
 async def test_400_is_never_retried(emu: VendorEmulator, policy: FailoverPolicy) -> None:

@@ -1,0 +1,108 @@
+"""The request pipeline's cost: a response-cache hit (in memory and in Redis), a miss, and a request
+that does not opt in, each against the same call through the bare failover policy.
+
+The upstream is ``FakeLLM`` (no network), so the figures are the pipeline's own CPU time: the
+baseline is the policy alone, llmport's side the policy behind the cache step. Targets: a memory
+hit <= 50 us, a Redis hit on loopback <= 500 us (absolute, llmport's side), a miss <= 20 us more
+than the uncached call. Timing: see ``benchmarks.harness``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from benchmarks.harness import Case, _measure, complete_text, request, stream_text
+from llmport.adapters.cache_memory import MemoryResponseCache
+from llmport.adapters.testing.fake import FakeLLM
+from llmport.domain import CachePolicy
+from llmport.ports import FailoverPolicy, LLMPort, PolicyConfig, Route, Router, RouteSet
+from llmport.ports.context import CallableContextSource, ContextEnricher, Snippet
+from llmport.ports.response_cache import CachingLLM, ResponseCache
+
+MODEL, ALIAS = "fake-model", "smart"
+TEXT = "Hamlet avenges his father and everyone dies."
+TARGETS = {  # case -> (what is compared, microseconds)
+    "memory hit complete": ("absolute", 50.0),
+    "memory hit stream (replay)": ("absolute", 50.0),
+    "redis hit complete": ("absolute", 500.0),
+    "memory miss complete": ("overhead", 20.0),
+}
+
+
+def _policy(adapter: LLMPort) -> FailoverPolicy:
+    route = Route("fake", MODEL, adapter)
+    return FailoverPolicy(Router([route], {ALIAS: RouteSet(ALIAS, (route,))}), config=PolicyConfig())
+
+
+async def _redis_cache(stack: AsyncExitStack) -> ResponseCache | None:
+    """A Redis cache on a redis-server of its own, when the redis extra and server are installed."""
+    try:
+        from llmport.adapters.cache_redis import RedisResponseCache
+        from llmport.adapters.redis import RedisConnection
+        from llmport.adapters.redis.server import RedisServer
+    except ImportError:
+        return None
+    server = stack.enter_context(RedisServer())
+    connection = RedisConnection(server.url, namespace="bench", timeout=1.0)
+    stack.push_async_callback(connection.aclose)
+    return RedisResponseCache(connection)
+
+
+@asynccontextmanager
+async def cases() -> AsyncIterator[list[Case]]:
+    async with AsyncExitStack() as stack:
+        policy = _policy(FakeLLM(default=TEXT, name="fake"))
+        plain = request(ALIAS)
+        cached_req = request(ALIAS, cache=CachePolicy(response_ttl=3600))
+        memory = MemoryResponseCache()
+        with_cache = CachingLLM(policy, memory)
+        await with_cache.complete(cached_req)  # the entry every hit reads
+
+        missing = CachingLLM(policy, MemoryResponseCache())
+        miss_cache = missing.cache
+        assert isinstance(miss_cache, MemoryResponseCache)
+
+        async def miss() -> object:
+            text = (await missing.complete(cached_req)).text
+            miss_cache.clear()  # the next call misses again
+            return text
+
+        guidance = CallableContextSource(lambda q: [Snippet("Answer in one sentence.", "style.md")])
+        full = ContextEnricher(CachingLLM(policy, MemoryResponseCache()), guidance)
+
+        rows = [
+            Case("memory hit complete", complete_text(policy, plain), complete_text(with_cache, cached_req), 2000,
+                 TEXT),
+            Case("memory hit stream (replay)", stream_text(policy, plain), stream_text(with_cache, cached_req), 1000,
+                 TEXT),
+            Case("memory miss complete", complete_text(policy, plain), miss, 2000, TEXT),
+            Case("no opt-in, enrichment + cache steps", complete_text(policy, plain), complete_text(full, plain), 2000,
+                 TEXT),
+        ]
+        redis = await _redis_cache(stack)
+        if redis is not None:
+            over_redis = CachingLLM(policy, redis)
+            await over_redis.complete(cached_req)
+            rows.append(Case("redis hit complete", complete_text(policy, plain), complete_text(over_redis, cached_req),
+                             500, TEXT))
+        yield rows
+
+
+def run() -> list[tuple[str, float, float]]:
+    rows = asyncio.run(_measure("pipeline", cases()))
+    for name, base, ours in rows:
+        target = TARGETS.get(name)
+        verdict = ""
+        if target is not None:
+            kind, limit = target
+            value = ours if kind == "absolute" else ours - base
+            verdict = f"  target {kind} <= {limit:g} us: {'met' if value * 1e6 <= limit else 'MISSED'}"
+        print(f"pipeline {name:<36} baseline {base * 1e6:8.1f} us  llmport {ours * 1e6:8.1f} us  "
+              f"overhead {(ours - base) * 1e6:+.1f} us{verdict}", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    run()

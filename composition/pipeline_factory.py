@@ -1,0 +1,96 @@
+"""Builds the pipeline behind ``container.llm``: the host's own steps, then context enrichment, the
+response cache and (when configured) budgets, ending at the failover policy::
+
+    host steps (e.g. PII redaction) -> ContextEnricher -> CachingLLM -> ... -> FailoverPolicy
+
+A step is present only when configured: with no cache, no guidance and no host step the pipeline is
+the policy itself. Enrichment comes before the cache, so the cache key covers the guidance added.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from llmport.adapters.cache_memory import MemoryResponseCache
+from llmport.adapters.context_markdown import ContextFileError, MarkdownContextSource
+from llmport.domain import LLMError
+from llmport.ports import FailoverPolicy, LLMPort, PolicyObserver
+from llmport.ports.context import ContextEnricher, ContextSource
+from llmport.ports.pipeline import Step, chain
+from llmport.ports.response_cache import CachingLLM, ResponseCache
+
+from .pipeline_settings import CacheSettings, ContextSettings
+from .settings import SettingsError
+
+
+def build_response_cache(cache: CacheSettings, redis: Any = None) -> ResponseCache | None:
+    """The configured cache store (None when ``LLMPORT_CACHE__BACKEND=off``). ``redis``: the shared
+    Redis connection, needed by the redis backend."""
+    if cache.backend == "off":
+        return None
+    if cache.backend == "memory":
+        return MemoryResponseCache(cache.max_entries, cache.max_bytes)
+    if redis is None:
+        raise SettingsError("LLMPORT_CACHE__BACKEND: the redis backend needs the shared Redis connection "
+                            "(set LLMPORT_STATE__URL)")
+    from llmport.adapters.cache_redis import RedisResponseCache
+
+    return RedisResponseCache(redis)
+
+
+def build_context_source(context: ContextSettings) -> ContextSource | None:
+    """Guidance from ``LLMPORT_CONTEXT__DIRECTORY`` (None when unset)."""
+    if context.directory is None:
+        return None
+    try:
+        return MarkdownContextSource(context.directory)
+    except ContextFileError as exc:
+        raise SettingsError(f"LLMPORT_CONTEXT__DIRECTORY: {exc}") from None
+
+
+def route_set_namer(policy: FailoverPolicy) -> Callable[[str], str]:
+    """Names what a request's model resolves to (its routes, in order) for the cache key."""
+
+    @functools.lru_cache(maxsize=4096)
+    def name(model: str) -> str:
+        return ",".join(route.name for route in policy.router.resolve(model).routes)
+
+    return name
+
+
+def build_pipeline(
+    policy: FailoverPolicy,
+    observer: PolicyObserver,
+    *,
+    cache_settings: CacheSettings,
+    context_settings: ContextSettings,
+    cache: ResponseCache | None = None,
+    context: ContextSource | None = None,
+    host_steps: Sequence[Step] = (),
+) -> LLMPort:
+    """The ``LLMPort`` a host gets. ``cache``/``context``: the stores built by the functions above
+    (or a host's own ``ContextSource``); ``host_steps`` run first, outermost first."""
+    steps: list[Step] = list(host_steps)
+    if context is not None:
+        source = context
+        steps.append(lambda inner: ContextEnricher(inner, source, max_tokens=context_settings.max_tokens,
+                                                   observer=observer))
+    if cache is not None:
+        store, namer = cache, route_set_namer(policy)
+        _check_aliases(cache_settings, namer)
+        steps.append(lambda inner: CachingLLM(inner, store, cache_settings.config(), route_set=namer,
+                                              observer=observer))
+    return chain(steps, policy)
+
+
+def _check_aliases(cache: CacheSettings, namer: Callable[[str], str]) -> None:
+    problems = []
+    for alias in cache.aliases:
+        try:
+            namer(alias)
+        except LLMError:
+            problems.append(f"LLMPORT_CACHE__ALIASES__{alias.upper()}: {alias!r} is not a configured alias or model")
+    if problems:
+        raise SettingsError("\n".join(problems))

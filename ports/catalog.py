@@ -1,0 +1,39 @@
+"""The model catalog port: limits, capabilities and price of a provider's model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from llmport.domain.catalog import ModelInfo
+
+
+class ModelCatalog(Protocol):
+    """Answers what is known of ``model`` served by the configured provider named ``provider``.
+    Never raises for an unknown model: its entry has ``None`` fields (``price`` included)."""
+
+    def lookup(self, provider: str, model: str) -> ModelInfo: ...
+
+
+class LayeredCatalog:
+    """Settings over price data: an entry configured for ``provider/model`` wins field by field,
+    then one for the whole provider (``provider/*``), then ``base``. Lookups are cached."""
+
+    def __init__(self, base: ModelCatalog | None, overrides: Mapping[str, ModelInfo] | None = None) -> None:
+        self.base = base
+        self.overrides = dict(overrides or {})
+        self._cache: dict[tuple[str, str], ModelInfo] = {}
+
+    def lookup(self, provider: str, model: str) -> ModelInfo:
+        key = (provider, model)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        info = self.base.lookup(provider, model) if self.base is not None else ModelInfo(provider, model)
+        for name in (f"{provider}/*", f"{provider}/{model}"):
+            override = self.overrides.get(name)
+            if override is not None:
+                info = info.merged(override)
+        if len(self._cache) < 4096:  # bounded: callers choose model names
+            self._cache[key] = info
+        return info

@@ -1,0 +1,154 @@
+"""Context enrichment: guidance snippets (a team's conventions, ADRs, a knowledge base's answers)
+added to a request's system context before it goes on (and before the response cache's key).
+
+A ``ContextSource`` picks snippets for a request by tenant, metadata tags and the last user message;
+``ContextEnricher`` adds them under a token cap, keeping whole snippets by priority (never cutting
+one in the middle) and reporting which were used and which dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from llmport.domain import Completion, CompletionRequest, Role, StreamEvent
+
+from .llm import LLMPort
+from .observer import AttemptEvent, NullObserver, PolicyObserver
+from .pipeline import LLMStep, evolve, stream_after
+
+TAGS_KEY = "tags"  # request.metadata["tags"]: comma-separated tags that select guidance
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """One piece of guidance: its text, where it comes from, and its priority (higher kept first)."""
+
+    text: str
+    source: str
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ContextQuery:
+    """What a source may choose by: the tenant, the request's tags and metadata, the last user message."""
+
+    tenant: str | None
+    tags: frozenset[str]
+    metadata: Mapping[str, str]
+    last_user_message: str
+
+    @classmethod
+    def of(cls, request: CompletionRequest) -> ContextQuery:
+        raw = request.metadata.get(TAGS_KEY, "")
+        raw = raw if isinstance(raw, str) else ""
+        tags = frozenset(t.strip().lower() for t in raw.split(",") if t.strip())
+        last = next((m.text for m in reversed(request.messages) if m.role is Role.USER), "")
+        return cls(request.tenant_id, tags, request.metadata, last)
+
+
+class ContextSource(Protocol):
+    """Returns the guidance that applies to a request (any order; the enricher ranks by priority)."""
+
+    async def snippets(self, query: ContextQuery) -> Sequence[Snippet]: ...
+
+
+SnippetFunction = Callable[[ContextQuery], Iterable[Snippet] | Awaitable[Iterable[Snippet]]]
+
+
+class CallableContextSource:
+    """A ``ContextSource`` from a plain function (sync or async): a host's own knowledge base."""
+
+    def __init__(self, function: SnippetFunction) -> None:
+        self.function = function
+
+    async def snippets(self, query: ContextQuery) -> Sequence[Snippet]:
+        found = self.function(query)
+        if inspect.isawaitable(found):
+            found = await found
+        return tuple(found)
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token, rounded up (errs high, so a cap holds for real tokenisers)."""
+    return math.ceil(len(text) / 4)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The snippets kept (in the order they are added) and those dropped by the cap."""
+
+    used: tuple[Snippet, ...]
+    dropped: tuple[Snippet, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(s.text.strip() for s in self.used)
+
+
+def select(snippets: Iterable[Snippet], max_tokens: int,
+           count: Callable[[str], int] = estimate_tokens) -> Selection:
+    """Keep snippets from the highest priority down while the guidance text (blank lines between
+    snippets included) fits in ``max_tokens``; a snippet that does not fit is dropped whole, and
+    smaller, lower-priority ones may still fit. Ties keep the source's order."""
+    ranked = sorted((s for s in snippets if s.text.strip()), key=lambda s: -s.priority)
+    used: list[Snippet] = []
+    dropped: list[Snippet] = []
+    text = ""
+    for s in ranked:
+        candidate = f"{text}\n\n{s.text.strip()}" if used else s.text.strip()
+        if count(candidate) <= max_tokens:
+            used.append(s)
+            text = candidate
+        else:
+            dropped.append(s)
+    return Selection(tuple(used), tuple(dropped))
+
+
+class ContextEnricher(LLMStep):
+    """The enrichment step: the selected guidance goes after the request's own ``system`` text."""
+
+    def __init__(self, inner: LLMPort, source: ContextSource, *, max_tokens: int = 1000,
+                 count: Callable[[str], int] = estimate_tokens, observer: PolicyObserver | None = None) -> None:
+        super().__init__(inner)
+        self.source = source
+        self.max_tokens = max_tokens
+        self.count = count
+        self.observer: PolicyObserver = observer or NullObserver()
+
+    async def enrich(self, request: CompletionRequest) -> CompletionRequest:
+        """``request`` with its guidance added (unchanged when none applies)."""
+        start = time.perf_counter()
+        found = await self.source.snippets(ContextQuery.of(request))
+        if not found:
+            return request
+        chosen = select(found, self.max_tokens, self.count)
+        self._report(request, chosen, time.perf_counter() - start)
+        if not chosen.used:
+            return request
+        system = f"{request.system}\n\n{chosen.text}" if request.system else chosen.text
+        return evolve(request, system=system)
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        return await self.inner.complete(await self.enrich(request))
+
+    def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+        return stream_after(lambda: self.enrich(request), self.inner)
+
+    async def count_tokens(self, request: CompletionRequest) -> int:
+        return await self.inner.count_tokens(await self.enrich(request))
+
+    def _report(self, request: CompletionRequest, chosen: Selection, latency: float) -> None:
+        detail = "used: " + ", ".join(s.source for s in chosen.used)
+        if chosen.dropped:
+            detail += "; dropped by the token cap: " + ", ".join(s.source for s in chosen.dropped)
+        event = AttemptEvent("context", 0, "enriched", None, None, latency, None, "closed",
+                             target=request.model, detail=detail)
+        with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
+            self.observer.on_attempt(event)

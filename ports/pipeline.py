@@ -1,0 +1,80 @@
+"""The request pipeline: ``LLMPort`` steps, each wrapping the next, ending at the failover policy.
+
+A step is a function ``inner -> LLMPort``; ``chain`` builds the pipeline from the outermost step
+inwards. ``LLMStep`` is the base of a step that changes only what it needs: every method it does
+not override passes the call to the next port unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from llmport.domain import Completion, CompletionRequest, StreamEvent
+
+from .llm import LLMPort
+
+T = TypeVar("T", CompletionRequest, Completion)
+
+Step = Callable[[LLMPort], LLMPort]
+"""Builds a pipeline step around the next port (e.g. ``lambda inner: Redactor(inner)``)."""
+
+
+class LLMStep:
+    """An ``LLMPort`` that delegates to ``inner``; subclasses override what their step changes."""
+
+    def __init__(self, inner: LLMPort) -> None:
+        self.inner = inner
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        return await self.inner.complete(request)
+
+    def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+        return self.inner.stream(request)
+
+    async def count_tokens(self, request: CompletionRequest) -> int:
+        return await self.inner.count_tokens(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def chain(steps: Sequence[Step], terminal: LLMPort) -> LLMPort:
+    """The pipeline ``steps[0] -> steps[1] -> ... -> terminal``: the first step sees a request first."""
+    port = terminal
+    for step in reversed(steps):
+        port = step(port)
+    return port
+
+
+def innermost(port: LLMPort) -> LLMPort:
+    """The port at the end of a pipeline (the failover policy in the container's pipeline)."""
+    while isinstance(port, LLMStep):
+        port = port.inner
+    return port
+
+
+@asynccontextmanager
+async def stream_after(prepare: Callable[[], Awaitable[CompletionRequest]],
+                       inner: LLMPort) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    """``inner``'s stream of the request ``prepare()`` gives: for a step that must await something
+    (a lookup, a reservation) before the stream opens. The events are ``inner``'s own."""
+    request = await prepare()
+    async with inner.stream(request) as events:
+        yield events
+
+
+def evolve(value: T, **changes: Any) -> T:
+    """A copy of a validated request or completion with ``changes``, skipping ``__post_init__``
+    (``dataclasses.replace`` would validate or normalise it again: tens of microseconds a call).
+    Only for changes that cannot make the value invalid, e.g. another ``system`` string."""
+    kind = type(value)
+    clone = object.__new__(kind)
+    for name in _FIELDS[kind]:
+        object.__setattr__(clone, name, changes[name] if name in changes else getattr(value, name))
+    return clone
+
+
+_FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in (CompletionRequest, Completion)}

@@ -1,0 +1,359 @@
+"""The response cache: a port (``ResponseCache``) and the pipeline step that uses it (``CachingLLM``).
+
+Opt-in: a request with ``cache.response_ttl`` (seconds), or any request to an alias with a
+``CacheRule``. Only complete, successful answers are stored (a stream only once it ended with
+``StreamEnd``). A hit on ``complete`` returns the completion marked ``cached``; a hit on ``stream``
+replays it as the events a live stream produces, with the usage marked cached. Identical requests
+in flight at once make one upstream call (per process; across processes through the cache's
+best-effort fill lock). A cache that fails or holds bad data is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol
+
+from llmport.domain import (
+    Accumulator,
+    Completion,
+    CompletionRequest,
+    LLMError,
+    StreamEnd,
+    StreamEvent,
+    Timeout,
+    completion_events,
+)
+
+from .cache_key import cache_key
+from .clock import SYSTEM_CLOCK, Clock
+from .llm import LLMPort
+from .observer import AttemptEvent, NullObserver, PolicyObserver
+from .pipeline import LLMStep, evolve
+
+_SHARED = None  # the tenant part of a key for an alias whose answers every tenant may share
+
+
+class ResponseCache(Protocol):
+    """Where answers are kept. Implementations never raise: bad data and an unavailable store are
+    a miss (``get`` returns None) or a skipped write."""
+
+    async def get(self, key: str) -> Completion | None:
+        """The answer stored under ``key`` (marked ``cached``), or None."""
+        ...
+
+    async def put(self, key: str, completion: Completion, ttl: float) -> None:
+        """Keep ``completion`` under ``key`` for ``ttl`` seconds."""
+        ...
+
+    async def acquire(self, key: str, ttl: float) -> bool:
+        """Claim the right to fill ``key`` across processes for at most ``ttl`` seconds; True when
+        this process should call upstream (always, for a cache no other process shares)."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Give up a claim taken by ``acquire``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRule:
+    """An alias's caching: its requests are cached for ``ttl`` seconds (the default TTL when None);
+    ``shared`` lets every tenant be served the same answers."""
+
+    ttl: float | None = None
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    """``ttl``: the default for aliases opting in without one. ``lock_ttl``: how long another
+    process's fill claim is waited for (polling every ``lock_poll``) before calling upstream anyway.
+    ``chunk_size``: characters per replayed text or argument event."""
+
+    ttl: float = 300.0
+    aliases: Mapping[str, CacheRule] = field(default_factory=dict)
+    lock_ttl: float = 5.0
+    lock_poll: float = 0.05
+    chunk_size: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    key: str
+    ttl: float
+    read: bool
+    write: bool
+
+
+# What a follower of an identical request in flight receives: the answer, the error, or None when
+# the leader gave up without one (the follower then tries itself).
+_Outcome = Completion | LLMError | None
+
+
+class CachingLLM(LLMStep):
+    """The response cache step. ``route_set`` names what a request's ``model`` resolves to (so an
+    alias re-pointed at other routes never serves the old routes' answers); by default the model."""
+
+    def __init__(
+        self,
+        inner: LLMPort,
+        cache: ResponseCache,
+        config: CacheConfig | None = None,
+        *,
+        route_set: Callable[[str], str] | None = None,
+        observer: PolicyObserver | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        super().__init__(inner)
+        self.cache = cache
+        self.config = config or CacheConfig()
+        self.route_set = route_set or _same
+        self.observer: PolicyObserver = observer or NullObserver()
+        self.clock = clock
+        self._flights: dict[str, asyncio.Future[_Outcome]] = {}
+
+    def plan(self, request: CompletionRequest) -> _Plan | None:
+        """Whether and how ``request`` uses the cache (None: it passes straight through)."""
+        policy = request.cache
+        rule = self.config.aliases.get(request.model)
+        if policy.response_ttl is not None:
+            ttl = float(policy.response_ttl)
+        elif rule is not None:
+            ttl = self.config.ttl if rule.ttl is None else rule.ttl
+        else:
+            return None
+        if not ttl > 0:
+            return None
+        tenant = _SHARED if rule is not None and rule.shared else request.tenant_id or ""
+        key = cache_key(request, self.route_set(request.model), tenant)
+        return _Plan(key, ttl, not policy.refresh, policy.store)
+
+    # -- LLMPort -------------------------------------------------------------------------------
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        plan = self.plan(request)
+        if plan is None:
+            return await self.inner.complete(request)
+        start = self.clock.monotonic()
+        if plan.read:
+            hit = await self._get(plan.key)
+            if hit is not None:
+                self._report(request, start, "hit")
+                return hit
+        while True:
+            flight = self._flights.get(plan.key) if plan.read else None
+            if flight is None:
+                return await self._lead_complete(request, plan, start)
+            outcome = await self._follow(flight, request)
+            if isinstance(outcome, Completion):
+                self._report(request, start, "in flight")
+                return outcome if outcome.cached else evolve(outcome, cached=True)
+            if outcome is not None:
+                raise outcome
+
+    def stream(self, request: CompletionRequest) -> CachingStream:
+        return CachingStream(self, request)
+
+    # -- mechanics shared by complete and stream --------------------------------------------------
+
+    async def _lead_complete(self, request: CompletionRequest, plan: _Plan, start: float) -> Completion:
+        flight = self._open_flight(plan.key)
+        outcome: _Outcome = None
+        try:
+            hit = await self._claim(plan, request)
+            if hit is not None:
+                outcome = hit
+                self._report(request, start, "filled elsewhere")
+                return hit
+            try:
+                completion = await self.inner.complete(request)
+            except LLMError as exc:
+                outcome = exc
+                raise
+            await self._put(plan, completion)
+            outcome = completion
+            return completion
+        finally:
+            self._close_flight(plan.key, flight, outcome)
+            if not isinstance(outcome, Completion):
+                await self._release(plan.key)
+
+    def _open_flight(self, key: str) -> asyncio.Future[_Outcome]:
+        flight: asyncio.Future[_Outcome] = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        return flight
+
+    def _close_flight(self, key: str, flight: asyncio.Future[_Outcome], outcome: _Outcome) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not flight.done():
+            flight.set_result(outcome)
+
+    async def _claim(self, plan: _Plan, request: CompletionRequest) -> Completion | None:
+        """Take the cross-process fill claim; when another process holds it, wait (bounded) for its
+        answer to appear. Returns that answer, or None when this process should call upstream."""
+        try:
+            if await self.cache.acquire(plan.key, self.config.lock_ttl):
+                return None
+        except Exception:  # a failing cache is a miss: fill it ourselves
+            return None
+        waited = 0.0
+        while waited < self.config.lock_ttl:
+            await self.clock.sleep(self.config.lock_poll)
+            waited += self.config.lock_poll
+            if plan.read and (hit := await self._get(plan.key)) is not None:
+                return hit
+        return None
+
+    async def _follow(self, flight: asyncio.Future[_Outcome], request: CompletionRequest) -> _Outcome:
+        """Wait for the identical request in flight, within this request's own time limit."""
+        limit = request.timeout
+        if request.deadline is not None:
+            left = request.deadline - self.clock.monotonic()
+            limit = left if limit is None else min(limit, left)
+        try:
+            async with asyncio.timeout(limit):
+                return await asyncio.shield(flight)
+        except TimeoutError:
+            raise Timeout("timed out waiting for an identical request in flight") from None
+
+    async def _get(self, key: str) -> Completion | None:
+        try:
+            return await self.cache.get(key)
+        except Exception:  # the port promises not to raise; a broken implementation is still a miss
+            return None
+
+    async def _put(self, plan: _Plan, completion: Completion) -> None:
+        if plan.write:
+            with contextlib.suppress(Exception):  # a failing cache only costs a future hit
+                await self.cache.put(plan.key, completion, plan.ttl)
+        await self._release(plan.key)
+
+    async def _release(self, key: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.cache.release(key)
+
+    def _report(self, request: CompletionRequest, start: float, how: str) -> None:
+        event = AttemptEvent("cache", 0, "cached", None, None, self.clock.monotonic() - start, None, "closed",
+                             target=request.model, detail=how)
+        with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
+            self.observer.on_attempt(event)
+
+
+class CachingStream:
+    """The value of ``CachingLLM.stream``: an async context manager and iterator in one. A hit (or
+    an identical stream finishing first) replays the cached answer; a miss passes the live events
+    through, folding them, and stores the answer when the stream ends with ``StreamEnd``."""
+
+    def __init__(self, step: CachingLLM, request: CompletionRequest) -> None:
+        self._step = step
+        self._request = request
+        self._replay: AsyncIterator[StreamEvent] | None = None
+        self._live: AsyncIterator[StreamEvent] | None = None
+        self._ctx: contextlib.AbstractAsyncContextManager[AsyncIterator[StreamEvent]] | None = None
+        self._plan: _Plan | None = None
+        self._flight: asyncio.Future[_Outcome] | None = None
+        self._acc: Accumulator | None = None
+        self._outcome: _Outcome = None
+
+    async def __aenter__(self) -> CachingStream:
+        step, request = self._step, self._request
+        plan = self._plan = step.plan(request)
+        if plan is None:
+            await self._open_live()
+            return self
+        start = step.clock.monotonic()
+        if plan.read:
+            hit = await step._get(plan.key)
+            if hit is not None:
+                step._report(request, start, "hit")
+                self._replay = _replay(hit, step.config.chunk_size)
+                return self
+        while True:
+            flight = step._flights.get(plan.key) if plan.read else None
+            if flight is None:
+                break
+            outcome = await step._follow(flight, request)
+            if isinstance(outcome, Completion):
+                step._report(request, start, "in flight")
+                self._replay = _replay(outcome if outcome.cached else evolve(outcome, cached=True),
+                                       step.config.chunk_size)
+                return self
+            if outcome is not None:
+                raise outcome
+        self._flight = step._open_flight(plan.key)
+        try:
+            hit = await step._claim(plan, request)
+            if hit is not None:
+                step._report(request, start, "filled elsewhere")
+                self._outcome = hit
+                self._replay = _replay(hit, step.config.chunk_size)
+                return self
+            self._acc = Accumulator()
+            await self._open_live()
+        except BaseException:
+            await self._finish()
+            raise
+        return self
+
+    async def _open_live(self) -> None:
+        self._ctx = self._step.inner.stream(self._request)
+        self._live = await self._ctx.__aenter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._ctx is not None:
+                ctx, self._ctx = self._ctx, None
+                await ctx.__aexit__(exc_type, exc, tb)
+        finally:
+            await self._finish()
+
+    async def _finish(self) -> None:
+        if self._flight is not None and self._plan is not None:
+            flight, self._flight = self._flight, None
+            self._step._close_flight(self._plan.key, flight, self._outcome)
+            if self._outcome is None:  # cut or abandoned: nothing stored, free the fill claim
+                await self._step._release(self._plan.key)
+
+    def __aiter__(self) -> CachingStream:
+        return self
+
+    @property
+    def route(self) -> str | None:
+        """The route answering: ``"cache"`` for a replay, else the live stream's route when it names one."""
+        if self._replay is not None:
+            return "cache"
+        route = getattr(self._live, "route", None)
+        return route if isinstance(route, str) else None
+
+    async def __anext__(self) -> StreamEvent:
+        if self._replay is not None:
+            return await self._replay.__anext__()
+        if self._live is None:
+            raise RuntimeError("use the stream inside 'async with'")
+        event = await self._live.__anext__()
+        if self._acc is not None:
+            self._acc.add(event)
+            if type(event) is StreamEnd:
+                await self._store(self._acc.partial())
+        return event
+
+    async def _store(self, completion: Completion) -> None:
+        if self._plan is not None:
+            await self._step._put(self._plan, completion)
+            self._outcome = completion
+
+
+async def _replay(completion: Completion, chunk_size: int) -> AsyncIterator[StreamEvent]:
+    for event in completion_events(completion, chunk_size):
+        yield event
+
+
+def _same(model: str) -> str:
+    return model
