@@ -3,8 +3,8 @@
 Works over any async client of the SDK: ``AsyncAnthropic``, ``AsyncAnthropicBedrock`` or
 ``AsyncAnthropicVertex`` (the client, injected, decides where requests go).
 
-Refusals: ``stop_reason`` "refusal" with no text or tool call raises ``ContentFiltered``; when the
-model said something first, the answer comes back with stop reason kind ``content_filter``.
+Refusals (the content-filter rule of every adapter): ``stop_reason`` "refusal" is a completion
+with stop kind ``content_filter`` (raw "refusal"), with whatever output arrived and its usage.
 
 JSON output: a ``json``/``json_schema`` response format is asked for with a forced synthetic tool
 (works on every Claude model and platform) and its input comes back as the completion's text. When
@@ -22,7 +22,7 @@ from typing import Any
 import anthropic
 import httpx2
 
-from llmport.adapters.base import SDKAdapter
+from llmport.adapters.base import SDKAdapter, attempt_timeout, with_calls
 from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status
 from llmport.domain import (
@@ -30,7 +30,6 @@ from llmport.domain import (
     Completion,
     CompletionRequest,
     ConnectionFailed,
-    ContentFiltered,
     ImagePart,
     InvalidRequest,
     LLMError,
@@ -115,7 +114,7 @@ class AnthropicAdapter(SDKAdapter):
     async def _complete(self, request: CompletionRequest) -> Completion:
         params, json_tool = self._params(request)
         message = await self._messages.create(**params)
-        return self._completion(message, json_tool)
+        return self._reply(self._completion, message, json_tool)
 
     async def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         # One generator, no nested one: this loop runs once per SSE event (the SDK drops `ping`).
@@ -126,7 +125,6 @@ class AnthropicAdapter(SDKAdapter):
         usage = None
         stop = None
         response_id = model = None
-        answered = False  # text or a tool call went out (a refusal without either is an error)
         finished = False
         stream = await self._messages.create(**params, stream=True)
         try:
@@ -136,7 +134,6 @@ class AnthropicAdapter(SDKAdapter):
                     delta = event.delta
                     dkind = delta.type
                     if dkind == "text_delta":
-                        answered = answered or bool(delta.text)
                         yield TextDelta(delta.text)
                     elif dkind == "input_json_delta":
                         if event.index == json_block:
@@ -156,12 +153,13 @@ class AnthropicAdapter(SDKAdapter):
                         else:
                             index = tool_of_block[event.index] = len(tool_of_block)
                             yield ToolCallStart(index, block.id, block.name)
-                        answered = True
-                    elif bkind == "text" and block.text:
-                        answered = True
-                        yield TextDelta(block.text)
+                    elif bkind == "text":
+                        if block.text:
+                            yield TextDelta(block.text)
                     elif bkind == "redacted_thinking":
                         yield ReasoningDelta("", block.data, FAMILY, redacted=True)
+                    elif bkind != "thinking":
+                        raise _unknown_block(bkind)
                 elif kind == "content_block_stop":
                     if event.index in tool_of_block:
                         yield ToolCallEnd(tool_of_block[event.index])
@@ -173,15 +171,14 @@ class AnthropicAdapter(SDKAdapter):
                     usage = _merge_usage(usage, event.usage)
                     if event.delta.stop_reason is not None:
                         stop = event.delta.stop_reason
-                        if stop == "refusal" and not answered:
-                            raise _refusal(event.delta)
                 elif kind == "message_stop":
                     # Not returning here: the SDK then reads the body to its end, which keeps the
                     # connection alive for reuse (closing it early would cost a new one per stream).
                     finished = True
             if finished:
-                yield UsageUpdate(_usage(usage) if usage is not None else Usage())
-                yield StreamEnd(_stop_reason(stop, json_tool), provider, model, response_id)
+                yield UsageUpdate(_usage(usage) if usage is not None else Usage.UNKNOWN)
+                yield StreamEnd(with_calls(_stop_reason(stop, json_tool), bool(tool_of_block)), provider, model,
+                                response_id)
         finally:
             await stream.close()
 
@@ -192,10 +189,7 @@ class AnthropicAdapter(SDKAdapter):
             return estimate_input_tokens(request)
         for name in ("max_tokens", "stop_sequences", "metadata", "extra_body"):
             params.pop(name, None)
-        try:
-            counted = await self._messages.count_tokens(**params)
-        except Exception as exc:
-            raise self._translate(exc, request) from None
+        counted = await self._guard(self._messages.count_tokens(**params), request)
         return counted.input_tokens
 
     async def aclose(self) -> None:
@@ -262,7 +256,7 @@ class AnthropicAdapter(SDKAdapter):
         if auto_cache or any(m.cache_breakpoint for m in request.messages):
             _check_breakpoints(params)
         # Passing the timeout always also skips the SDK's "non-streaming may take too long" guard.
-        params["timeout"] = request.attempt_timeout if request.attempt_timeout else self._client.timeout
+        params["timeout"] = attempt_timeout(request) or self._client.timeout
         return params, json_tool
 
     # -- response mapping ---------------------------------------------------------------------
@@ -274,6 +268,9 @@ class AnthropicAdapter(SDKAdapter):
             if kind == "text":
                 parts.append(TextPart(block.text))
             elif kind == "tool_use":
+                if not isinstance(block.input, dict):  # the API promises an object: a broken reply
+                    raise ProviderUnavailable(f"the provider sent tool_use input that is not an object "
+                                              f"({type(block.input).__name__})")
                 if block.name == json_tool:
                     parts.append(TextPart(json.dumps(block.input)))
                 else:
@@ -282,10 +279,10 @@ class AnthropicAdapter(SDKAdapter):
                 parts.append(ReasoningPart(block.thinking, block.signature, FAMILY))
             elif kind == "redacted_thinking":
                 parts.append(ReasoningPart("", block.data, FAMILY, redacted=True))
-        stop = _stop_reason(message.stop_reason, json_tool)
-        if stop.raw == "refusal" and not any(isinstance(p, ToolCallPart) or (isinstance(p, TextPart) and p.text)
-                                             for p in parts):
-            raise _refusal(message)
+            else:
+                raise _unknown_block(kind)
+        stop = with_calls(_stop_reason(message.stop_reason, json_tool), any(isinstance(p, ToolCallPart)
+                                                                            for p in parts))
         return Completion(tuple(parts), stop, _usage(message.usage), self.provider, message.model, message.id)
 
     # -- errors -------------------------------------------------------------------------------
@@ -310,6 +307,9 @@ class AnthropicAdapter(SDKAdapter):
             return ProviderUnavailable(f"malformed response from the provider: {type(exc).__name__}")
         if isinstance(exc, anthropic.AnthropicError):
             return ProviderUnavailable(str(exc))
+        if isinstance(exc, TypeError) and "authentication" in str(exc):
+            # The SDK's own check at request time: neither an API key nor an auth token is set.
+            return AuthenticationFailed("no Anthropic credentials: set an API key or an auth token")
         if self._platform and _is_credential_failure(exc):
             return AuthenticationFailed(f"could not get the platform's credentials: {type(exc).__name__}")
         if self._platform and type(exc).__module__.startswith("botocore."):
@@ -431,12 +431,9 @@ def _stop_reason(raw: str | None, json_tool: str | None) -> StopReason:
     return _STOP.get(raw) or StopReason("other", raw)
 
 
-def _refusal(source: Any) -> ContentFiltered:
-    details = getattr(source, "stop_details", None)
-    explanation = getattr(details, "explanation", None)
-    category = getattr(details, "category", None)
-    message = "the model refused to answer" + (f": {explanation}" if explanation else "")
-    return ContentFiltered(message, vendor_type="refusal", vendor_code=category)
+def _unknown_block(kind: str) -> ProviderUnavailable:
+    # Server tools (the only other block types) are never requested by this adapter.
+    return ProviderUnavailable(f"the provider sent a content block of unknown type {kind!r}")
 
 
 def _usage(u: Any) -> Usage:
@@ -444,8 +441,9 @@ def _usage(u: Any) -> Usage:
     read = u.cache_read_input_tokens or 0
     write = u.cache_creation_input_tokens or 0
     details = u.output_tokens_details
+    reported = isinstance(u.input_tokens, int) and isinstance(u.output_tokens, int)
     return Usage((u.input_tokens or 0) + read + write, u.output_tokens or 0, read, write,
-                 details.thinking_tokens if details is not None else 0)
+                 details.thinking_tokens if details is not None else 0, reported)
 
 
 class _UsageSoFar:

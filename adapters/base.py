@@ -6,24 +6,97 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from types import TracebackType
+from typing import Any, TypeVar
 
 from llmport.domain import (
     Accumulator,
+    AuthenticationFailed,
     Completion,
     CompletionRequest,
+    ConnectionFailed,
+    InvalidRequest,
     LLMError,
     ProviderUnavailable,
+    StopReason,
     StreamEnd,
     StreamEvent,
     StreamInterrupted,
     TextDelta,
+    Timeout,
     Timing,
     UsageUpdate,
     redact_secrets,
 )
+
+T = TypeVar("T")
+
+
+def shared_mapping(exc: BaseException) -> LLMError | None:
+    """Failures every SDK shares (its transport, its client object), whatever the vendor."""
+    if isinstance(exc, UnicodeEncodeError):
+        # httpx-style transports encode headers as ASCII: a key with a pasted zero-width space or
+        # similar. The exception's repr holds the whole header value, so nothing of it is kept.
+        return AuthenticationFailed("a credential or header value holds a character HTTP headers cannot carry "
+                                    f"({exc.encoding} cannot encode it); check the API key for pasted characters")
+    if isinstance(exc, RuntimeError):
+        text = str(exc)
+        if "Event loop is closed" in text or "attached to a different loop" in text:
+            return ProviderUnavailable("the SDK client is bound to another event loop (now closed): build the "
+                                       "container, and so the clients, in the event loop that uses them")
+        if "client has been closed" in text:
+            return ProviderUnavailable("the SDK client has been closed (was its container shut down or garbage "
+                                       "collected?)")
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = _leaves(exc)
+        mapped = [shared_mapping(leaf) for leaf in leaves]
+        first = next((m for m in mapped if m is not None), None)
+        names = ", ".join(sorted({type(leaf).__name__ for leaf in leaves}))
+        return first or ConnectionFailed(f"the connection could not be made ({names})")
+    return None
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+def unexpected(exc: BaseException, family: str) -> LLMError:
+    """An exception no mapping knows: a failure of the provider path, failover-eligible. Only its
+    type is kept: its text may hold request data or credentials."""
+    kind = type(exc)
+    return ProviderUnavailable(f"the {family} SDK or its transport failed: {kind.__module__}.{kind.__qualname__}")
+
+
+def with_calls(stop: StopReason, has_calls: bool) -> StopReason:
+    """Tool calls present mean a tool-use stop, whatever the vendor's finish reason says (several
+    OpenAI-compatible servers say "stop"); a cut (max tokens) or filtered answer keeps its kind."""
+    if has_calls and stop.kind in ("end_turn", "stop_sequence", "other"):
+        return StopReason("tool_use", stop.raw)
+    return stop
+
+
+def malformed_reply(exc: BaseException) -> LLMError:
+    """A reply that could not be read (missing fields, wrong types, undecodable JSON)."""
+    return ProviderUnavailable(f"the provider sent a reply that breaks its own schema ({type(exc).__name__})")
+
+
+def attempt_timeout(request: CompletionRequest) -> float | None:
+    """The attempt's time limit, for the SDK call's own timeout (so a timed-out call frees its
+    connection or worker at once): the request's ``attempt_timeout`` (the failover policy hands
+    each attempt the limit it computed: the smaller of the per-attempt limit and the time left),
+    shortened by ``deadline`` when an adapter is called directly. ``Timeout`` if no time is left."""
+    timeout = request.attempt_timeout
+    if request.deadline is not None:
+        remaining = request.deadline - time.monotonic()
+        timeout = remaining if timeout is None else min(timeout, remaining)
+    if timeout is not None and timeout <= 0:
+        raise Timeout("the request's deadline has passed", model=request.model)
+    return timeout
 
 
 class SDKAdapter(ABC):
@@ -50,12 +123,33 @@ class SDKAdapter(ABC):
         start = time.perf_counter()
         try:
             completion = await self._complete(request)
-        except LLMError as exc:
-            raise self._attribute(exc, request) from None
         except Exception as exc:
-            raise self._translate(exc, request) from None
-        return replace(completion, timing=Timing(None, time.perf_counter() - start))
+            error = self._boundary(exc, request)
+        else:
+            return replace(completion, timing=Timing(None, time.perf_counter() - start))
+        raise error  # outside the handler: the SDK exception must not ride along as __context__
 
+    async def _guard(self, call: Awaitable[T], request: CompletionRequest) -> T:
+        """Await one SDK call, any exception turned into a taxonomy error (for ``count_tokens``
+        and other calls outside ``complete``/``stream``)."""
+        try:
+            return await call
+        except Exception as exc:
+            error = self._boundary(exc, request)
+        raise error
+
+    def _reply(self, parse: Callable[..., T], *args: Any) -> T:
+        """Map a vendor reply with ``parse``: a reply that breaks the vendor's own schema (so that
+        parsing fails, or a domain value refuses it) is the provider's failure, never the caller's."""
+        try:
+            return parse(*args)
+        except InvalidRequest as exc:
+            error: LLMError = ProviderUnavailable(f"the provider's reply broke its own schema: {exc.message}")
+        except LLMError:
+            raise
+        except Exception as exc:
+            error = malformed_reply(exc)
+        raise error
     def stream(self, request: CompletionRequest) -> AdapterStream:
         return AdapterStream(self, request)
 
@@ -75,9 +169,26 @@ class SDKAdapter(ABC):
     @abstractmethod
     async def aclose(self) -> None: ...
 
-    def _translate(self, exc: Exception, request: CompletionRequest) -> Exception:
-        mapped = self._map_error(exc, request)
-        return exc if mapped is None else self._attribute(mapped, request)
+    def _translate(self, exc: Exception, request: CompletionRequest) -> LLMError:
+        """The taxonomy error for any exception: the adapter's own mapping, else the shared one."""
+        return self._boundary(exc, request)
+
+    def _boundary(self, exc: Exception, request: CompletionRequest) -> LLMError:
+        """Whatever was raised, as an attributed, scrubbed ``LLMError`` with no exception chain
+        (an SDK exception's context holds the request, its headers included)."""
+        if isinstance(exc, LLMError):
+            error = exc
+        else:
+            # SDKs wrap transport failures (APIConnectionError from a RuntimeError...): look one level in.
+            cause = exc.__cause__
+            error = (shared_mapping(exc) or (shared_mapping(cause) if cause is not None else None)
+                     or self._map_error(exc, request) or unexpected(exc, self.family))
+        error = self._attribute(error, request)
+        error.__cause__ = None
+        error.__context__ = None
+        error.__suppress_context__ = True
+        error.__traceback__ = None
+        return error
 
     def _attribute(self, error: LLMError, request: CompletionRequest) -> LLMError:
         """Fill in which provider and model failed, where the error does not say."""
@@ -101,7 +212,7 @@ class AdapterStream:
     way, from ``__anext__``. A plain class (not a generator) keeps the per-chunk cost to a call.
     """
 
-    __slots__ = ("_acc", "_adapter", "_done", "_first", "_gen", "_request", "_start")
+    __slots__ = ("_acc", "_adapter", "_done", "_first", "_gen", "_request", "_start", "_started")
 
     def __init__(self, adapter: SDKAdapter, request: CompletionRequest) -> None:
         self._adapter = adapter
@@ -111,6 +222,7 @@ class AdapterStream:
         self._done = False
         self._start = 0.0
         self._first: float | None = None
+        self._started = False  # an event arrived: the request went out
 
     async def __aenter__(self) -> AdapterStream:
         return self
@@ -142,32 +254,32 @@ class AdapterStream:
             gen = self._gen = self._adapter._events(self._request)
         try:
             event = await gen.__anext__()
+            if self._first is None and type(event) is not UsageUpdate and type(event) is not StreamEnd:
+                self._first = time.perf_counter()
+            self._acc.add(event)
         except StopAsyncIteration:
             self._done = True
-            if self._acc.end is None:
-                raise self._failure(
-                    ProviderUnavailable("stream ended without a final event", provider=self._adapter.provider,
-                                        model=self._request.model)
-                ) from None
-            raise
+            if self._acc.end is not None:
+                raise
+            error: Exception = ProviderUnavailable("stream ended without a final event")
         except (asyncio.CancelledError, GeneratorExit):
             self._done = True
             raise
-        except LLMError as exc:
+        except InvalidRequest as exc:
+            # Sent already (the generator checks the request before sending): the reply is at fault
+            # when it raises InvalidRequest after its first event; before, the request is.
             self._done = True
-            raise self._failure(self._adapter._attribute(exc, self._request)) from None
+            error = exc if not self._started else ProviderUnavailable(
+                f"the provider's reply broke its own schema: {exc.message}")
         except Exception as exc:
             self._done = True
-            mapped = self._adapter._translate(exc, self._request)
-            if isinstance(mapped, LLMError):
-                raise self._failure(mapped) from None
-            raise
-        if self._first is None and type(event) is not UsageUpdate and type(event) is not StreamEnd:
-            self._first = time.perf_counter()
-        self._acc.add(event)
-        if type(event) is StreamEnd:
-            self._done = True
-        return event
+            error = exc
+        else:
+            self._started = True
+            if type(event) is StreamEnd:
+                self._done = True
+            return event
+        raise self._failure(self._adapter._boundary(error, self._request))
 
     def _failure(self, error: LLMError) -> LLMError:
         if not self._acc.has_content or isinstance(error, StreamInterrupted):

@@ -33,7 +33,7 @@ import botocore.exceptions
 import botocore.parsers
 import urllib3.exceptions
 
-from llmport.adapters.base import SDKAdapter
+from llmport.adapters.base import SDKAdapter, attempt_timeout, with_calls
 from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status, is_context_length_message, retry_after_seconds
 from llmport.domain import (
@@ -310,23 +310,25 @@ class BedrockConverseAdapter(SDKAdapter):
     # --- the port -----------------------------------------------------------------------------
     async def _complete(self, request: CompletionRequest) -> Completion:
         params = self._params(request)
-        call = self._offload(_timed, self._client.converse, request.attempt_timeout, params)
-        if request.attempt_timeout is None:
+        limit = attempt_timeout(request)
+        call = self._offload(_timed, self._client.converse, limit, params)
+        if limit is None:
             response = await call
         else:
             try:
-                async with asyncio.timeout(request.attempt_timeout + _BACKSTOP_GRACE):
+                async with asyncio.timeout(limit + _BACKSTOP_GRACE):
                     response = await call
             except TimeoutError:
-                raise self._timeout(request) from None
-        return self._completion(response, request)
+                raise self._timeout(request, limit) from None
+        return self._reply(self._completion, response, request)
 
     async def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         params = self._params(request)
         loop = asyncio.get_running_loop()
         channel = _Channel(loop)
         self._channels.add(channel)
-        pump = asyncio.ensure_future(self._offload(self._pump, params, channel, request.attempt_timeout))
+        limit = attempt_timeout(request)
+        pump = asyncio.ensure_future(self._offload(self._pump, params, channel, limit))
 
         def pumped(task: asyncio.Future[None]) -> None:
             # The pump reports its own failures; one that never ran (adapter closed) reports here.
@@ -334,7 +336,7 @@ class BedrockConverseAdapter(SDKAdapter):
                 channel.put(_Failure(exc))
 
         pump.add_done_callback(pumped)
-        timeout = None if request.attempt_timeout is None else request.attempt_timeout + _BACKSTOP_GRACE
+        timeout = None if limit is None else limit + _BACKSTOP_GRACE
         tools: dict[int, int] = {}  # contentBlockIndex -> tool call index
         stop: StopReason | None = None
         usage: Usage | None = None
@@ -345,7 +347,7 @@ class BedrockConverseAdapter(SDKAdapter):
                     try:
                         item = await channel.get(timeout)
                     except TimeoutError:
-                        raise self._timeout(request) from None
+                        raise self._timeout(request, limit) from None
                 if item is _END:
                     break
                 if type(item) is _Failure:
@@ -374,8 +376,8 @@ class BedrockConverseAdapter(SDKAdapter):
                         yield UsageUpdate(usage)
             if stop is not None:
                 if usage is None:
-                    yield UsageUpdate(Usage())
-                yield StreamEnd(stop, self.provider, request.model, channel.request_id)
+                    yield UsageUpdate(Usage.UNKNOWN)
+                yield StreamEnd(with_calls(stop, bool(tools)), self.provider, request.model, channel.request_id)
         finally:
             pump.cancel()  # a pump not started yet never opens its stream; a running one sees closed
             channel.close()
@@ -410,6 +412,9 @@ class BedrockConverseAdapter(SDKAdapter):
     async def count_tokens(self, request: CompletionRequest) -> int:
         """Bedrock's CountTokens where the model supports it; else ``estimate_input_tokens``
         (about four characters a token, see ``llmport.adapters.estimate``)."""
+        return await self._guard(self._count_tokens(request), request)
+
+    async def _count_tokens(self, request: CompletionRequest) -> int:
         model = request.model
         if model in self._count_tokens_unsupported or not hasattr(self._client, "count_tokens"):
             return estimate_input_tokens(request)
@@ -421,14 +426,10 @@ class BedrockConverseAdapter(SDKAdapter):
         except botocore.exceptions.ClientError as exc:
             error = exc.response.get("Error", {})
             message = str(error.get("Message", "")).lower()
-            if str(error.get("Code", "")).lower() == "validationexception" and "support" in message:
-                self._count_tokens_unsupported.add(model)
-                return estimate_input_tokens(request)
-            raise self._translate(exc, request) from None
-        except LLMError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, request) from None
+            if str(error.get("Code", "")).lower() != "validationexception" or "support" not in message:
+                raise
+            self._count_tokens_unsupported.add(model)
+            return estimate_input_tokens(request)
         return int(response["inputTokens"])
 
     async def aclose(self) -> None:
@@ -567,7 +568,7 @@ class BedrockConverseAdapter(SDKAdapter):
                 parts.append(_reasoning_part(block["reasoningContent"]))
         return Completion(
             tuple(parts),
-            _stop_reason(response["stopReason"]),
+            with_calls(_stop_reason(response["stopReason"]), any(isinstance(p, ToolCallPart) for p in parts)),
             _usage(response.get("usage")),
             self.provider,
             request.model,
@@ -575,8 +576,8 @@ class BedrockConverseAdapter(SDKAdapter):
         )
 
     # --- errors -------------------------------------------------------------------------------
-    def _timeout(self, request: CompletionRequest) -> Timeout:
-        return Timeout(f"no answer within the attempt timeout of {request.attempt_timeout:g}s",
+    def _timeout(self, request: CompletionRequest, limit: float | None) -> Timeout:
+        return Timeout(f"no answer within the attempt timeout of {limit or 0:g}s",
                        provider=self.provider, model=request.model)
 
     def _map_error(self, exc: Exception, request: CompletionRequest) -> LLMError | None:
@@ -632,11 +633,12 @@ def _stop_reason(raw: str | None) -> StopReason:
 
 def _usage(usage: Mapping[str, Any] | None) -> Usage:
     if not usage:
-        return Usage()
+        return Usage.UNKNOWN
     cached = int(usage.get("cacheReadInputTokens") or 0)
     written = int(usage.get("cacheWriteInputTokens") or 0)
+    reported = isinstance(usage.get("inputTokens"), int) and isinstance(usage.get("outputTokens"), int)
     return Usage(int(usage.get("inputTokens") or 0) + cached + written, int(usage.get("outputTokens") or 0),
-                 cached, written)
+                 cached, written, reported=reported)
 
 
 def _reasoning_part(block: Mapping[str, Any]) -> ReasoningPart:

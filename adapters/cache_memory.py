@@ -6,8 +6,8 @@ import json
 from collections import OrderedDict
 
 from llmport.domain import Completion, ReasoningPart, TextPart, ToolCallPart
+from llmport.ports.cache_codec import as_cached
 from llmport.ports.clock import SYSTEM_CLOCK, Clock
-from llmport.ports.pipeline import evolve
 
 
 class MemoryResponseCache:
@@ -46,7 +46,7 @@ class MemoryResponseCache:
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= old[1]
-        self._entries[key] = (self.clock.monotonic() + ttl, size, evolve(completion, cached=True))
+        self._entries[key] = (self.clock.monotonic() + ttl, size, as_cached(completion))
         self.bytes += size
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
             _, (_, evicted, _) = self._entries.popitem(last=False)

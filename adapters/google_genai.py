@@ -10,9 +10,9 @@ A translation table over an injected ``google.genai.Client`` (its ``aio`` side):
 - response: text, ``function_call`` parts (Gemini sends arguments whole and usually no id: ids are
   then synthesised from the response id), thought parts -> reasoning (``thought_signature`` as
   base64), ``usage_metadata`` (output includes thoughts), finish and prompt-block reasons.
-- Content filtering: a blocked prompt (``prompt_feedback.block_reason``) raises
-  ``ContentFiltered``; so does a filtered candidate (SAFETY, RECITATION, ...) with no text or tool
-  call. A filtered answer that still carries output is returned with stop kind ``content_filter``.
+- Content filtering (the rule of every adapter): a blocked prompt (``prompt_feedback.block_reason``)
+  or a filtered candidate (SAFETY, RECITATION, ...) is a completion with stop kind
+  ``content_filter`` (raw: the block or finish reason), with whatever output arrived and its usage.
 - Streams: the SDK sends the request on the first iteration, and closing its generators does not
   close the HTTP response (a reference cycle keeps it open until garbage collection). The adapter
   therefore collects the responses the stream opens, through an httpx2 response hook installed by
@@ -43,7 +43,6 @@ from llmport.domain import (
     Completion,
     CompletionRequest,
     ConnectionFailed,
-    ContentFiltered,
     ImagePart,
     InvalidRequest,
     LLMError,
@@ -69,7 +68,7 @@ from llmport.domain import (
     UsageUpdate,
 )
 
-from .base import SDKAdapter
+from .base import SDKAdapter, attempt_timeout
 from .http_errors import error_for_status, retry_after_seconds
 
 FAMILY = "google"
@@ -145,7 +144,7 @@ class GoogleGenAIAdapter(SDKAdapter):
         contents, config = self._params(request)
         response = await self._models.generate_content(
             model=request.model, contents=contents, config=cast("types.GenerateContentConfigDict", config))
-        return self._completion(response, request)
+        return self._reply(self._completion, response, request)
 
     async def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         contents, config = self._params(request)
@@ -185,15 +184,11 @@ class GoogleGenAIAdapter(SDKAdapter):
         elif system:
             # The Gemini API counts contents only; the system prompt is counted as a leading turn.
             contents.insert(0, {"role": "user", "parts": [{"text": system}]})
-        if request.attempt_timeout is not None:
-            config["http_options"] = {"timeout": math.ceil(request.attempt_timeout * 1000)}
-        try:
-            counted = await self._models.count_tokens(
-                model=request.model, contents=contents, config=cast("types.CountTokensConfigDict", config) or None)
-        except LLMError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, request) from None
+        if (timeout := attempt_timeout(request)) is not None:
+            config["http_options"] = {"timeout": math.ceil(timeout * 1000)}
+        counted = await self._guard(self._models.count_tokens(
+            model=request.model, contents=contents, config=cast("types.CountTokensConfigDict", config) or None),
+            request)
         return counted.total_tokens or 0
 
     async def aclose(self) -> None:
@@ -238,15 +233,18 @@ class GoogleGenAIAdapter(SDKAdapter):
             elif reasoning.effort is not None:
                 thinking["thinking_level"] = _THINKING_LEVEL[reasoning.effort]
             config["thinking_config"] = thinking
-        if request.attempt_timeout is not None:
-            config["http_options"] = {"timeout": math.ceil(request.attempt_timeout * 1000)}
+        if (timeout := attempt_timeout(request)) is not None:
+            config["http_options"] = {"timeout": math.ceil(timeout * 1000)}
         return _contents(request.messages), config
 
     # -- response mapping ---------------------------------------------------------------------
 
     def _completion(self, response: types.GenerateContentResponse, request: CompletionRequest) -> Completion:
-        _check_prompt(response)
         response_id = response.response_id
+        blocked = _blocked(response)
+        if blocked is not None:
+            return Completion((), blocked, _usage(response.usage_metadata), self.provider,
+                              response.model_version or request.model, response_id)
         ids = _CallIds(response_id)
         candidate = response.candidates[0] if response.candidates else None
         parts: list[Part] = []
@@ -265,8 +263,6 @@ class GoogleGenAIAdapter(SDKAdapter):
                 parts.append(TextPart(part.text))
         finish = candidate.finish_reason if candidate is not None else None
         stop = _stop_reason(finish, any(isinstance(p, ToolCallPart) for p in parts))
-        if stop.kind == "content_filter" and not any(isinstance(p, TextPart | ToolCallPart) for p in parts):
-            raise _filtered(stop.raw, candidate)
         return Completion(tuple(parts), stop, _usage(response.usage_metadata), self.provider,
                           response.model_version or request.model, response_id)
 
@@ -286,6 +282,9 @@ class GoogleGenAIAdapter(SDKAdapter):
         if isinstance(exc, genai_errors.UnknownApiResponseError | json.JSONDecodeError):
             return ProviderUnavailable(f"malformed response from the provider: {type(exc).__name__}")
         if isinstance(exc, pydantic.ValidationError):
+            if exc.title.endswith("Response"):  # the SDK could not read the reply into its types
+                return ProviderUnavailable(f"malformed response from the provider: {exc.error_count()} invalid "
+                                           f"field(s) in {exc.title}")
             return InvalidRequest(f"the Google GenAI SDK rejected the request: {exc.error_count()} invalid field(s): "
                                   + "; ".join(".".join(map(str, e["loc"])) for e in exc.errors()[:5]))
         if isinstance(exc, ValueError):  # the SDK's own checks of options a backend does not support
@@ -311,7 +310,7 @@ class _CallIds:
 class _StreamState:
     """Folds SDK stream chunks into domain events; ``finish`` yields the closing events."""
 
-    __slots__ = ("_calls", "_content", "_finish", "_ids", "_model", "_provider", "_response_id", "_usage")
+    __slots__ = ("_blocked", "_calls", "_finish", "_ids", "_model", "_provider", "_response_id", "_usage")
 
     def __init__(self, provider: str, model: str) -> None:
         self._provider = provider
@@ -319,12 +318,12 @@ class _StreamState:
         self._response_id: str | None = None
         self._ids: _CallIds | None = None
         self._calls = 0
-        self._content = False  # text or a tool call went out
+        self._blocked: StopReason | None = None
         self._finish: Any = None
         self._usage: Any = None
 
     def events(self, chunk: types.GenerateContentResponse) -> list[StreamEvent]:
-        _check_prompt(chunk)
+        self._blocked = _blocked(chunk) or self._blocked
         if chunk.usage_metadata is not None:
             self._usage = chunk.usage_metadata
         if self._response_id is None:
@@ -359,17 +358,14 @@ class _StreamState:
                 out.append(ToolCallStart(index, self._ids.id_for(call.id), call.name or ""))
                 out.append(ToolCallDelta(index, json.dumps(call.args or {})))
                 out.append(ToolCallEnd(index))
-                self._content = True
             elif part.text:
                 out.append(TextDelta(part.text))
-                self._content = True
         return out
 
     def finish(self) -> list[StreamEvent]:
         candidate = self._finish
-        stop = _stop_reason(candidate.finish_reason if candidate is not None else None, self._calls > 0)
-        if stop.kind == "content_filter" and not self._content:
-            raise _filtered(stop.raw, candidate)
+        stop = self._blocked or _stop_reason(candidate.finish_reason if candidate is not None else None,
+                                             self._calls > 0)
         return [UsageUpdate(_usage(self._usage)),
                 StreamEnd(stop, self._provider, self._model, self._response_id)]
 
@@ -529,30 +525,24 @@ def _stop_reason(finish: Any, has_calls: bool) -> StopReason:
 def _usage(u: types.GenerateContentResponseUsageMetadata | None) -> Usage:
     """Gemini's ``candidates_token_count`` leaves out thoughts; the domain's output includes them."""
     if u is None:
-        return Usage()
+        return Usage.UNKNOWN
     thoughts = u.thoughts_token_count or 0
     return Usage(
         input_tokens=(u.prompt_token_count or 0) + (u.tool_use_prompt_token_count or 0),
         output_tokens=(u.candidates_token_count or 0) + thoughts,
         cached_input_tokens=u.cached_content_token_count or 0,
         reasoning_tokens=thoughts,
+        # Gemini leaves out candidates_token_count when the answer is empty (e.g. blocked)
+        reported=u.prompt_token_count is not None,
     )
 
 
-def _check_prompt(response: types.GenerateContentResponse) -> None:
+def _blocked(response: types.GenerateContentResponse) -> StopReason | None:
+    """The content-filter stop of a blocked prompt (no candidates, a ``block_reason``)."""
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason is not None and not response.candidates:
-        reason = _name(feedback.block_reason)
-        detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
-        raise ContentFiltered(f"the prompt was blocked ({reason}){detail}", vendor_type="prompt_blocked",
-                              vendor_code=reason)
-
-
-def _filtered(reason: str | None, candidate: Any) -> ContentFiltered:
-    message = getattr(candidate, "finish_message", None)
-    detail = f": {message}" if message else ""
-    return ContentFiltered(f"the answer was blocked ({reason}){detail}", vendor_type="finish_reason",
-                           vendor_code=reason)
+        return StopReason("content_filter", _name(feedback.block_reason))
+    return None
 
 
 def _api_error(exc: genai_errors.APIError) -> LLMError:

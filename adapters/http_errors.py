@@ -92,10 +92,18 @@ def error_for_status(
     vendor_type: str | None = None,
     vendor_code: str | None = None,
     request_id: str | None = None,
+    param: str | None = None,
 ) -> LLMError:
-    """Build the taxonomy error for an HTTP failure, spotting context-length errors by message."""
+    """Build the taxonomy error for an HTTP failure, spotting context-length errors by message.
+
+    An unknown model is ``ModelNotFound`` whatever the status, decided from structured fields: the
+    error code ``model_not_found`` (the Responses API answers it with 400), or a 400-class error
+    naming ``param: "model"`` (gateways answering for a model they do not serve).
+    """
     cls = error_class_for_status(status)
-    if cls is InvalidRequest and (
+    if vendor_code == "model_not_found" or (cls is InvalidRequest and param == "model"):
+        cls = ModelNotFound
+    elif cls is InvalidRequest and (
         is_context_length_message(message) or vendor_code == "context_length_exceeded"
     ):
         cls = ContextLengthExceeded

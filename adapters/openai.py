@@ -11,7 +11,6 @@ import asyncio
 import base64
 import json
 import re
-import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from llmport.domain import (
     InvalidRequest,
     LLMError,
     Message,
+    ModelNotFound,
     Overloaded,
     Part,
     ProviderUnavailable,
@@ -54,7 +54,7 @@ from llmport.domain import (
     parse_tool_arguments,
 )
 
-from .base import SDKAdapter
+from .base import SDKAdapter, attempt_timeout, with_calls
 from .estimate import estimate_input_tokens
 from .http_errors import error_for_status
 
@@ -87,10 +87,12 @@ _BY_CODE: dict[str, type[LLMError]] = {
     "service_unavailable": ProviderUnavailable,
     "api_error": ProviderUnavailable,
     "timeout": Timeout,
+    "model_not_found": ModelNotFound,
     "invalid_request_error": InvalidRequest,
     "invalid_prompt": InvalidRequest,
 }
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
+_KNOWN_ITEMS = frozenset({"message", "function_call", "reasoning"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ class OpenAIAdapter(SDKAdapter):
 
     # --- calls ------------------------------------------------------------------------------
     async def _complete(self, request: CompletionRequest) -> Completion:
-        timeout = _timeout(request)
+        timeout = attempt_timeout(request)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         if self.options.api == "responses":
             call = self._client.responses.create(**self._responses_params(request), **extra)
@@ -144,8 +146,8 @@ class OpenAIAdapter(SDKAdapter):
         except TimeoutError:
             raise Timeout(f"no answer within {timeout:g}s", provider=self.provider, model=request.model) from None
         if self.options.api == "responses":
-            return self._responses_completion(response)
-        return self._chat_completion(response)
+            return self._reply(self._responses_completion, response)
+        return self._reply(self._chat_completion, response)
 
     def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         if self.options.api == "responses":
@@ -158,15 +160,10 @@ class OpenAIAdapter(SDKAdapter):
         params = self._responses_params(request)
         body: dict[str, Any] = {k: params[k] for k in ("model", "input", "instructions", "tools", "tool_choice",
                                                         "text", "reasoning") if k in params}
-        timeout = _timeout(request)
+        timeout = attempt_timeout(request)
         if timeout is not None:
             body["timeout"] = timeout
-        try:
-            result = await self._client.responses.input_tokens.count(**body)
-        except LLMError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, request) from None
+        result = await self._guard(self._client.responses.input_tokens.count(**body), request)
         return int(result.input_tokens)
 
     async def aclose(self) -> None:
@@ -230,7 +227,15 @@ class OpenAIAdapter(SDKAdapter):
         if not response.choices:
             raise ProviderUnavailable("the provider returned no choices", request_id=_request_id(response))
         choice = response.choices[0]
-        message = choice.message
+        finish = choice.finish_reason
+        message = getattr(choice, "message", None)
+        if message is None:
+            # Azure's content filter cuts the answer to a choice with no message at all.
+            if finish != "content_filter":
+                raise ProviderUnavailable(f"the provider returned a choice without a message (finish_reason "
+                                          f"{finish!r})", request_id=_request_id(response))
+            return Completion((), StopReason("content_filter", finish), _chat_usage(response.usage), self.provider,
+                              response.model, response.id)
         parts: list[Part] = []
         reasoning = _extra_reasoning(message)
         if reasoning:
@@ -246,27 +251,27 @@ class OpenAIAdapter(SDKAdapter):
                 continue
             arguments, raw = parse_tool_arguments(function.arguments or "")
             parts.append(ToolCallPart(call.id, function.name, arguments, raw))
-        finish = choice.finish_reason
-        stop = StopReason("content_filter", "refusal") if refusal else StopReason(_CHAT_STOP.get(finish, "other"),
-                                                                                    finish)
+        stop = _chat_stop(finish, refusal=bool(refusal), has_calls=any(isinstance(p, ToolCallPart) for p in parts))
         return Completion(tuple(parts), stop, _chat_usage(response.usage), self.provider, response.model,
                           response.id)
 
     # --- Chat Completions: stream -----------------------------------------------------------
     async def _chat_events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         params = self._chat_params(request)
-        timeout = _timeout(request)
+        timeout = attempt_timeout(request)
         if timeout is not None:
             params["timeout"] = timeout
         if self._stream_options is not None:
             params["stream_options"] = self._stream_options
         stream = await self._client.chat.completions.create(**params, stream=True)
         try:
+            await _check_event_stream(stream.response)
             finish: str | None = None
             refused = False
             usage: Any = None
             model = response_id = None
             open_calls: dict[int, int] = {}  # vendor index -> domain index
+            called = False
             async for chunk in stream:
                 if chunk.usage is not None:
                     usage = chunk.usage
@@ -294,6 +299,7 @@ class OpenAIAdapter(SDKAdapter):
                             function = call.function
                             if index not in open_calls:
                                 open_calls[index] = len(open_calls)
+                                called = True
                                 name = function.name if function is not None else None
                                 yield ToolCallStart(open_calls[index], call.id or f"call_{index}", name or "")
                             if function is not None and function.arguments:
@@ -306,9 +312,8 @@ class OpenAIAdapter(SDKAdapter):
             if finish is None:
                 raise ConnectionFailed("the stream ended before its final chunk")
             yield UsageUpdate(_chat_usage(usage))
-            stop = StopReason("content_filter", "refusal") if refused else StopReason(
-                _CHAT_STOP.get(finish, "other"), finish)
-            yield StreamEnd(stop, self.provider, model, response_id)
+            yield StreamEnd(_chat_stop(finish, refusal=refused, has_calls=bool(called)), self.provider, model,
+                            response_id)
         finally:
             await stream.close()
 
@@ -375,6 +380,9 @@ class OpenAIAdapter(SDKAdapter):
                     elif content.type == "refusal":
                         refused = True
                         parts.append(TextPart(content.refusal))
+                    else:
+                        raise ProviderUnavailable(f"the provider sent message content of unknown type "
+                                                  f"{content.type!r}")
             elif kind == "function_call":
                 arguments, raw = parse_tool_arguments(item.arguments or "")
                 parts.append(ToolCallPart(item.call_id, item.name, arguments, raw))
@@ -382,17 +390,20 @@ class OpenAIAdapter(SDKAdapter):
                 text = "\n\n".join(s.text for s in item.summary or ()) or "".join(
                     c.text for c in getattr(item, "content", None) or ())
                 parts.append(ReasoningPart(text, _pack_reasoning(item.id, item.encrypted_content), FAMILY))
+            else:  # built-in tools (never requested here) or a type this adapter does not know
+                raise ProviderUnavailable(f"the provider sent an output item of unknown type {kind!r}")
         return Completion(tuple(parts), _responses_stop(response, parts, refused), _responses_usage(response.usage),
                           self.provider, response.model, response.id)
 
     # --- Responses API: stream --------------------------------------------------------------
     async def _responses_events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         params = self._responses_params(request)
-        timeout = _timeout(request)
+        timeout = attempt_timeout(request)
         if timeout is not None:
             params["timeout"] = timeout
         stream = await self._client.responses.create(**params, stream=True)
         try:
+            await _check_event_stream(stream.response)
             final: Any = None
             refused = False
             calls: dict[int, int] = {}  # output index -> domain tool call index
@@ -417,6 +428,8 @@ class OpenAIAdapter(SDKAdapter):
                     if item.type == "function_call":
                         calls[event.output_index] = len(calls)
                         yield ToolCallStart(calls[event.output_index], item.call_id, item.name)
+                    elif item.type not in _KNOWN_ITEMS:
+                        raise ProviderUnavailable(f"the provider sent an output item of unknown type {item.type!r}")
                 elif kind == "response.output_item.done":
                     item = event.item
                     if item.type == "function_call" and event.output_index in calls:
@@ -434,7 +447,8 @@ class OpenAIAdapter(SDKAdapter):
                 elif kind == "response.failed":
                     raise _response_failure(event.response)
                 elif kind == "error":
-                    raise _error_for_code(event.code, None, event.message or "the stream failed")
+                    raise _error_for_code(event.code, None, event.message or "the stream failed",
+                                          getattr(event, "param", None))
             if final is None:
                 raise ConnectionFailed("the stream ended before response.completed")
             yield UsageUpdate(_responses_usage(final.usage))
@@ -456,13 +470,15 @@ class OpenAIAdapter(SDKAdapter):
             body = exc.body if isinstance(exc.body, Mapping) else {}
             given = body.get("message")
             message = given if isinstance(given, str) and given else exc.message
-            if exc.code in _FILTER_CODES:
+            code = exc.code if isinstance(exc.code, str) else None
+            kind = exc.type if isinstance(exc.type, str) else None
+            if code in _FILTER_CODES:
                 return ContentFiltered(message, status=exc.status_code, request_id=exc.request_id,
-                                       vendor_type=exc.type, vendor_code=exc.code)
-            return error_for_status(exc.status_code, message, headers=exc.response.headers, vendor_type=exc.type,
-                                    vendor_code=exc.code, request_id=exc.request_id)
+                                       vendor_type=kind, vendor_code=code)
+            return error_for_status(exc.status_code, message, headers=exc.response.headers, vendor_type=kind,
+                                    vendor_code=code, request_id=exc.request_id, param=exc.param)
         if isinstance(exc, openai.APIError):  # an in-stream ``data: {"error": ...}``: no status
-            return _error_for_code(exc.code, exc.type, exc.message)
+            return _error_for_code(exc.code, exc.type, exc.message, exc.param)
         if isinstance(exc, json.JSONDecodeError):
             return ProviderUnavailable(f"the provider sent a malformed response: {exc.msg}")
         if isinstance(exc, openai.OpenAIError):
@@ -471,17 +487,6 @@ class OpenAIAdapter(SDKAdapter):
 
 
 # --- helpers (module level: no per-call closures) -------------------------------------------
-def _timeout(request: CompletionRequest) -> float | None:
-    """The attempt's time limit: ``attempt_timeout``, shortened by ``deadline``."""
-    timeout = request.attempt_timeout
-    if request.deadline is not None:
-        remaining = request.deadline - time.monotonic()
-        if remaining <= 0:
-            raise Timeout("the request's deadline has passed", model=request.model)
-        timeout = remaining if timeout is None else min(timeout, remaining)
-    return timeout
-
-
 def _effort(config: ReasoningConfig) -> str:
     if config.effort is not None:
         return config.effort
@@ -576,9 +581,44 @@ def _request_id(response: Any) -> str | None:
     return raw if isinstance(raw, str) else None
 
 
+def _chat_stop(finish: str | None, *, refusal: bool, has_calls: bool) -> StopReason:
+    """Refusals are content filtering; tool calls present mean a tool-use stop whatever the
+    ``finish_reason`` (several OpenAI-compatible servers say "stop")."""
+    if refusal:
+        return StopReason("content_filter", "refusal")
+    return with_calls(StopReason(_CHAT_STOP.get(finish, "other"), finish), has_calls)
+
+
+async def _check_event_stream(response: Any) -> None:
+    """A stream request must be answered with an event stream; name what arrived instead (a
+    gateway that ignores ``stream``, or one answering its error as a 200 JSON body)."""
+    media = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+    if media == "text/event-stream" or not media:
+        return
+    body = await response.aread()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        message = error.get("message")
+        raise _error_for_code(_str(error.get("code")), _str(error.get("type")),
+                              message if isinstance(message, str) and message else "the stream failed",
+                              _str(error.get("param")))
+    what = f"a {data.get('object')!r} object" if isinstance(data, dict) and isinstance(data.get("object"), str) \
+        else f"{len(body)} bytes"
+    raise ProviderUnavailable(f"the provider answered a stream request with a plain {media} body ({what}) "
+                              "instead of an event stream")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _chat_usage(usage: Any) -> Usage:
     if usage is None:
-        return Usage()
+        return Usage.UNKNOWN
     prompt = getattr(usage, "prompt_tokens", None) or 0
     details = getattr(usage, "prompt_tokens_details", None)
     cached = getattr(details, "cached_tokens", None) or 0
@@ -586,18 +626,21 @@ def _chat_usage(usage: Any) -> Usage:
     if not cached and usage.model_extra:  # DeepSeek reports its cache hits on its own
         cached = usage.model_extra.get("prompt_cache_hit_tokens") or 0
     output_details = getattr(usage, "completion_tokens_details", None)
-    return Usage(prompt, getattr(usage, "completion_tokens", None) or 0, cached, written,
-                 getattr(output_details, "reasoning_tokens", None) or 0)
+    completion = getattr(usage, "completion_tokens", None)
+    reported = isinstance(getattr(usage, "prompt_tokens", None), int) and isinstance(completion, int)
+    return Usage(prompt, completion or 0, cached, written, getattr(output_details, "reasoning_tokens", None) or 0,
+                 reported)
 
 
 def _responses_usage(usage: Any) -> Usage:
     if usage is None:
-        return Usage()
+        return Usage.UNKNOWN
     details = getattr(usage, "input_tokens_details", None)
     output_details = getattr(usage, "output_tokens_details", None)
+    reported = isinstance(usage.input_tokens, int) and isinstance(usage.output_tokens, int)
     return Usage(usage.input_tokens or 0, usage.output_tokens or 0, getattr(details, "cached_tokens", None) or 0,
                  getattr(details, "cache_write_tokens", None) or 0,
-                 getattr(output_details, "reasoning_tokens", None) or 0)
+                 getattr(output_details, "reasoning_tokens", None) or 0, reported)
 
 
 def _responses_stop(response: Any, parts: Any, refused: bool, has_calls: bool | None = None) -> StopReason:
@@ -612,10 +655,10 @@ def _responses_stop(response: Any, parts: Any, refused: bool, has_calls: bool | 
     return StopReason("tool_use" if has_calls else "end_turn", status)
 
 
-def _error_for_code(code: str | None, kind: str | None, message: str) -> LLMError:
+def _error_for_code(code: str | None, kind: str | None, message: str, param: str | None = None) -> LLMError:
     cls = _BY_CODE.get(code or "") or _BY_CODE.get(kind or "") or ProviderUnavailable
-    if cls is InvalidRequest and code == "context_length_exceeded":
-        cls = ContextLengthExceeded
+    if cls is InvalidRequest and param == "model":
+        cls = ModelNotFound
     return cls(message, vendor_type=kind, vendor_code=code)
 
 

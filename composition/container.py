@@ -21,7 +21,7 @@ returns the fake. A host's own ``PolicyObserver`` is attached with
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +29,14 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from llmport.ports import FailoverPolicy, FanoutObserver, LLMPort, PolicyObserver
+from llmport.ports.context import ContextSource
+from llmport.ports.pipeline import Step
 
 from .adapters_factory import ProviderClients, build_adapters, build_clients, close_all
 from .logging import configure_logging
 from .loop_guard import LoopBoundLLM
 from .money_factory import build_budget_store, build_catalog, build_ledger, build_metered, build_metering
+from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy, default_observer
 from .settings import Settings, load_settings
 
@@ -44,6 +47,7 @@ class Runtime:
 
     llm: LoopBoundLLM | None = None
     policy: FailoverPolicy | None = None
+    metered: LLMPort | None = None
     clients: ProviderClients | None = None
     adapters: dict[str, LLMPort] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -56,7 +60,7 @@ def _observer(settings: Settings, host: PolicyObserver | None, *more: PolicyObse
 
 
 async def run(settings: Settings, runtime: Runtime, clients: Any, adapters: Any, policy: Any,
-              stack: Any) -> AsyncIterator[LLMPort]:
+              metered: Any, pipeline: Any) -> AsyncIterator[LLMPort]:
     """A dependency-injector resource: builds clients, adapters, the policy and the steps around it
     (every setting checked), holds them while the container runs, closes them all at shutdown."""
     built_clients: ProviderClients | None = None
@@ -65,7 +69,8 @@ async def run(settings: Settings, runtime: Runtime, clients: Any, adapters: Any,
         built_clients = clients() if callable(clients) else clients
         built_adapters = adapters(settings, built_clients) if callable(adapters) else adapters
         built_policy = policy(adapters=built_adapters)
-        top = stack(policy=built_policy)
+        runtime.metered = metered(policy=built_policy)
+        top = pipeline(policy=built_policy, terminal=runtime.metered)
     except BaseException:
         await close_all(settings, built_clients, built_adapters)
         raise
@@ -74,7 +79,7 @@ async def run(settings: Settings, runtime: Runtime, clients: Any, adapters: Any,
     try:
         yield runtime.llm
     finally:
-        runtime.llm = runtime.clients = runtime.adapters = runtime.policy = None
+        runtime.llm = runtime.clients = runtime.adapters = runtime.policy = runtime.metered = None
         await close_all(settings, built_clients, built_adapters)
 
 
@@ -102,12 +107,22 @@ class Container(containers.DeclarativeContainer):
     budget_store = providers.Singleton(build_budget_store, settings)
     policy_observer = providers.Callable(_observer, settings, observer, metering)
     # Called by ``lifetime`` with the adapters it built (``policy``) and the policy (``stack``).
-    policy = providers.Factory(build_policy, settings, observer=policy_observer, catalog=catalog)
-    stack = providers.Factory(build_metered, settings, metering=metering, ledger=ledger, store=budget_store)
+    new_policy = providers.Factory(build_policy, settings, observer=policy_observer, catalog=catalog)
+    new_metered = providers.Factory(build_metered, settings, metering=metering, ledger=ledger, store=budget_store)
+    # pipeline: host steps -> context enrichment -> response cache -> metered (budgets) -> policy
+    pipeline_steps: providers.Provider[Sequence[Step]] = providers.Object(())  # a host's own, outermost first
+    context_source: providers.Provider[ContextSource | None] = providers.Object(None)  # else LLMPORT_CONTEXT__*
+    response_cache = providers.Singleton(build_response_cache, settings)
+    new_pipeline = providers.Factory(build_llm, settings, cache=response_cache, context=context_source,
+                                     host_steps=pipeline_steps, ledger=ledger)
     runtime = providers.Singleton(Runtime)
-    lifetime = providers.Resource(run, settings, runtime, clients.provider, adapters, policy.provider,
-                                  stack.provider)
+    # Each start builds adapters, policy, budgets step and pipeline anew (the ``new_*`` factories).
+    lifetime = providers.Resource(run, settings, runtime, clients.provider, adapters, new_policy.provider,
+                                  new_metered.provider, new_pipeline.provider)
     llm = providers.Callable(current_llm, runtime)
+    # The parts of the started container (for hosts' tests and tools).
+    policy = providers.Callable(lambda runtime: runtime.policy, runtime)
+    metered = providers.Callable(lambda runtime: runtime.metered, runtime)
 
 
 async def start(container: Container) -> LLMPort:

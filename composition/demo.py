@@ -21,6 +21,7 @@ from llmport.domain import CompletionRequest, LLMError, Message, TextDelta
 from llmport.ports import FailoverPolicy, RecordingObserver
 
 from .container import Container, start, stop
+from .demo_pipeline import pipeline_environment, show_pipeline
 from .families import family_of
 
 ANSWER = ("Failover worked: the primary returned two 503s and then a 429 with Retry-After, the policy "
@@ -70,6 +71,7 @@ def configure_environment(emu: VendorEmulator, providers: list[DemoProvider]) ->
         "LLMPORT_LOGGING__LEVEL": "error",
         "LLMPORT_LOGGING__CONFIGURE": "true",
     }
+    env.update(pipeline_environment())  # team guidance and a cached alias (see demo_pipeline)
     for p in providers:
         prefix = f"LLMPORT_PROVIDERS__{p.name.upper()}__"
         env[prefix + "KIND"] = p.kind
@@ -135,6 +137,7 @@ async def run(emu: VendorEmulator) -> int:
             # A second request: the primary's breaker is open, so it is skipped without any network.
             second = await llm.complete(CompletionRequest(model="smart", messages=[Message.user("And now?")]))
             print(f"second request answered by {second.provider}/{second.model}, primary skipped by its breaker")
+            await show_pipeline(llm, emu, request, providers[1].name)
         except LLMError as exc:
             print(f"\nerror: {type(exc).__name__}: {exc}", file=sys.stderr)
             print_table(recorder, policy)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import Any
-
 from llmport.domain import Completion, CompletionRequest, LLMError, StreamEvent
 from llmport.ports import LLMPort
+from llmport.ports.pipeline import LLMStep
 
 
 class WrongEventLoop(LLMError):
@@ -20,17 +19,13 @@ class WrongEventLoop(LLMError):
     ``asyncio.run_coroutine_threadsafe``."""
 
 
-class LoopBoundLLM:
-    """The container's ``llm``: the failover policy, used only from the loop the container started on.
-
-    The check is one ``get_running_loop()`` per call. ``inner`` is the stack it guards (the
-    failover policy and the steps around it); other attributes are ``inner``'s.
-    """
-
-    __slots__ = ("_loop", "inner")
+class LoopBoundLLM(LLMStep):
+    """The container's ``llm``: the pipeline in front of the failover policy, used only from the loop
+    the container started on. The check is one ``get_running_loop()`` per call; ``inner`` is the
+    pipeline it guards, and other attributes are the pipeline's."""
 
     def __init__(self, inner: LLMPort, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._loop = loop
 
     def _check(self) -> None:
@@ -57,9 +52,3 @@ class LoopBoundLLM:
     async def count_tokens(self, request: CompletionRequest) -> int:
         self._check()
         return await self.inner.count_tokens(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)

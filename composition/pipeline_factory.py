@@ -3,8 +3,9 @@ response cache and (when configured) budgets, ending at the failover policy::
 
     host steps (e.g. PII redaction) -> ContextEnricher -> CachingLLM -> ... -> FailoverPolicy
 
-A step is present only when configured: with no cache, no guidance and no host step the pipeline is
-the policy itself. Enrichment comes before the cache, so the cache key covers the guidance added.
+A step is present only when configured (the cache unless ``LLMPORT_CACHE__BACKEND=off``, enrichment
+when a guidance source is set): with neither, and no host step, the pipeline is its terminal port.
+Enrichment comes before the cache, so the cache key covers the guidance added.
 """
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ from typing import Any
 from llmport.adapters.cache_memory import MemoryResponseCache
 from llmport.adapters.context_markdown import ContextFileError, MarkdownContextSource
 from llmport.domain import LLMError
-from llmport.ports import FailoverPolicy, LLMPort, PolicyObserver
+from llmport.ports import AttemptEvent, BreakerTransition, FailoverPolicy, LLMPort, PolicyObserver
 from llmport.ports.context import ContextEnricher, ContextSource
+from llmport.ports.ledger import UsageLedger
 from llmport.ports.pipeline import Step, chain
 from llmport.ports.response_cache import CachingLLM, ResponseCache
 
 from .pipeline_settings import CacheSettings, ContextSettings
-from .settings import SettingsError
+from .settings import Settings, SettingsError
 
 
-def build_response_cache(cache: CacheSettings, redis: Any = None) -> ResponseCache | None:
+def build_response_cache(settings: Settings | CacheSettings, redis: Any = None) -> ResponseCache | None:
     """The configured cache store (None when ``LLMPORT_CACHE__BACKEND=off``). ``redis``: the shared
     Redis connection, needed by the redis backend."""
+    cache = settings if isinstance(settings, CacheSettings) else settings.cache
     if cache.backend == "off":
         return None
     if cache.backend == "memory":
@@ -60,6 +63,30 @@ def route_set_namer(policy: FailoverPolicy) -> Callable[[str], str]:
     return name
 
 
+def build_llm(settings: Settings, policy: FailoverPolicy, terminal: LLMPort, cache: ResponseCache | None,
+              context: ContextSource | None, host_steps: Sequence[Step], ledger: UsageLedger | None) -> LLMPort:
+    """The container's ``llm``: the pipeline over ``terminal`` (the steps around ``policy``). Guidance
+    comes from the host's ``context`` source when given, else from ``LLMPORT_CONTEXT__DIRECTORY``."""
+    source = context if context is not None else build_context_source(settings.context)
+    return build_pipeline(policy, PolicyObserverView(policy), cache_settings=settings.cache,
+                          context_settings=settings.context, cache=cache, context=source, host_steps=host_steps,
+                          terminal=terminal, ledger=ledger)
+
+
+class PolicyObserverView:
+    """Forwards to whatever observer the policy has now (a host may attach one after start-up), so the
+    pipeline's events go where the policy's go."""
+
+    def __init__(self, policy: FailoverPolicy) -> None:
+        self.policy = policy
+
+    def on_attempt(self, event: AttemptEvent) -> None:
+        self.policy.observer.on_attempt(event)
+
+    def on_breaker(self, transition: BreakerTransition) -> None:
+        self.policy.observer.on_breaker(transition)
+
+
 def build_pipeline(
     policy: FailoverPolicy,
     observer: PolicyObserver,
@@ -69,9 +96,13 @@ def build_pipeline(
     cache: ResponseCache | None = None,
     context: ContextSource | None = None,
     host_steps: Sequence[Step] = (),
+    terminal: LLMPort | None = None,
+    ledger: UsageLedger | None = None,
 ) -> LLMPort:
     """The ``LLMPort`` a host gets. ``cache``/``context``: the stores built by the functions above
-    (or a host's own ``ContextSource``); ``host_steps`` run first, outermost first."""
+    (or a host's own ``ContextSource``); ``host_steps`` run first, outermost first; ``terminal``: what
+    the last step calls (default: the policy; the container passes the budgets step over it);
+    ``ledger``: where cache hits are recorded."""
     steps: list[Step] = list(host_steps)
     if context is not None:
         source = context
@@ -81,8 +112,8 @@ def build_pipeline(
         store, namer = cache, route_set_namer(policy)
         _check_aliases(cache_settings, namer)
         steps.append(lambda inner: CachingLLM(inner, store, cache_settings.config(), route_set=namer,
-                                              observer=observer))
-    return chain(steps, policy)
+                                              observer=observer, ledger=ledger))
+    return chain(steps, policy if terminal is None else terminal)
 
 
 def _check_aliases(cache: CacheSettings, namer: Callable[[str], str]) -> None:

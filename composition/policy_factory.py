@@ -67,6 +67,10 @@ class StructlogObserver:
               breaker=event.breaker, hedge=event.hedge, detail=event.detail)
 
     def on_breaker(self, transition: BreakerTransition) -> None:
+        if transition.error is not None:  # credentials rejected: an operator must act, once per opening
+            self._log.error("llm.breaker", route=transition.route, old=transition.old, new=transition.new,
+                            reason=transition.reason, error=transition.error)
+            return
         self._log.warning("llm.breaker", route=transition.route, old=transition.old, new=transition.new,
                           reason=transition.reason)
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from llmport.composition.families import ProviderKind, ProviderSettings, provider_settings
 from llmport.composition.money_settings import BudgetSettings, CatalogOverride, LedgerSettings, PriceOverride
+from llmport.composition.pipeline_settings import CacheSettings, ContextSettings
 from llmport.composition.policy_settings import PolicySettings
 from llmport.composition.provider_settings import NameList, ProviderBase, field_error, is_secret_header
 
@@ -74,6 +75,9 @@ class Settings(BaseModel):
     catalog: dict[str, CatalogOverride] = Field(default_factory=dict)
     budgets: dict[str, BudgetSettings] = Field(default_factory=dict)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    # the request pipeline (see pipeline_settings): response cache and context enrichment
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
 
     _origins: Any = PrivateAttr(default=None)
 

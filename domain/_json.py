@@ -7,17 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def frozen_json(value: Mapping[str, Any], what: str) -> Mapping[str, Any]:
-    """Check that ``value`` is a JSON-serialisable object and return it (as a plain dict)."""
-    from .errors import InvalidRequest
+def frozen_json(value: Mapping[str, Any], what: str, field: str | None = None) -> Mapping[str, Any]:
+    """Check that ``value`` is a JSON-serialisable object (bounded, finite, encodable) and return
+    it as a plain dict."""
+    from ._validate import json_object
 
-    if not isinstance(value, Mapping):
-        raise InvalidRequest(f"{what} must be a JSON object, got {type(value).__name__}")
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequest(f"{what} are not JSON-serialisable: {exc}") from None
-    return value if isinstance(value, dict) else dict(value)
+    return json_object(value, field or "messages", what)
 
 
 def parse_tool_arguments(raw: str) -> tuple[dict[str, Any], str | None]:

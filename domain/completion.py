@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal
 
 from .messages import Message, Part, ReasoningPart, Role, TextPart, ToolCallPart
 
@@ -23,13 +23,22 @@ class StopReason:
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts. ``input_tokens`` includes cached and cache-write tokens; ``output_tokens``
-    includes ``reasoning_tokens``."""
+    includes ``reasoning_tokens``.
+
+    ``reported`` is False when the vendor did not report usage (a stream whose server sends no
+    usage, a gateway that leaves it out): the counts are then unknown, not zero; they hold only
+    what was reported, if anything (``Usage.UNKNOWN`` when nothing). Never bill an unreported
+    usage as free: estimate it (``llmport.adapters.estimate``) where a ledger needs a number.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    reported: bool = True
+
+    UNKNOWN: ClassVar[Usage]
 
     @property
     def total_tokens(self) -> int:
@@ -42,7 +51,11 @@ class Usage:
             self.cached_input_tokens + other.cached_input_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.reported and other.reported,
         )
+
+
+Usage.UNKNOWN = Usage(reported=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +100,7 @@ class Completion:
 
     parts: tuple[Part, ...]
     stop_reason: StopReason
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = Usage.UNKNOWN
     provider: str | None = None
     model: str | None = None
     response_id: str | None = None

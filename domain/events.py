@@ -84,7 +84,7 @@ class Accumulator:
         self._text: list[str] | None = None
         self._calls: dict[int, tuple[int, str, str]] = {}
         self._args: dict[int, list[str]] = {}
-        self.usage = Usage()
+        self.usage = Usage.UNKNOWN
         self.cached = False
         self.end: StreamEnd | None = None
 
@@ -184,5 +184,6 @@ def completion_events(completion: Completion, chunk_size: int = 8) -> Iterator[S
                 yield ToolCallDelta(call_index, raw[i : i + step])
             yield ToolCallEnd(call_index)
             call_index += 1
-    yield UsageUpdate(completion.usage, cached=completion.cached)
-    yield StreamEnd(completion.stop_reason, completion.provider, completion.model, completion.response_id)
+    yield UsageUpdate(completion.usage, cached=completion.cached, cost=completion.cost)
+    yield StreamEnd(completion.stop_reason, completion.provider, completion.model, completion.response_id,
+                    cost=completion.cost, request_cost=completion.request_cost)

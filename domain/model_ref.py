@@ -23,6 +23,8 @@ class ModelRef:
         ``anthropic.claude-v2:1``), so when the configured provider names are given the text is
         split only if the prefix is one of them.
         """
+        if not isinstance(text, str):
+            raise InvalidRequest(f"a model reference must be a string, got {type(text).__name__}", field="model")
         text = text.strip()
         if not text:
             raise InvalidRequest("empty model reference", field="model")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from ._json import frozen_json
+from . import _validate as check
 from .errors import InvalidRequest
-from .messages import Message, Role, ToolCallPart, ToolResultPart
+from .messages import Message, ReasoningPart, Role, TextPart, ToolCallPart, ToolResultPart
 from .tools import ToolChoice, ToolSpec
+
+MAX_TOKENS = 2**31 - 1  # token counts vendors take (int32)
+_FORMAT_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +29,22 @@ class ResponseFormat:
     JSON: ClassVar[ResponseFormat]
 
     def __post_init__(self) -> None:
-        if self.kind not in ("text", "json", "json_schema"):
-            raise InvalidRequest(f"unknown response format {self.kind!r}", field="response_format")
+        if not isinstance(self.kind, str) or self.kind not in ("text", "json", "json_schema"):
+            shown = repr(self.kind)[:40] if isinstance(self.kind, str) else check.type_name(self.kind)
+            raise InvalidRequest(f"unknown response format {shown}: use text, json or json_schema",
+                                 field="response_format")
+        if not isinstance(self.name, str) or not _FORMAT_NAME.match(self.name):
+            raise InvalidRequest("a response format name must be 1-64 letters, digits, '_' or '-'",
+                                 field="response_format")
+        check.flag(self.strict, "response_format", "a response format's strict")
         if self.kind == "json_schema":
             if not self.schema:
                 raise InvalidRequest("a json_schema response format needs a schema", field="response_format")
-            object.__setattr__(self, "schema", frozen_json(self.schema, "response schema"))
+            schema = check.json_schema(self.schema, "response_format", "the response schema")
+            if schema.get("type", "object") != "object":
+                raise InvalidRequest("the response schema must be of type 'object' (vendors take no other root)",
+                                     field="response_format")
+            object.__setattr__(self, "schema", schema)
         elif self.schema is not None:
             raise InvalidRequest(f"a {self.kind} response format takes no schema", field="response_format")
 
@@ -54,11 +66,13 @@ class ReasoningConfig:
     include_text: bool = True
 
     def __post_init__(self) -> None:
-        if self.effort not in (None, "low", "medium", "high"):
-            raise InvalidRequest(f"reasoning effort must be low, medium or high, not {self.effort!r}",
-                                 field="reasoning")
-        if self.budget_tokens is not None and self.budget_tokens < 1:
-            raise InvalidRequest("reasoning budget_tokens must be positive", field="reasoning")
+        if self.effort is not None and (not isinstance(self.effort, str)
+                                        or self.effort not in ("low", "medium", "high")):
+            shown = repr(self.effort)[:40] if isinstance(self.effort, str) else check.type_name(self.effort)
+            raise InvalidRequest(f"reasoning effort must be low, medium or high, not {shown}", field="reasoning")
+        if self.budget_tokens is not None:
+            check.integer(self.budget_tokens, "reasoning", "reasoning budget_tokens", low=1, high=MAX_TOKENS)
+        check.flag(self.include_text, "reasoning", "reasoning include_text")
 
     def budget(self, default_max: int) -> int:
         """The token budget to use where a vendor wants a number."""
@@ -82,6 +96,16 @@ class CachePolicy:
     refresh: bool = False
     store: bool = True
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt_cache, str) or self.prompt_cache not in ("off", "auto"):
+            raise InvalidRequest("prompt_cache must be 'off' or 'auto'", field="cache")
+        if self.response_ttl is not None:
+            ttl = check.finite(self.response_ttl)
+            if ttl is None or ttl < 0:
+                raise InvalidRequest("response_ttl must be a non-negative number of seconds", field="cache")
+        check.flag(self.refresh, "cache", "cache refresh")
+        check.flag(self.store, "cache", "cache store")
+
 
 @dataclass(frozen=True, slots=True)
 class CompletionRequest:
@@ -90,6 +114,8 @@ class CompletionRequest:
     ``model`` is an alias, ``provider/model`` or a bare model name; the failover policy resolves it.
     ``timeout`` bounds the whole call (all retries included), ``attempt_timeout`` each attempt, and
     ``deadline`` is an absolute ``time.monotonic()`` instant that wins when sooner.
+    ``stall_timeout``: a stream receiving nothing for this long after its first content ends at
+    once (``StreamInterrupted`` with the partial answer).
     ``tenant_id`` is sent as the vendor's end-user identifier where one exists. ``metadata`` is
     best-effort: sent where the vendor has a place for it (OpenAI with ``store`` on, Bedrock request
     metadata), otherwise kept for the host's own logging and ledger, never an error.
@@ -113,13 +139,14 @@ class CompletionRequest:
     attempt_timeout: float | None = None
     deadline: float | None = None
     cache: CachePolicy = field(default_factory=CachePolicy)
+    stall_timeout: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "messages", tuple(self.messages))
-        object.__setattr__(self, "tools", tuple(self.tools))
+        object.__setattr__(self, "messages", check.sequence(self.messages, "messages", "messages"))
+        object.__setattr__(self, "tools", check.sequence(self.tools, "tools", "tools"))
         if isinstance(self.stop, str):
             object.__setattr__(self, "stop", (self.stop,))
-        object.__setattr__(self, "stop", tuple(self.stop))
+        object.__setattr__(self, "stop", check.sequence(self.stop, "stop", "stop"))
         self._validate()
 
     @property
@@ -130,39 +157,61 @@ class CompletionRequest:
         return "\n\n".join(texts) if texts else None
 
     def _validate(self) -> None:
-        if not isinstance(self.model, str) or not self.model.strip():
+        model = self.model
+        if not isinstance(model, str) or not model.strip():
             raise InvalidRequest("model must be a non-empty string (an alias, provider/model or model name)",
                                  field="model")
+        if len(model) > 256 or any(c.isspace() or not c.isprintable() for c in model):
+            raise InvalidRequest("model must be at most 256 printable characters without spaces", field="model")
+        check.encodable(model, "model", "model")
         if not self.messages:
             raise InvalidRequest("messages must not be empty", field="messages")
         for i, msg in enumerate(self.messages):
             if not isinstance(msg, Message):
-                raise InvalidRequest(f"messages[{i}] is a {type(msg).__name__}, not a Message", field="messages")
+                raise InvalidRequest(f"messages[{i}] is a {type(msg).__name__}, not a Message (build it with "
+                                     "Message.user(...), Message.assistant(...), ...)", field="messages")
+            _check_text(msg, i)
         if all(m.role is Role.SYSTEM for m in self.messages):
             raise InvalidRequest("messages hold only system messages; add a user message", field="messages")
+        check.optional_text(self.system, "system", "system", empty=True)
         self._validate_tool_flow()
         self._validate_tools()
         _check_range("temperature", self.temperature, 0.0, 2.0)
         _check_range("top_p", self.top_p, 0.0, 1.0, low_open=True)
-        if self.max_tokens is not None and (not _is_int(self.max_tokens) or self.max_tokens < 1):
-            raise InvalidRequest(f"max_tokens must be a positive integer, got {self.max_tokens!r}",
-                                 field="max_tokens")
+        if self.max_tokens is not None:
+            check.integer(self.max_tokens, "max_tokens", "max_tokens", low=1, high=MAX_TOKENS)
         for s in self.stop:
             if not isinstance(s, str) or not s:
                 raise InvalidRequest("stop sequences must be non-empty strings", field="stop")
-        if self.seed is not None and not _is_int(self.seed):
-            raise InvalidRequest("seed must be an integer", field="seed")
-        for name in ("timeout", "attempt_timeout"):
+            check.encodable(s, "stop", "a stop sequence")
+        if self.seed is not None:
+            check.integer(self.seed, "seed", "seed", low=-check.MAX_INT - 1)
+        for name, cls, hint in (("response_format", ResponseFormat, " (e.g. ResponseFormat.JSON)"),
+                                ("cache", CachePolicy, "")):
+            check.instance(getattr(self, name), cls, name, name, hint)
+        if self.reasoning is not None:
+            check.instance(self.reasoning, ReasoningConfig, "reasoning", "reasoning", " (e.g. ReasoningConfig('high'))")
+        if self.tenant_id is not None:
+            tenant = check.text(self.tenant_id, "tenant_id", "tenant_id", empty=False)
+            if len(tenant) > 256 or not tenant.isprintable():
+                raise InvalidRequest("tenant_id must be at most 256 printable characters", field="tenant_id")
+        for name in ("timeout", "attempt_timeout", "stall_timeout"):
             value = getattr(self, name)
-            if value is not None and not (_is_number(value) and value > 0 and math.isfinite(value)):
-                raise InvalidRequest(f"{name} must be a positive number of seconds, got {value!r}", field=name)
-        if self.deadline is not None and not (_is_number(self.deadline) and math.isfinite(self.deadline)):
-            raise InvalidRequest(f"deadline must be a finite time.monotonic() instant, got {self.deadline!r}",
+            if value is not None and not ((number := check.finite(value)) is not None and number > 0):
+                raise InvalidRequest(f"{name} must be a positive number of seconds, got {_shown(value)}", field=name)
+        if self.deadline is not None and check.finite(self.deadline) is None:
+            raise InvalidRequest(f"deadline must be a finite time.monotonic() instant, got {_shown(self.deadline)}",
                                  field="deadline")
-        try:
-            json.dumps(dict(self.metadata))
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequest(f"metadata must be JSON-serialisable: {exc}", field="metadata") from None
+        if not isinstance(self.metadata, Mapping):
+            raise InvalidRequest(f"metadata must be a mapping of strings, got {type(self.metadata).__name__}",
+                                 field="metadata")
+        for key, value in self.metadata.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise InvalidRequest("metadata must be JSON-serialisable: keys and values are strings",
+                                     field="metadata")
+            check.encodable(key, "metadata", "a metadata key")
+            check.encodable(value, "metadata", "a metadata value")
+        object.__setattr__(self, "metadata", dict(self.metadata))
 
     def _validate_tool_flow(self) -> None:
         seen_calls: set[str] = set()
@@ -180,16 +229,18 @@ class CompletionRequest:
                     )
 
     def _validate_tools(self) -> None:
-        names = [t.name for t in self.tools]
         for t in self.tools:
             if not isinstance(t, ToolSpec):
-                raise InvalidRequest(f"tools must be ToolSpec values, got {type(t).__name__}", field="tools")
+                raise InvalidRequest(f"tools must be ToolSpec values, got {type(t).__name__} (build them with "
+                                     "ToolSpec(name, description, parameters))", field="tools")
+        names = [t.name for t in self.tools]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise InvalidRequest(f"duplicate tool names: {', '.join(dupes)}", field="tools")
         choice = self.tool_choice
         if choice is None:
             return
+        check.instance(choice, ToolChoice, "tool_choice", "tool_choice", " (e.g. ToolChoice.AUTO)")
         if choice.mode in ("required", "tool") and not self.tools:
             raise InvalidRequest(f"tool_choice {choice.mode!r} needs at least one tool", field="tool_choice")
         if choice.mode == "tool" and choice.name not in names:
@@ -202,16 +253,32 @@ class CompletionRequest:
 def _check_range(name: str, value: float | None, low: float, high: float, *, low_open: bool = False) -> None:
     if value is None:
         return
-    ok = _is_number(value) and math.isfinite(value) and value <= high
-    ok = ok and (value > low if low_open else value >= low)
+    number = check.finite(value)
+    ok = number is not None and number <= high and (number > low if low_open else number >= low)
     if not ok:
         bracket = "(" if low_open else "["
-        raise InvalidRequest(f"{name} must be in {bracket}{low:g}, {high:g}], got {value!r}", field=name)
+        raise InvalidRequest(f"{name} must be in {bracket}{low:g}, {high:g}], got {_shown(value)}", field=name)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _shown(value: object) -> str:
+    """A value for an error message: numbers as they are (unless huge), other types by name."""
+    if isinstance(value, float) or (isinstance(value, int) and abs(value) < 10**30):
+        return repr(value)
+    return f"a {type(value).__name__}"
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _check_text(message: Message, index: int) -> None:
+    """Every string of a message must be encodable (lone surrogates cannot be sent)."""
+    for part in message.parts:
+        if isinstance(part, TextPart | ReasoningPart):
+            strings: tuple[str | None, ...] = (part.text,) if isinstance(part, TextPart) else (
+                part.text, part.signature)
+        elif isinstance(part, ToolCallPart):
+            strings = (part.id, part.name, part.raw_arguments)
+        elif isinstance(part, ToolResultPart):
+            strings = (part.call_id, part.content)
+        else:
+            continue
+        for value in strings:
+            if value is not None:
+                check.encodable(value, "messages", f"messages[{index}]")

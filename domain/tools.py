@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from ._json import frozen_json
+from . import _validate as check
 
 _TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
@@ -23,12 +23,14 @@ class ToolSpec:
     def __post_init__(self) -> None:
         from .errors import InvalidRequest
 
-        if not _TOOL_NAME.match(self.name):
+        if not isinstance(self.name, str) or not _TOOL_NAME.match(self.name):
+            shown = repr(self.name)[:70] if isinstance(self.name, str) else check.type_name(self.name)
             raise InvalidRequest(
-                f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'",
+                f"tool name {shown} must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'",
                 field="tools",
             )
-        params = frozen_json(self.parameters, f"parameters of tool {self.name!r}")
+        check.text(self.description, "tools", f"the description of tool {self.name!r}")
+        params = check.json_schema(self.parameters, "tools", f"parameters of tool {self.name!r}")
         if params.get("type", "object") != "object":
             raise InvalidRequest(f"parameters of tool {self.name!r} must be a JSON schema of type 'object'",
                                  field="tools")
@@ -49,8 +51,12 @@ class ToolChoice:
     def __post_init__(self) -> None:
         from .errors import InvalidRequest
 
-        if self.mode not in ("auto", "none", "required", "tool"):
-            raise InvalidRequest(f"unknown tool choice {self.mode!r}", field="tool_choice")
+        if not isinstance(self.mode, str) or self.mode not in ("auto", "none", "required", "tool"):
+            shown = repr(self.mode)[:40] if isinstance(self.mode, str) else check.type_name(self.mode)
+            raise InvalidRequest(f"unknown tool choice {shown}: use auto, none, required or tool",
+                                 field="tool_choice")
+        if self.name is not None and (not isinstance(self.name, str) or not _TOOL_NAME.match(self.name)):
+            raise InvalidRequest("a named tool choice needs a valid tool name", field="tool_choice")
         if (self.mode == "tool") != bool(self.name):
             raise InvalidRequest("a named tool choice needs exactly a tool name", field="tool_choice")
 

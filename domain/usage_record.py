@@ -10,7 +10,8 @@ from typing import Literal
 from .completion import Usage
 from .errors import InvalidRequest
 
-RecordOutcome = Literal["ok", "error", "cancelled", "lost", "interrupted"]
+# "cached": a response cache answered (zero usage, zero cost: counted as a request, never billed).
+RecordOutcome = Literal["ok", "error", "cancelled", "lost", "interrupted", "cached"]
 
 
 @dataclass(frozen=True, slots=True)

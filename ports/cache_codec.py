@@ -4,11 +4,15 @@ truncated, foreign or older-format entry is recognised and treated as a miss."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, get_args
 
 from llmport.domain import Completion, LLMError, ReasoningPart, StopKind, StopReason, TextPart, ToolCallPart, Usage
 
+from .pipeline import evolve
+
 FORMAT = "llmport.cache/1"
+_ZERO = Decimal(0)
 _STOP_KINDS = frozenset(get_args(StopKind))
 
 
@@ -36,7 +40,8 @@ def encode(key: str, completion: Completion) -> bytes:
     doc = {
         "f": FORMAT, "k": key, "p": parts,
         "s": [completion.stop_reason.kind, completion.stop_reason.raw],
-        "u": [u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens],
+        "u": [u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens,
+              u.reported],
         "m": [completion.provider, completion.model, completion.response_id],
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
@@ -53,18 +58,27 @@ def decode(key: str, data: bytes) -> Completion:
         kind, raw = doc["s"]
         if kind not in _STOP_KINDS:
             raise CacheDataError(f"unknown stop kind {kind!r}")
-        counts = doc["u"]
-        if len(counts) != 5 or not all(type(n) is int and n >= 0 for n in counts):
+        tokens, output, cached, written, reasoning, reported = doc["u"]
+        if not all(type(n) is int and n >= 0 for n in (tokens, output, cached, written, reasoning)) or \
+                type(reported) is not bool:
             raise CacheDataError("bad usage")
         provider, model, response_id = doc["m"]
         return Completion(
-            tuple(_part(p) for p in doc["p"]), StopReason(kind, _opt_str(raw)), Usage(*counts),
-            _opt_str(provider), _opt_str(model), _opt_str(response_id), cached=True,
+            tuple(_part(p) for p in doc["p"]), StopReason(kind, _opt_str(raw)),
+            Usage(tokens, output, cached, written, reasoning, reported),
+            _opt_str(provider), _opt_str(model), _opt_str(response_id), cached=True, cost=_ZERO, request_cost=_ZERO,
         )
     except CacheDataError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, RecursionError, LLMError) as exc:
         raise CacheDataError(f"unreadable cache entry ({type(exc).__name__})") from None
+
+
+def as_cached(completion: Completion) -> Completion:
+    """``completion`` as a cache serves it: marked ``cached``, costing nothing (no upstream call)."""
+    if completion.cached and completion.cost == _ZERO and completion.request_cost == _ZERO:
+        return completion
+    return evolve(completion, cached=True, cost=_ZERO, request_cost=_ZERO)
 
 
 def _part(item: list[Any]) -> TextPart | ReasoningPart | ToolCallPart:

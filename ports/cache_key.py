@@ -52,8 +52,6 @@ def _canon(value: Any) -> Any:
         return doc
     if isinstance(value, Enum):
         return _canon(value.value)
-    if isinstance(value, bool | int | float | str):
-        return value
     if isinstance(value, tuple | list):
         return [_canon(v) for v in value]
     if isinstance(value, Mapping):

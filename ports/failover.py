@@ -45,6 +45,7 @@ from .routing import Route, Router, RouteSet, RouteStats
 from .state import BreakerView, Permit, PolicyState
 from .strategies import Priority, Strategy
 from .streams import PrimedStream, prime
+from .watchdog import Watchdog
 
 T = TypeVar("T")
 
@@ -58,6 +59,8 @@ class PolicyConfig:
     share of the time left while another route could still serve, so a hanging route cannot eat
     the whole deadline. ``lockout_cooldown``: how long a route whose credentials were rejected
     (``AuthenticationFailed``, ``PermissionDenied``) stays out before one probe tries it again.
+    ``stall_timeout``: a stream that receives nothing for this long after its first content ends
+    at once as ``StreamInterrupted`` with the partial answer (a request's own value wins).
     """
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -68,8 +71,11 @@ class PolicyConfig:
     hedge: HedgeConfig | None = None
     deadline_share: float = 0.5
     lockout_cooldown: float = 300.0
+    stall_timeout: float | None = None
 
     def __post_init__(self) -> None:
+        if self.stall_timeout is not None and not self.stall_timeout > 0:
+            raise InvalidRequest("stall_timeout must be positive", field="stall_timeout")
         if not 0.0 < self.deadline_share <= 1.0:
             raise InvalidRequest("deadline_share must be in (0, 1]", field="deadline_share")
         if not self.lockout_cooldown >= 0:
@@ -155,8 +161,10 @@ class FailoverPolicy:
                 if not (exc.failover or exc.retryable):
                     raise
                 last = exc
-                attempts.append(Attempt(route.name, type(exc).__name__, exc.status, self.clock.monotonic() - start,
-                                        1, exc.message[:200]))
+            except Exception as exc:  # an adapter's bug: still only the taxonomy leaves
+                last = _unexpected(exc, route)
+            attempts.append(Attempt(route.name, type(last).__name__, last.status, self.clock.monotonic() - start,
+                                    1, last.message[:200]))
         raise AllProvidersFailed(f"no route for {request.model!r} could count tokens", attempts=attempts,
                                  status=last.status if last is not None else None) from last
 
@@ -225,6 +233,13 @@ async def _call_complete(route: Route, request: CompletionRequest) -> Completion
 _REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
 _LOCKOUT = (AuthenticationFailed, PermissionDenied)
 _THROTTLED = (RateLimited, Overloaded)
+
+
+def _unexpected(exc: Exception, route: Route) -> LLMError:
+    """A non-taxonomy exception from an adapter, as a failover-eligible error (its type only: the
+    raw message may hold what the adapter failed to scrub)."""
+    return ProviderUnavailable(f"the {route.provider} adapter raised {type(exc).__name__}",
+                               provider=route.provider, model=route.model)
 
 
 def _for_route(request: CompletionRequest, route: Route, limit: float | None) -> CompletionRequest:
@@ -360,6 +375,11 @@ class _Run:
                 slot = tasks[t]
                 self.report(slot, "lost", None, self.policy.clock.monotonic() - slot.start, None, usage=usage)
 
+    def stall_timeout(self) -> float | None:
+        """The stream's stall limit after its first content: the request's, else the policy's."""
+        own = self.request.stall_timeout
+        return own if own is not None else self.policy.config.stall_timeout
+
     def _limit(self, now: float) -> tuple[float | None, bool]:
         """The attempt's time limit, computed once, and whether it is the request's deadline."""
         limit = self.request.attempt_timeout or self.policy.config.attempt_timeout
@@ -388,6 +408,7 @@ class _Run:
         limit, by_deadline = self._limit(policy.clock.monotonic())
         request = _for_route(self.request, route, limit)
         state.in_flight_up(route.name)
+        unexpected: LLMError | None = None
         try:
             if limit is None:
                 value = await call(route, request)
@@ -399,19 +420,10 @@ class _Run:
                     raise Timeout(f"no answer within {limit:.3g}s" + (" (request deadline)" if by_deadline else ""),
                                   provider=route.provider, model=route.model) from None
         except LLMError as exc:
-            now = policy.clock.monotonic()
-            if by_deadline and isinstance(exc, Timeout):
-                state.release(slot.permit)  # the caller's deadline, not the provider's health
-            elif exc.retryable:
-                state.record_failure(slot.permit, now)
-                if exc.retry_after is not None and exc.retry_after > 0:
-                    state.note_retry_after(route.name, now, exc.retry_after)
-            elif isinstance(exc, _LOCKOUT):
-                state.record_lockout(slot.permit, now, policy.config.lockout_cooldown, type(exc).__name__)
-            else:
-                state.record_success(slot.permit, now)  # the provider answered; the request was the problem
-            self.record(slot, exc, now - slot.start)
+            self._failed(slot, exc, by_deadline)
             raise
+        except Exception as exc:  # an adapter's bug: still only the taxonomy leaves the policy
+            unexpected = _unexpected(exc, route)
         except BaseException:
             state.release(slot.permit)
             duration = policy.clock.monotonic() - slot.start
@@ -419,8 +431,27 @@ class _Run:
             raise
         finally:
             state.in_flight_down(route.name)
+        if unexpected is not None:  # raised outside the handler: the raw exception is not its context
+            self._failed(slot, unexpected, False)
+            raise unexpected
         state.record_success(slot.permit, policy.clock.monotonic())
         return value
+
+    def _failed(self, slot: _Slot, exc: LLMError, by_deadline: bool) -> None:
+        """Tell the state what a failed attempt says about its route, and record the attempt."""
+        policy, state = self.policy, self.policy.state
+        now = policy.clock.monotonic()
+        if by_deadline and isinstance(exc, Timeout):
+            state.release(slot.permit)  # the caller's deadline, not the provider's health
+        elif exc.retryable:
+            state.record_failure(slot.permit, now)
+            if exc.retry_after is not None and exc.retry_after > 0:
+                state.note_retry_after(slot.route.name, now, exc.retry_after)
+        elif isinstance(exc, _LOCKOUT):
+            state.record_lockout(slot.permit, now, policy.config.lockout_cooldown, type(exc).__name__)
+        else:
+            state.record_success(slot.permit, now)  # the provider answered; the request was the problem
+        self.record(slot, exc, now - slot.start)
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -643,7 +674,7 @@ class PolicyStream:
     ``StreamInterrupted`` with the partial completion. Leaving the context closes the upstream.
     """
 
-    __slots__ = ("_acc", "_buf", "_done", "_events", "_i", "_loop_deadline", "_primed", "_run", "_slot", "_source")
+    __slots__ = ("_acc", "_buf", "_done", "_events", "_i", "_primed", "_run", "_slot", "_source", "_watchdog")
 
     def __init__(self, run: _Run) -> None:
         self._run = run
@@ -656,7 +687,7 @@ class PolicyStream:
         self._source: Callable[[], Completion] | None = None
         self._done = False
         self._slot: _Slot | None = None
-        self._loop_deadline: float | None = None
+        self._watchdog: Watchdog | None = None
 
     async def __aenter__(self) -> PolicyStream:
         return self
@@ -697,9 +728,12 @@ class PolicyStream:
         policy = run.policy
         if primed.ttft is not None:
             policy.state.observe_latency(slot.route.name, policy.clock.monotonic(), None, primed.ttft)
-        if run.deadline is not None:
+        stall = run.stall_timeout()
+        if run.deadline is not None or stall is not None:
+            # One timer for the stream's life, on the loop's clock (the deadline is on the policy's).
             loop = asyncio.get_running_loop()
-            self._loop_deadline = loop.time() + (run.deadline - policy.clock.monotonic())
+            deadline = None if run.deadline is None else loop.time() + (run.deadline - policy.clock.monotonic())
+            self._watchdog = Watchdog(loop, deadline, stall)
 
     async def __anext__(self) -> StreamEvent:
         if self._done:
@@ -713,26 +747,52 @@ class PolicyStream:
             event = self._buf[self._i]
             self._i += 1
         else:
+            watchdog = self._watchdog
+            unexpected: LLMError | None = None
             try:
-                if self._loop_deadline is None:
+                if watchdog is None:
                     event = await events.__anext__()
                 else:
-                    async with asyncio.timeout_at(self._loop_deadline):
+                    if watchdog.fired is not None:
+                        raise TimeoutError  # expired between reads
+                    watchdog.waiter = asyncio.current_task()
+                    try:
                         event = await events.__anext__()
+                    finally:
+                        watchdog.waiter = None
+                    if watchdog.stall is not None:
+                        watchdog.received()
             except StopAsyncIteration:
                 await self._fail(ProviderUnavailable("stream ended without a final event"))
-            except TimeoutError:
-                await self._fail(Timeout("the request deadline passed while streaming"), health=False)
             except LLMError as exc:
                 await self._fail(exc)
+            except asyncio.CancelledError:
+                if watchdog is None or not watchdog.swallow(asyncio.current_task()):
+                    await self._finish("cancelled", None)
+                    raise
+                await self._expired(watchdog)
+            except TimeoutError:
+                if watchdog is None or watchdog.fired is None:
+                    unexpected = _unexpected(TimeoutError(), self._slot.route)  # type: ignore[union-attr]
+                else:
+                    await self._expired(watchdog)
+            except Exception as exc:  # an adapter's bug: still only the taxonomy leaves
+                unexpected = _unexpected(exc, self._slot.route)  # type: ignore[union-attr]
             except BaseException:
                 await self._finish("cancelled", None)
                 raise
+            if unexpected is not None:  # outside the handler: the raw exception is not its context
+                await self._fail(unexpected)
         if self._acc is not None:
             self._acc.add(event)
         if type(event) is StreamEnd:
             await self._finish("ok", None)
         return event
+
+    async def _expired(self, watchdog: Watchdog) -> NoReturn:
+        if watchdog.fired == "stall":
+            await self._fail(Timeout(f"no event for {watchdog.stall:g}s (stall_timeout)"))
+        await self._fail(Timeout("the request deadline passed while streaming"), health=False)
 
     async def _fail(self, exc: LLMError, *, health: bool = True) -> NoReturn:
         """``health`` False: the failure is the caller's (its deadline), not the provider's."""
@@ -756,6 +816,8 @@ class PolicyStream:
         if self._done:
             return
         self._done = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         primed, slot = self._primed, self._slot
         if primed is None or slot is None:
             return

@@ -23,10 +23,17 @@ Step = Callable[[LLMPort], LLMPort]
 
 
 class LLMStep:
-    """An ``LLMPort`` that delegates to ``inner``; subclasses override what their step changes."""
+    """An ``LLMPort`` that delegates to ``inner``; subclasses override what their step changes.
+    Other attributes are the next port's (``budget_status``, ``breaker_states``, ...), so a host
+    keeps what the end of the pipeline offers whatever steps stand in front of it."""
 
     def __init__(self, inner: LLMPort) -> None:
         self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
     async def complete(self, request: CompletionRequest) -> Completion:
         return await self.inner.complete(request)
@@ -50,9 +57,10 @@ def chain(steps: Sequence[Step], terminal: LLMPort) -> LLMPort:
 
 
 def innermost(port: LLMPort) -> LLMPort:
-    """The port at the end of a pipeline (the failover policy in the container's pipeline)."""
-    while isinstance(port, LLMStep):
-        port = port.inner
+    """The port at the end of a pipeline (the failover policy in the container's pipeline): follows
+    each step's ``inner`` port (``LLMStep`` or any step that names its next port ``inner``)."""
+    while isinstance(inner := getattr(port, "inner", None), LLMPort):
+        port = inner
     return port
 
 

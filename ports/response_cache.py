@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import TracebackType
 from typing import Protocol
 
@@ -25,15 +28,20 @@ from llmport.domain import (
     StreamEnd,
     StreamEvent,
     Timeout,
+    Usage,
     completion_events,
 )
+from llmport.domain.usage_record import UsageRecord
 
+from .cache_codec import as_cached
 from .cache_key import cache_key
 from .clock import SYSTEM_CLOCK, Clock
+from .ledger import UsageLedger
 from .llm import LLMPort
 from .observer import AttemptEvent, NullObserver, PolicyObserver
-from .pipeline import LLMStep, evolve
+from .pipeline import LLMStep
 
+_ZERO = Decimal(0)
 _SHARED = None  # the tenant part of a key for an alias whose answers every tenant may share
 
 
@@ -106,6 +114,7 @@ class CachingLLM(LLMStep):
         *,
         route_set: Callable[[str], str] | None = None,
         observer: PolicyObserver | None = None,
+        ledger: UsageLedger | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__(inner)
@@ -113,6 +122,7 @@ class CachingLLM(LLMStep):
         self.config = config or CacheConfig()
         self.route_set = route_set or _same
         self.observer: PolicyObserver = observer or NullObserver()
+        self.ledger = ledger
         self.clock = clock
         self._flights: dict[str, asyncio.Future[_Outcome]] = {}
 
@@ -142,16 +152,14 @@ class CachingLLM(LLMStep):
         if plan.read:
             hit = await self._get(plan.key)
             if hit is not None:
-                self._report(request, start, "hit")
-                return hit
+                return await self._hit(request, start, "hit", hit)
         while True:
             flight = self._flights.get(plan.key) if plan.read else None
             if flight is None:
                 return await self._lead_complete(request, plan, start)
             outcome = await self._follow(flight, request)
             if isinstance(outcome, Completion):
-                self._report(request, start, "in flight")
-                return outcome if outcome.cached else evolve(outcome, cached=True)
+                return await self._hit(request, start, "in flight", as_cached(outcome))
             if outcome is not None:
                 raise outcome
 
@@ -167,8 +175,7 @@ class CachingLLM(LLMStep):
             hit = await self._claim(plan, request)
             if hit is not None:
                 outcome = hit
-                self._report(request, start, "filled elsewhere")
-                return hit
+                return await self._hit(request, start, "filled elsewhere", hit)
             try:
                 completion = await self.inner.complete(request)
             except LLMError as exc:
@@ -228,7 +235,8 @@ class CachingLLM(LLMStep):
             return None
 
     async def _put(self, plan: _Plan, completion: Completion) -> None:
-        if plan.write:
+        # A filtered answer is the vendor declining, not an answer worth repeating for the TTL.
+        if plan.write and completion.stop_reason.kind != "content_filter":
             with contextlib.suppress(Exception):  # a failing cache only costs a future hit
                 await self.cache.put(plan.key, completion, plan.ttl)
         await self._release(plan.key)
@@ -237,11 +245,18 @@ class CachingLLM(LLMStep):
         with contextlib.suppress(Exception):
             await self.cache.release(key)
 
-    def _report(self, request: CompletionRequest, start: float, how: str) -> None:
+    async def _hit(self, request: CompletionRequest, start: float, how: str, answer: Completion) -> Completion:
+        """Report a hit (observer, ledger) and return the answer as served."""
         event = AttemptEvent("cache", 0, "cached", None, None, self.clock.monotonic() - start, None, "closed",
                              target=request.model, detail=how)
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             self.observer.on_attempt(event)
+        if self.ledger is not None:
+            record = UsageRecord(time.time(), os.urandom(8).hex(), answer.provider or "cache", answer.model or "",
+                                 request.model, Usage(), _ZERO, "cached", request.tenant_id, request.metadata)
+            with contextlib.suppress(Exception):  # the ledger is bookkeeping: a hit is served regardless
+                await self.ledger.record([record])
+        return answer
 
 
 class CachingStream:
@@ -270,8 +285,7 @@ class CachingStream:
         if plan.read:
             hit = await step._get(plan.key)
             if hit is not None:
-                step._report(request, start, "hit")
-                self._replay = _replay(hit, step.config.chunk_size)
+                self._replay = _replay(await step._hit(request, start, "hit", hit), step.config.chunk_size)
                 return self
         while True:
             flight = step._flights.get(plan.key) if plan.read else None
@@ -279,8 +293,7 @@ class CachingStream:
                 break
             outcome = await step._follow(flight, request)
             if isinstance(outcome, Completion):
-                step._report(request, start, "in flight")
-                self._replay = _replay(outcome if outcome.cached else evolve(outcome, cached=True),
+                self._replay = _replay(await step._hit(request, start, "in flight", as_cached(outcome)),
                                        step.config.chunk_size)
                 return self
             if outcome is not None:
@@ -289,9 +302,9 @@ class CachingStream:
         try:
             hit = await step._claim(plan, request)
             if hit is not None:
-                step._report(request, start, "filled elsewhere")
                 self._outcome = hit
-                self._replay = _replay(hit, step.config.chunk_size)
+                self._replay = _replay(await step._hit(request, start, "filled elsewhere", hit),
+                                       step.config.chunk_size)
                 return self
             self._acc = Accumulator()
             await self._open_live()

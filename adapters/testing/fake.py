@@ -6,18 +6,21 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from typing import Any
 
 from llmport.adapters.base import SDKAdapter
 from llmport.domain import (
     Completion,
     CompletionRequest,
     LLMError,
+    ProviderUnavailable,
     StopReason,
     StreamEvent,
     TextPart,
     Usage,
     completion_events,
 )
+from llmport.ports import FailoverPolicy, PolicyConfig, Route, Router, RouteSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,10 @@ class FakeLLM(SDKAdapter):
 
     ``FakeLLM("hello", RateLimited("slow down", retry_after=1), "second")`` answers the first call
     with "hello", raises on the second, answers "second" on the third, then ``default`` forever.
-    Use it in a host's tests: ``container.llm.override(FakeLLM(...))``.
+    Behind a policy (as an adapter) its scripted errors are raised as they are; a host's tests
+    should use ``container.llm.override(FakeLLM(...).as_policy())``, so that scripted errors reach
+    the host exactly as the real ``FailoverPolicy`` delivers them (a 429 as ``AllProvidersFailed``,
+    an ``InvalidRequest`` as itself). It raises nothing but ``LLMError``.
     """
 
     family = "fake"
@@ -66,7 +72,7 @@ class FakeLLM(SDKAdapter):
 
     def _next(self, request: CompletionRequest) -> FakeReply:
         if self.closed:
-            raise RuntimeError("FakeLLM used after aclose()")
+            raise ProviderUnavailable("FakeLLM used after aclose()", provider=self.name)
         self.requests.append(request)
         item = self.script.popleft() if self.script else self.default
         if isinstance(item, FakeReply):
@@ -110,7 +116,14 @@ class FakeLLM(SDKAdapter):
             self.open_streams -= 1
 
     def _map_error(self, exc: Exception, request: CompletionRequest) -> LLMError | None:
-        return None
+        return ProviderUnavailable(f"FakeLLM raised {type(exc).__name__}", provider=self.name)
+
+    def as_policy(self, config: PolicyConfig | None = None, **kwargs: Any) -> FailoverPolicy:
+        """This fake behind the real ``FailoverPolicy`` as the only route, for any model name:
+        retries, breakers and the error rule exactly as in production. ``config`` and ``kwargs``
+        go to the policy (e.g. ``PolicyConfig(retry=RetryPolicy(1))`` to see every scripted error
+        once, without retries)."""
+        return FailoverPolicy(_AnyModel(self), config=config, **kwargs)
 
     async def count_tokens(self, request: CompletionRequest) -> int:
         self.requests.append(request)
@@ -118,6 +131,22 @@ class FakeLLM(SDKAdapter):
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+class _AnyModel(Router):
+    """Every model name resolves to one route on the fake."""
+
+    def __init__(self, fake: FakeLLM) -> None:
+        super().__init__((), adapters={fake.name: fake})
+        self._fake = fake
+
+    def resolve(self, text: str) -> RouteSet:
+        found = self._cache.get(text)
+        if found is None:
+            found = RouteSet(text, (Route(self._fake.name, text, self._fake),))
+            if len(self._cache) < 1024:
+                self._cache[text] = found
+        return found
 
 
 def _estimate(request: CompletionRequest) -> int:

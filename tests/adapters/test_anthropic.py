@@ -20,7 +20,6 @@ from llmport.domain import (
     AuthenticationFailed,
     CachePolicy,
     CompletionRequest,
-    ContentFiltered,
     ImagePart,
     InvalidRequest,
     Message,
@@ -213,13 +212,15 @@ async def test_too_many_cache_breakpoints_is_invalid(llm: AnthropicAdapter, emu:
     assert len(emu.journal) == 0
 
 
-async def test_refusal_without_output_is_content_filtered(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
-    refusal = Reply(text="", stop="content_filter")
+async def test_refusal_without_output_is_a_content_filter_stop(llm: AnthropicAdapter, emu: VendorEmulator) -> None:
+    # One rule for every family: a filtered answer is a completion (with its usage), not an error.
+    refusal = Reply(text="", stop="content_filter", usage=ScriptedUsage(12, 0))
     emu.script(refusal, refusal)
-    with pytest.raises(ContentFiltered):
-        await llm.complete(req())
-    with pytest.raises(ContentFiltered):
-        await stream_all(llm, req())
+    whole = await llm.complete(req())
+    streamed = accumulate(await stream_all(llm, req()))
+    for completion in (whole, streamed):
+        assert (completion.stop_reason.kind, completion.stop_reason.raw) == ("content_filter", "refusal")
+        assert completion.text == "" and completion.usage.input_tokens == 12 and completion.usage.reported
 
 
 async def test_overloaded_529_and_in_stream(llm: AnthropicAdapter, emu: VendorEmulator) -> None:

@@ -9,6 +9,7 @@ from llmport.adapters.testing import FakeLLM, FakeReply
 from llmport.domain import (
     CompletionRequest,
     Message,
+    ProviderUnavailable,
     RateLimited,
     StreamEnd,
     StreamInterrupted,
@@ -85,7 +86,7 @@ async def test_latency_and_count_tokens_and_close() -> None:
     assert loop.time() - start >= 0.05
     assert await fake.count_tokens(REQ) == len("hello there") // 4
     await fake.aclose()
-    with pytest.raises(RuntimeError, match="after aclose"):
+    with pytest.raises(ProviderUnavailable, match="after aclose"):
         await fake.complete(REQ)
 
 

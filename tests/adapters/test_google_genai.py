@@ -22,7 +22,6 @@ from llmport.composition.provider_settings import ProviderProblem
 from llmport.domain import (
     AuthenticationFailed,
     CompletionRequest,
-    ContentFiltered,
     ImagePart,
     InvalidRequest,
     Message,
@@ -31,7 +30,6 @@ from llmport.domain import (
     ReasoningConfig,
     ReasoningPart,
     ResponseFormat,
-    StreamInterrupted,
     TextPart,
     Timeout,
     ToolCallPart,
@@ -213,29 +211,30 @@ async def test_bare_signature_travels_on_the_next_part(llm: GoogleGenAIAdapter, 
 
 # --- responses and quirks --------------------------------------------------------------------
 @pytest.mark.parametrize("streaming", [False, True], ids=["complete", "stream"])
-async def test_prompt_block_raises_content_filtered(llm: GoogleGenAIAdapter, emu: VendorEmulator,
-                                                    streaming: bool) -> None:
+async def test_prompt_block_is_a_content_filter_stop(llm: GoogleGenAIAdapter, emu: VendorEmulator,
+                                                     streaming: bool) -> None:
+    # One rule for every family: a filtered answer is a completion (with its usage), not an error.
     emu.script(Fault.http(200, "PROMPT_BLOCKED", "PROHIBITED_CONTENT"))
-    with pytest.raises(ContentFiltered) as info:
-        if streaming:
-            async with llm.stream(ask()) as events:
-                [e async for e in events]
-        else:
-            await llm.complete(ask())
-    assert info.value.vendor_code == "PROHIBITED_CONTENT" and info.value.provider == "gemini"
+    if streaming:
+        async with llm.stream(ask()) as events:
+            completion = accumulate([e async for e in events])
+    else:
+        completion = await llm.complete(ask())
+    assert (completion.stop_reason.kind, completion.stop_reason.raw) == ("content_filter", "PROHIBITED_CONTENT")
+    assert completion.parts == ()
 
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["complete", "stream"])
-async def test_filtered_answer_without_output_raises(llm: GoogleGenAIAdapter, emu: VendorEmulator,
-                                                     streaming: bool) -> None:
+async def test_filtered_answer_without_output_is_a_content_filter_stop(llm: GoogleGenAIAdapter,
+                                                                       emu: VendorEmulator, streaming: bool) -> None:
     emu.script(Reply(stop="content_filter"))
-    with pytest.raises(ContentFiltered) as info:
-        if streaming:
-            async with llm.stream(ask()) as events:
-                [e async for e in events]
-        else:
-            await llm.complete(ask())
-    assert info.value.vendor_code == "SAFETY" and not isinstance(info.value, StreamInterrupted)
+    if streaming:
+        async with llm.stream(ask()) as events:
+            completion = accumulate([e async for e in events])
+    else:
+        completion = await llm.complete(ask())
+    assert (completion.stop_reason.kind, completion.stop_reason.raw) == ("content_filter", "SAFETY")
+    assert completion.text == "" and completion.usage.reported
 
 
 async def test_filtered_answer_with_output_is_returned(llm: GoogleGenAIAdapter, emu: VendorEmulator) -> None:

@@ -137,7 +137,7 @@ async def test_soft_threshold_emits_one_event(emu: VendorEmulator) -> None:
             events.append(event)
 
     async with stack(settings) as c:
-        llm = c.llm().inner  # the container's llm guards the event loop around the metered stack
+        llm = c.metered()  # the budgets step (container.llm is the pipeline in front of it)
         assert isinstance(llm, MeteredLLM)
         llm.observer = Recorder()
         for _ in range(4):

@@ -351,3 +351,46 @@ async def test_an_observer_that_raises_changes_nothing(policy: object, emu: Vend
     llm = CachingLLM(policy, MemoryResponseCache(), observer=Raising())  # type: ignore[arg-type]
     await llm.complete(ask())
     assert (await llm.complete(ask())).cached
+
+
+async def test_hits_cost_nothing_and_reach_the_ledger(policy: object, emu: VendorEmulator) -> None:
+    from decimal import Decimal
+
+    from llmport.domain import Usage
+    from llmport.ports.ledger import InMemoryUsageLedger
+
+    ledger = InMemoryUsageLedger()
+    llm = CachingLLM(policy, MemoryResponseCache(), ledger=ledger)  # type: ignore[arg-type]
+    miss = await llm.complete(ask(tenant_id="acme", metadata={"team": "search"}))
+    hit = await llm.complete(ask(tenant_id="acme"))
+    assert (hit.cost, hit.request_cost) == (Decimal(0), Decimal(0))
+    assert hit.usage == miss.usage  # what the answer took when it was made, marked cached
+    events = await collect(llm, ask(tenant_id="acme", metadata={"team": "search"}))
+    usage, end = events[-2], events[-1]
+    assert isinstance(usage, UsageUpdate) and usage.cached and usage.cost == Decimal(0)
+    assert isinstance(end, StreamEnd) and (end.cost, end.request_cost) == (Decimal(0), Decimal(0))
+    records = await ledger.records()
+    assert [(r.outcome, r.cost, r.usage, r.tenant, r.alias, r.provider, r.model) for r in records] == [
+        ("cached", Decimal(0), Usage(), "acme", "smart", "primary", "gpt-test")] * 2
+    assert records[1].tags == {"team": "search"} and records[0].request_id != records[1].request_id
+    totals = await ledger.totals("tenant")
+    assert totals["acme"].requests == 2 and totals["acme"].cost == 0 and totals["acme"].total_tokens == 0
+
+
+async def test_a_failing_ledger_never_fails_a_hit(policy: object, emu: VendorEmulator) -> None:
+    class Failing:
+        async def record(self, records: object) -> None:
+            raise RuntimeError("ledger down")
+
+    llm = CachingLLM(policy, MemoryResponseCache(), ledger=Failing())  # type: ignore[arg-type]
+    await llm.complete(ask())
+    assert (await llm.complete(ask())).cached
+
+
+async def test_a_filtered_answer_is_not_cached(cached: CachingLLM, emu: VendorEmulator,
+                                              memory: MemoryResponseCache) -> None:
+    emu.script(Reply("", stop="content_filter"), then=Reply("fine"))
+    filtered = await cached.complete(ask())
+    assert filtered.stop_reason.kind == "content_filter" and len(memory) == 0
+    assert (await cached.complete(ask())).text == "fine"
+    assert upstream_calls(emu) == 2

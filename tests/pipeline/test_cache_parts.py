@@ -65,6 +65,30 @@ def test_every_answer_changing_field_changes_the_key() -> None:
     assert len(set(keys)) == len(keys)
 
 
+def test_keys_are_stable_across_processes_and_releases() -> None:
+    # Replicas share keys through Redis: the key of a request must never depend on the process.
+    # If this digest changes, old entries become misses (acceptable only with a deliberate format bump).
+    request = req(system="s", tools=[TOOL], stop=["x"], seed=3, temperature=0.5,
+                  response_format=ResponseFormat.json_schema({"type": "object", "properties": {"a": {}}}),
+                  messages=[Message.user("hi", ImagePart(data=b"\x89PNG", media_type="image/png")),
+                            Message.assistant("yo"), Message.user("bye")])
+    assert key(request) == GOLDEN
+
+
+GOLDEN = "5ebc5aa8f8d53f64493e5e39ec3f416da9cbeb2628a07fa7c41444cbbb7ebad8"
+
+
+def test_nested_values_and_schemas_are_keyed_in_full() -> None:
+    def tool(kind: str) -> ToolSpec:
+        return ToolSpec("lookup", "", {"type": "object", "properties": {"q": {"type": kind}}})
+
+    assert key(req(tools=[tool("string")])) != key(req(tools=[tool("integer")]))
+    one = ResponseFormat.json_schema({"type": "object", "properties": {"a": {"type": "string"}}})
+    two = ResponseFormat.json_schema({"type": "object", "properties": {"a": {"type": "number"}}})
+    assert key(req(response_format=one)) != key(req(response_format=two))
+    assert key(req(response_format=ResponseFormat("json"))) == key(req(response_format=ResponseFormat.JSON))
+
+
 def test_route_set_and_tenant_change_the_key() -> None:
     r = req()
     assert len({key(r), key(r, route_set="primary/gpt"), key(r, tenant="u"), key(r, tenant=None)}) == 4
@@ -110,7 +134,8 @@ parts = st.one_of(
 completions = st.builds(
     Completion, st.lists(parts, max_size=5).map(tuple),
     st.builds(StopReason, st.sampled_from(["end_turn", "max_tokens", "tool_use", "other"]), st.none() | texts),
-    st.builds(Usage, *[st.integers(0, 10**9)] * 5), st.none() | texts, st.none() | texts, st.none() | texts,
+    st.builds(Usage, *[st.integers(0, 10**9)] * 5, st.booleans()),
+    st.none() | texts, st.none() | texts, st.none() | texts,
 )
 
 
@@ -136,12 +161,14 @@ def test_damaged_data_is_never_an_answer_or_an_unexpected_error(completion: Comp
 
 @pytest.mark.parametrize("raw", [
     b"", b"null", b"[]", b"{}", b'{"f":"llmport.cache/0"}', b"\xff\xfe", b'{"f":"llmport.cache/1","k":"k"}',
-    b'{"f":"llmport.cache/1","k":"k","p":[["x"]],"s":["end_turn",null],"u":[0,0,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["bogus",null],"u":[0,0,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,-1,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,true,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[["t",1]],"s":["end_turn",null],"u":[0,0,0,0,0],"m":[null,null,null]}',
-    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,0,0,0,0],"m":[1,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[["x"]],"s":["end_turn",null],"u":[0,0,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["bogus",null],"u":[0,0,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,-1,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,true,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[["t",1]],"s":["end_turn",null],"u":[0,0,0,0,0,true],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,0,0,0,0,true],"m":[1,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,0,0,0,0],"m":[null,null,null]}',
+    b'{"f":"llmport.cache/1","k":"k","p":[],"s":["end_turn",null],"u":[0,0,0,0,0,1],"m":[null,null,null]}',
     b"[" * 100_000,
 ])
 def test_corrupted_entries_are_rejected(raw: bytes) -> None:

@@ -121,3 +121,13 @@ async def test_the_assembled_pipeline_answers_from_its_cache() -> None:
     assert isinstance(first, FakeLLM) and len(first.requests) == 1
     await llm.aclose()
     assert first.closed
+
+
+def test_steps_expose_what_the_end_of_the_pipeline_offers() -> None:
+    p = policy()
+    llm = build_pipeline(p, RecordingObserver(), cache_settings=CacheSettings(), context_settings=ContextSettings(),
+                         cache=MemoryResponseCache())
+    assert llm.breaker_states() == p.breaker_states()  # type: ignore[attr-defined]
+    assert llm.router is p.router  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        llm.no_such_thing  # type: ignore[attr-defined]  # noqa: B018

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 StopKind = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter"]
-FaultKind = Literal["http", "hang", "reset", "cut", "malformed", "stream_error"]
+FaultKind = Literal["http", "hang", "reset", "cut", "malformed", "stream_error", "raw"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,8 @@ class Fault:
     after_chunks: int = 0
     latency: float = 0.0
     reply: Reply | None = None  # the answer whose first frames precede a cut/malformed/stream_error
+    body: bytes = b""  # ``raw`` only
+    media_type: str = "application/json"  # ``raw`` only
 
     @classmethod
     def http(cls, status: int, error_type: str | None = None, message: str | None = None, *,
@@ -87,6 +89,11 @@ class Fault:
     def context_length(cls) -> Fault:
         return cls.http(400, "context_length_exceeded",
                         "This model's maximum context length is 8192 tokens; your prompt is too long.")
+
+    @classmethod
+    def raw(cls, body: bytes | str, *, status: int = 200, media_type: str = "application/json") -> Fault:
+        data = body.encode() if isinstance(body, str) else body
+        return cls("raw", status, body=data, media_type=media_type)
 
     @classmethod
     def hang(cls) -> Fault:
@@ -115,11 +122,13 @@ Step = Reply | Fault
 
 @dataclass
 class FaultRate:
-    """Fail a fraction ``rate`` of calls with ``fault``, drawn from a seeded generator."""
+    """Fail a fraction ``rate`` of calls with ``fault`` (or, with ``mix``, one of ``fault`` and
+    ``mix`` picked uniformly), drawn from a seeded generator."""
 
     rate: float
     fault: Fault
     seed: int = 0
+    mix: tuple[Fault, ...] = ()
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -127,3 +136,7 @@ class FaultRate:
 
     def draw(self) -> bool:
         return self._rng.random() < self.rate
+
+    def choose(self) -> Fault:
+        """The fault for a call that ``draw`` chose to fail."""
+        return self._rng.choice((self.fault, *self.mix)) if self.mix else self.fault

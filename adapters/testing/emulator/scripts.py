@@ -88,7 +88,7 @@ class ScriptStore:
             if rates:
                 _, rate = max(rates, key=lambda sr: sr[0].specificity)
                 if rate.draw():
-                    return rate.fault
+                    return rate.choose()
             scripts = [(s, sc) for s, sc in self._scripts.items()
                        if sc.available and s.matches(vendor, model, tag, endpoint)]
             if not scripts:
