@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+
 from llmport.domain import Completion, CompletionRequest, LLMError, StreamEvent
 from llmport.ports import LLMPort
 from llmport.ports.pipeline import LLMStep
