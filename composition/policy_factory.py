@@ -8,6 +8,9 @@ else every route in order. ``policy`` is typed (``policy_settings.PolicySettings
     strategy = "priority"  # weighted | lowest_latency | cost | least_busy
     timeout = 60.0  # overall deadline per request (seconds)
     attempt_timeout = 20.0
+    deadline_share = 0.5  # without attempt_timeout: an attempt's share of the time left while others could serve
+    stall_timeout = 10.0  # a stream silent this long after its first content ends at once (StreamInterrupted)
+    lockout_cooldown = 300  # a route whose credentials were rejected (401/403) stays out this long
     failover_on_content_filter = false
     breaker = {failure_threshold = 5, failure_rate = 0.5, window = 30, min_calls = 20, cooldown = 15}
     retry_budget = {ratio = 0.2, min_retries = 10, window = 10}

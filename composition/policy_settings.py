@@ -1,20 +1,34 @@
 """The ``policy`` section of the settings, typed with the ports' own configuration types.
 
 ``retry``, ``breaker`` and ``hedge`` are validated straight into ``RetryPolicy``, ``BreakerConfig``
-and ``HedgeConfig`` (pydantic reads their fields, types and defaults; nothing is re-declared here):
-unknown keys are errors, and the ports' own checks (e.g. ``base_delay <= max_delay``) run at load.
-This module adds only sane ranges (``BOUNDS``), so that absurd values (a 1e-320 s window, a 1e308 s
-delay) stop start-up instead of breaking requests, and the preset names of ``retry``.
+and ``HedgeConfig`` (pydantic reads their fields, types and defaults), and the other fields of
+``PolicyConfig`` (``timeout``, ``deadline_share``, ...) are generated from it: nothing is re-declared
+here, so a field added to a port is a setting at once. Unknown keys are errors, and the ports' own
+checks (e.g. ``base_delay <= max_delay``) run at load. This module adds only sane ranges
+(``BOUNDS``), so that absurd values (a 1e-320 s window, a 1e308 s delay) stop start-up instead of
+breaking requests, the preset names of ``retry``, and what is not ``PolicyConfig``'s: the strategy,
+the retry budget and per-alias overrides.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import typing
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from llmport.domain import InvalidRequest
 from llmport.ports import BreakerConfig, HedgeConfig, PolicyConfig, RetryBudget, RetryPolicy
 from llmport.ports.strategies import STRATEGIES
 
@@ -39,6 +53,11 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "fallback_delay": (0, 3_600),
     "min_delay": (0, 3_600),
     "max_hedges": (1, 16),
+    "timeout": (1e-3, 86_400),
+    "attempt_timeout": (1e-3, 86_400),
+    "stall_timeout": (1e-3, 86_400),
+    "deadline_share": (1e-3, 1),
+    "lockout_cooldown": (0, 86_400),
 }
 
 
@@ -71,11 +90,32 @@ def _retry_preset(value: Any) -> Any:
 Retry = Annotated[RetryPolicy, BeforeValidator(_retry_preset), AfterValidator(_bounded)]
 Breaker = Annotated[BreakerConfig, AfterValidator(_bounded)]
 Hedge = Annotated[HedgeConfig, AfterValidator(_bounded)]
-Seconds = Annotated[float | None, Field(default=None, ge=1e-3, le=86_400)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: ``PolicyConfig``'s fields that are not a port type of their own (``timeout``, ``deadline_share``, ...).
+_NESTED = {"retry", "breaker", "hedge"}
+CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(PolicyConfig) if f.name not in _NESTED)
+
+
+def _config_fields() -> dict[str, Any]:
+    hints = typing.get_type_hints(PolicyConfig)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(PolicyConfig):
+        if f.name in _NESTED:
+            continue
+        low, high = BOUNDS.get(f.name, (None, None))
+        out[f.name] = (hints[f.name], Field(default=f.default, ge=low, le=high))
+    return out
+
+
+if typing.TYPE_CHECKING:
+    _ConfigFields = Strict
+else:
+    _ConfigFields = create_model("_ConfigFields", __base__=Strict, __module__=__name__, **_config_fields())
 
 
 def _strategy(value: str | None) -> str | None:
@@ -108,24 +148,28 @@ class AliasPolicy(Strict):
     _check_strategy = field_validator("strategy")(_strategy)
 
 
-class PolicySettings(Strict):
-    """The ``policy`` section: ``PolicyConfig``'s values, the strategy, the retry budget and
-    per-alias overrides."""
+class PolicySettings(_ConfigFields):
+    """The ``policy`` section: ``PolicyConfig``'s values (its scalar fields generated from it), the
+    strategy, the retry budget and per-alias overrides."""
 
     retry: Retry = Field(default_factory=lambda: RetryPolicy.PRESETS["balanced"])
     breaker: Breaker = Field(default_factory=BreakerConfig)
     hedge: Hedge | None = None
-    timeout: Seconds = None  # overall deadline per request
-    attempt_timeout: Seconds = None
-    failover_on_content_filter: bool = False
     strategy: str = "priority"
     retry_budget: BudgetSettings = Field(default_factory=BudgetSettings)
     aliases: dict[str, AliasPolicy] = Field(default_factory=dict)
 
     _check_strategy = field_validator("strategy")(_strategy)
 
+    @model_validator(mode="after")
+    def _port_accepts(self) -> PolicySettings:
+        try:
+            self.config()
+        except InvalidRequest as exc:  # PolicyConfig's own cross-field checks
+            raise ValueError(str(exc)) from None
+        return self
+
     def config(self) -> PolicyConfig:
         """The ``PolicyConfig`` these settings describe."""
-        return PolicyConfig(retry=self.retry, breaker=self.breaker, timeout=self.timeout,
-                            attempt_timeout=self.attempt_timeout,
-                            failover_on_content_filter=self.failover_on_content_filter, hedge=self.hedge)
+        return PolicyConfig(retry=self.retry, breaker=self.breaker, hedge=self.hedge,
+                            **{name: getattr(self, name) for name in CONFIG_FIELDS})

@@ -16,8 +16,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .operators import mutants
-from .runner import MAX_JOBS, ROOT, Outcome, module_name, run, run_one, score
+from .operators import Mutant, mutants
+from .runner import MAX_JOBS, ROOT, Coverage, Outcome, module_name, run, run_one, score
+from .worker import NOT_IMPORTED
 
 
 def _lines(spec: str) -> tuple[int, int]:
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lines", type=_lines, help="only mutants on these lines, e.g. 40-60")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--json", type=Path, help="also write every outcome to this file")
+    parser.add_argument("--no-fork", action="store_true", help="a fresh interpreter per mutant (slower)")
     return parser
 
 
@@ -55,15 +57,24 @@ def main(argv: list[str]) -> int:
     if not tests:
         print("name the focused tests: --tests 'tests/<area>' (TESTS=... with make)", file=sys.stderr)
         return 2
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
-        lines_file = Path(scratch) / "lines.json"
-        status, output = run_one(name, path, -1, tests, None, lines_to=lines_file)
-        baseline = time.perf_counter() - start
-        if status != 0:
-            print(f"the tests fail without any mutant (exit {status}); fix them first:\n{output}", file=sys.stderr)
-            return 2
-        executed = frozenset(json.loads(lines_file.read_text())) if lines_file.exists() else None
+        return _measure(args, path, found, tests, Path(scratch))
+
+
+def _measure(args: argparse.Namespace, path: Path, found: list[Mutant], tests: list[str], scratch: Path) -> int:
+    name = module_name(path)
+    start = time.perf_counter()
+    lines_file = scratch / "lines.json"
+    status, output = run_one(name, path, -1, tests, None, lines_to=lines_file)
+    baseline = time.perf_counter() - start
+    if status == NOT_IMPORTED:
+        print(f"the tests {' '.join(tests)} never import {name}", file=sys.stderr)
+        return 2
+    if status != 0:
+        print(f"the tests fail without any mutant (exit {status}); fix them first:\n{output}", file=sys.stderr)
+        return 2
+    coverage = Coverage.read(lines_file) if lines_file.exists() else None
+    preload = scratch / "lines.json.modules"
     timeout = args.timeout or max(10.0, 4 * baseline)
     print(f"{name}: {len(found)} mutants; tests {' '.join(tests)} take {baseline:.1f}s (timeout {timeout:.0f}s)")
 
@@ -71,7 +82,8 @@ def main(argv: list[str]) -> int:
         mark = {"killed": ".", "timeout": "T", "survived": "S", "error": "E"}[outcome.verdict]
         print(mark, end="\n" if done % 60 == 0 or done == len(found) else "", flush=True)
 
-    outcomes = sorted(run(path, found, tests, jobs=args.jobs, timeout=timeout, progress=progress, executed=executed),
+    outcomes = sorted(run(path, found, tests, jobs=args.jobs, timeout=timeout, progress=progress, coverage=coverage,
+                          preload=preload if preload.exists() and not args.no_fork else None),
                       key=lambda o: o.mutant.index)
     for kind in ("survived", "error"):
         for o in (o for o in outcomes if o.verdict == kind):
@@ -87,7 +99,6 @@ def main(argv: list[str]) -> int:
                  "after": o.mutant.after, "verdict": o.verdict, "seconds": round(o.seconds, 2)} for o in outcomes]
         args.json.write_text(json.dumps({"module": name, "tests": tests, "score": value, "mutants": rows}, indent=1))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -76,21 +79,97 @@ def verdict(status: int | None) -> str:
     return "error"
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Which tests executed each line of the module in the unmutated run. ``outside_tests``: lines
+    that ran outside any test (at import, collection), which any test may depend on."""
+
+    tests: tuple[str, ...]
+    durations: tuple[float, ...]
+    lines: dict[int, tuple[int, ...]]
+    outside_tests: frozenset[int]
+
+    @classmethod
+    def read(cls, path: Path) -> Coverage:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(tuple(data["tests"]), tuple(data["durations"]),
+                   {int(k): tuple(v) for k, v in data["lines"].items()}, frozenset(data["outside_tests"]))
+
+    def tests_for(self, mutant: Mutant) -> tuple[str, ...]:
+        """The node ids of the tests that run the mutant's lines, quickest first (so a kill comes
+        early); every test when the lines also run outside tests (at import: any test may depend
+        on them)."""
+        if self.outside_tests.isdisjoint(mutant.lines):
+            chosen = {i for line in mutant.lines for i in self.lines.get(line, ())}
+        else:
+            chosen = set(range(len(self.tests)))
+        return tuple(self.tests[i] for i in sorted(chosen, key=lambda i: (self.durations[i], i)))
+
+
+class _Server:
+    """A fork server (``mutation.worker --serve``) that imported the baseline's libraries once:
+    each mutant then costs a fork and its tests, not an interpreter start."""
+
+    def __init__(self, name: str, path: Path, preload: Path) -> None:
+        command = [sys.executable, "-m", "mutation.worker", "--serve", name, str(path), str(preload)]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+
+    def run(self, index: int, tests: Sequence[str], timeout: float, log: Path) -> tuple[int | None, str]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        request = {"index": index, "args": [*PYTEST_ARGS, *tests], "timeout": timeout, "log": str(log)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"the fork server stopped (exit {self.process.wait()})")
+        output = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        return json.loads(reply)["status"], output[-2000:]
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
 def run(path: Path, found: Sequence[Mutant], tests: Sequence[str], *, jobs: int, timeout: float,
-        progress: Callable[[int, Outcome], None], executed: frozenset[int] | None = None) -> list[Outcome]:
-    """Every mutant in ``found`` against ``tests``; ``progress`` hears each outcome as it comes. A
-    mutant on lines the unmutated run never ``executed`` survives without a run."""
+        progress: Callable[[int, Outcome], None], coverage: Coverage | None = None,
+        preload: Path | None = None) -> list[Outcome]:
+    """Every mutant in ``found`` against ``tests``; ``progress`` hears each outcome as it comes.
+    With ``coverage``, each mutant runs only the tests that execute its lines (none: it survives
+    without a run). With ``preload`` (the baseline's list of libraries), mutants run in fork
+    servers; otherwise each in a fresh interpreter."""
     name = module_name(path)
     done = 0
+    jobs = max(1, min(jobs, MAX_JOBS))
+    servers: queue.SimpleQueue[_Server] = queue.SimpleQueue()
+    started = [_Server(name, path, preload) for _ in range(jobs)] if preload is not None else []
+    for server in started:
+        servers.put(server)
 
-    def one(mutant: Mutant) -> Outcome:
+    def one(mutant: Mutant, scratch: Path) -> Outcome:
         nonlocal done
         start = time.perf_counter()
+        selected: Sequence[str] | None = coverage.tests_for(mutant) if coverage is not None else None
         status: int | None
-        if executed is not None and executed.isdisjoint(mutant.lines):
-            status, detail = 0, "the tests never run this line"
+        if selected is not None and not selected:
+            status, detail = 0, "no test runs this line"
         else:
-            status, output = run_one(name, path, mutant.index, tests, timeout)
+            args = list(tests)
+            if selected is not None:
+                chosen = scratch / f"tests-{mutant.index}.txt"
+                chosen.write_text("\n".join(selected) + "\n", encoding="utf-8")
+                args = [f"@{chosen}"]
+            if started:
+                server = servers.get()
+                try:
+                    status, output = server.run(mutant.index, args, timeout, scratch / f"log-{mutant.index}.txt")
+                finally:
+                    servers.put(server)
+            else:
+                status, output = run_one(name, path, mutant.index, args, timeout)
+            if status == 4 and "not found:" in output:
+                status = 5  # a selection pytest could not resolve: an error, not a kill
             detail = "the tests never import the module" if status == NOT_IMPORTED else (
                 output[-600:] if verdict(status) == "error" else "")
         outcome = Outcome(mutant, verdict(status), time.perf_counter() - start, detail)
@@ -98,8 +177,12 @@ def run(path: Path, found: Sequence[Mutant], tests: Sequence[str], *, jobs: int,
         progress(done, outcome)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, MAX_JOBS))) as pool:
-        return list(pool.map(one, found))
+    try:
+        with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(lambda m: one(m, Path(scratch)), found))
+    finally:
+        for server in started:
+            server.close()
 
 
 def score(outcomes: Sequence[Outcome]) -> float | None:

@@ -1,23 +1,31 @@
-"""One mutant's test run, in its own interpreter: ``python -m mutation.worker MODULE FILE INDEX -- PYTEST_ARGS``.
+"""Test runs against a mutant: ``python -m mutation.worker MODULE FILE INDEX -- PYTEST_ARGS`` runs one in
+this interpreter; ``python -m mutation.worker --serve MODULE FILE PRELOAD`` serves many, each in a fork.
 
 The mutated module is compiled in memory and served by a finder placed first on ``sys.meta_path``,
 so the import system, the editable install's link tree and every other module stay as they are.
 INDEX -1 runs the tests against the unmutated code (the baseline) and, when ``MUTATION_LINES`` names
-a file, writes there the module's lines the tests executed. Exit status: pytest's, or ``NOT_IMPORTED``
-when the tests never imported the mutated module (no test can have noticed the mutant).
+a file, writes there which test executed which line of the module. Exit status: pytest's, or ``NOT_IMPORTED``
+when the tests never imported the module (no test can have noticed a mutant).
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import json
 import os
+import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import CodeType, FrameType, ModuleType
 from typing import Any
+
+import pytest
 
 from .operators import mutated_tree
 
@@ -70,54 +78,155 @@ def _quiet_hypothesis() -> None:
     settings.load_profile("mutation")
 
 
-def _trace_lines(path: str) -> set[int]:
-    """Record every line of ``path`` that runs from now on, in any thread (its frames only)."""
-    target = os.path.realpath(path)
-    hits: set[int] = set()
-    known: dict[str, bool] = {}
+class _LineTracer:
+    """Records which test executed each line of one file (``None``: outside any test, e.g. at
+    import or collection), in every thread."""
 
-    def local(frame: FrameType, event: str, arg: Any) -> Any:
+    def __init__(self, path: str) -> None:
+        self.target = os.path.realpath(path)
+        self.tests: list[str] = []
+        self.durations: list[float] = []
+        self.current: int | None = None
+        self.hits: dict[int, set[int | None]] = {}
+        self._known: dict[str, bool] = {}
+
+    def start(self) -> None:
+        sys.settrace(self._calls)
+        threading.settrace(self._calls)
+
+    def stop(self) -> None:
+        sys.settrace(None)
+        threading.settrace(None)
+
+    def _hit(self, line: int) -> None:
+        self.hits.setdefault(line, set()).add(self.current)
+
+    def _local(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event == "line":
-            hits.add(frame.f_lineno)
-        return local
+            self._hit(frame.f_lineno)
+        return self._local
 
-    def calls(frame: FrameType, event: str, arg: Any) -> Any:
+    def _calls(self, frame: FrameType, event: str, arg: Any) -> Any:
         name = frame.f_code.co_filename
-        mine = known.get(name)
+        mine = self._known.get(name)
         if mine is None:
-            mine = known[name] = os.path.realpath(name) == target
+            mine = self._known[name] = os.path.realpath(name) == self.target
         if not mine:
             return None
-        hits.add(frame.f_lineno)
-        return local
+        self._hit(frame.f_lineno)
+        return self._local
 
-    sys.settrace(calls)
-    threading.settrace(calls)
-    return hits
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        self.current = len(self.tests)
+        self.tests.append(item.nodeid)
+        start = time.perf_counter()
+        try:
+            return (yield)
+        finally:
+            self.durations.append(time.perf_counter() - start)
+            self.current = None
+
+    def write(self, path: str) -> None:
+        lines = {str(line): sorted(t for t in who if t is not None) for line, who in self.hits.items()}
+        outside = sorted(line for line, who in self.hits.items() if None in who)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"tests": self.tests, "durations": self.durations, "lines": lines, "outside_tests": outside}, f)
+
+
+def _run_tests(name: str, path: str, index: int, pytest_args: list[str], lines_to: str | None) -> int:
+    """Run pytest here against mutant ``index`` of ``path`` (-1: the unmutated source)."""
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    # The baseline too is compiled from ``path``: mutants and baseline run the same source.
+    tree = mutated_tree(source, index) if index >= 0 else ast.parse(source)
+    finder = _MutantFinder(name, compile(tree, path, "exec"))
+    sys.meta_path.insert(0, finder)
+    _quiet_hypothesis()
+    if lines_to is None:
+        status = int(pytest.main(pytest_args))
+    else:
+        tracer = _LineTracer(path)
+        tracer.start()
+        status = int(pytest.main(pytest_args, plugins=[tracer]))
+        tracer.stop()
+        tracer.write(lines_to)
+    if not finder.loader.loaded and status == 0:
+        return NOT_IMPORTED
+    return status
+
+
+def _outside(module: ModuleType, roots: tuple[str, ...]) -> bool:
+    where = getattr(module, "__file__", None)
+    return where is None or not os.path.realpath(where).startswith(roots)
+
+
+def _preloadable(roots: tuple[str, ...]) -> list[str]:
+    """The modules this run imported that a fork server may import up front: everything but the
+    project's own (``llmport.*``, the tests) and the few libraries that must not be forked."""
+    return sorted(name for name, module in list(sys.modules.items())
+                  if not name.startswith(("llmport", "mutation", "tests", "grpc", "__main__"))
+                  and module is not None and _outside(module, roots))
+
+
+def serve(name: str, path: str, preload: list[str]) -> int:
+    """A fork server: import the heavy libraries once, then run each requested mutant in a forked
+    child. Requests on stdin, one JSON object a line (``index``, ``args``, ``timeout``, ``log``);
+    one reply a line on stdout: ``{"status": exit status or null on timeout}``."""
+    for module in preload:
+        try:
+            importlib.import_module(module)
+        except Exception:  # a module that imports only in context is simply not preloaded
+            continue
+    _quiet_hypothesis()
+    for line in sys.stdin:
+        request = json.loads(line)
+        status = _fork_one(name, path, request["index"], request["args"], request["timeout"], request["log"])
+        print(json.dumps({"status": status}), flush=True)
+    return 0
+
+
+def _fork_one(name: str, path: str, index: int, args: list[str], timeout: float, log: str) -> int | None:
+    pid = os.fork()
+    if pid == 0:  # the child: its own process group, output to the log
+        status = 3
+        try:
+            os.setsid()
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            status = _run_tests(name, path, index, args, None)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, wait_status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(wait_status)
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # the tests may have started servers of their own
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.02)
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--serve"]:
+        _, name, path, preload = argv
+        with open(preload, encoding="utf-8") as f:
+            return serve(name, path, json.load(f))
     name, path, index, *rest = argv
     pytest_args = rest[1:] if rest[:1] == ["--"] else rest
-    finder: _MutantFinder | None = None
-    if int(index) >= 0:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-        code = compile(mutated_tree(source, int(index)), path, "exec")
-        finder = _MutantFinder(name, code)
-        sys.meta_path.insert(0, finder)
     lines_to = os.environ.get("MUTATION_LINES")
-    hits = _trace_lines(path) if finder is None and lines_to else None
-    _quiet_hypothesis()
-    import pytest
-
-    status = int(pytest.main(pytest_args))
-    if hits is not None and lines_to:
-        sys.settrace(None)
-        with open(lines_to, "w", encoding="utf-8") as f:
-            json.dump(sorted(hits), f)
-    if finder is not None and not finder.loader.loaded and status == 0:
-        return NOT_IMPORTED
+    status = _run_tests(name, path, int(index), pytest_args, lines_to if int(index) < 0 else None)
+    if lines_to and int(index) < 0:
+        root = os.path.realpath(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        roots = (root, os.path.realpath(os.path.dirname(path)))
+        with open(lines_to + ".modules", "w", encoding="utf-8") as f:
+            json.dump(_preloadable(roots), f)
     return status
 
 

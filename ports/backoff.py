@@ -41,9 +41,7 @@ class RetryPolicy:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
         cap = min(self.max_delay, self.base_delay * (2 ** (retry - 1)))
         jittered = (rng or random).uniform(0.0, cap)
-        if retry_after is not None and retry_after > jittered:
-            return retry_after
-        return jittered
+        return jittered if retry_after is None else max(retry_after, jittered)
 
 
 RetryPolicy.PRESETS = {

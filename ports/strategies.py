@@ -6,7 +6,9 @@ are the failover order), only the ranking differs.
 
 from __future__ import annotations
 
+import math
 import random
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -42,24 +44,17 @@ class Weighted:
     name = "weighted"
 
     def __init__(self) -> None:
-        self._current: dict[str, int] = {}
+        self._current: defaultdict[str, int] = defaultdict(int)
 
     def order(self, routes: Sequence[Route], request: CompletionRequest,
               stats: Mapping[str, RouteStats], now: float) -> Sequence[Route]:
-        if len(routes) < 2:
+        if not routes:
             return routes
         current = self._current
-        total = 0
-        best: Route | None = None
-        best_value = 0
         for r in routes:
-            value = current.get(r.name, 0) + r.weight
-            current[r.name] = value
-            total += r.weight
-            if best is None or value > best_value:
-                best, best_value = r, value
-        assert best is not None
-        current[best.name] -= total
+            current[r.name] += r.weight
+        best = max(routes, key=lambda r: current[r.name])  # the first of equals
+        current[best.name] -= sum(r.weight for r in routes)
         return [best, *(r for r in routes if r is not best)]
 
 
@@ -86,7 +81,7 @@ class LowestLatency:
         def key(r: Route) -> float:
             s = stats.get(r.name)
             latency = s.latency if s is not None else None
-            return -1.0 if latency is None else latency
+            return -math.inf if latency is None else latency
 
         ranked = sorted(routes, key=key)
         stale = [r for r in ranked[1:] if _stale(stats.get(r.name), now, self.stale_after)]
@@ -111,8 +106,6 @@ class Cheapest:
 
     def order(self, routes: Sequence[Route], request: CompletionRequest,
               stats: Mapping[str, RouteStats], now: float) -> Sequence[Route]:
-        if len(routes) < 2:
-            return routes
         tokens = estimate_input_tokens(request)
         inf = float("inf")
         return sorted(routes, key=lambda r: inf if r.price is None else estimate_cost(r.price, request, tokens))
@@ -125,9 +118,6 @@ class LeastBusy:
 
     def order(self, routes: Sequence[Route], request: CompletionRequest,
               stats: Mapping[str, RouteStats], now: float) -> Sequence[Route]:
-        if len(routes) < 2:
-            return routes
-
         def busy(r: Route) -> int:
             s = stats.get(r.name)
             return s.in_flight if s is not None else 0

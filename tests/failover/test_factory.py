@@ -85,3 +85,15 @@ async def test_built_policy_fails_over_and_reports_attempts() -> None:
     await policy.aclose()
     assert fakes["primary"].closed
     assert fakes["backup"].closed
+
+
+def test_hardening_options_are_applied_and_checked() -> None:
+    s = settings(policy={"deadline_share": "0.25", "stall_timeout": "4", "lockout_cooldown": 900})
+    config = build_policy(s, adapters()).config  # type: ignore[arg-type]
+    assert (config.deadline_share, config.stall_timeout, config.lockout_cooldown) == (0.25, 4.0, 900.0)
+    defaults = build_policy(settings(), adapters()).config  # type: ignore[arg-type]
+    assert (defaults.deadline_share, defaults.stall_timeout, defaults.lockout_cooldown) == (0.5, None, 300.0)
+    with pytest.raises(SettingsError, match=r"settings: policy\.deadline_share"):
+        settings(policy={"deadline_share": 0})
+    with pytest.raises(SettingsError, match=r"settings: policy\.stall_timeout"):
+        settings(policy={"stall_timeout": -1})
