@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit bench clean relink redis-server mutate
+.PHONY: demo test lint typecheck imports unit bench bench-quick clean relink redis-server mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: redis-server lint typecheck imports unit
 
 bench: $(LINKS) redis-server
 	$(BIN)/python -m benchmarks
+
+# fewer rounds and a shorter soak (about a minute)
+bench-quick: $(LINKS)
+	$(BIN)/python -m benchmarks --quick
 
 # Mutation testing of one module against its focused tests (not part of `make test`):
 #   make mutate MODULE=ports/breaker.py TESTS="tests/failover" [JOBS=2] [MUTATE_ARGS="--lines 40-80"]

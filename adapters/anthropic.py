@@ -22,6 +22,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from llmport.adapters.anthropic_wire import open_stream, speaks_sse
 from llmport.adapters.base import SDKAdapter, attempt_timeout, with_calls
 from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status
@@ -96,6 +97,8 @@ class AnthropicAdapter(SDKAdapter):
     """
 
     family = FAMILY
+    #: Decode plain-SSE streams from the wire (``anthropic_wire``) rather than through SDK models.
+    wire_streams = True
 
     def __init__(self, client: AnyAnthropicClient, *, provider: str | None = None,
                  default_max_tokens: int = 4096) -> None:
@@ -126,7 +129,7 @@ class AnthropicAdapter(SDKAdapter):
         stop = None
         response_id = model = None
         finished = False
-        stream = await self._messages.create(**params, stream=True)
+        stream = await self._open_stream(params)
         try:
             async for event in stream:
                 kind = event.type
@@ -181,6 +184,12 @@ class AnthropicAdapter(SDKAdapter):
                                 response_id)
         finally:
             await stream.close()
+
+    async def _open_stream(self, params: dict[str, Any]) -> Any:
+        """The vendor stream: SSE decoded here (see ``anthropic_wire``) or the SDK's own."""
+        if self.wire_streams and speaks_sse(self._client):
+            return await open_stream(self._client, params)
+        return await self._messages.create(**params, stream=True)
 
     async def count_tokens(self, request: CompletionRequest) -> int:
         params, _ = self._params(request)

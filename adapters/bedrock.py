@@ -3,8 +3,9 @@
 boto3 is synchronous, so calls run on a bounded thread pool owned by the adapter, behind a
 capacity limit of the same size (sized like botocore's connection pool): a thousand concurrent
 callers queue on the loop instead of creating threads. A stream is read by ONE pump thread that
-feeds a deque; the loop is woken only when the consumer is actually waiting, so events are not
-delivered in bursts and cost no thread hop each.
+feeds a deque; the loop is woken only when the consumer is actually waiting, and then takes every
+event queued by that time in one batch (one lock and at most one thread hop per wake-up, not per
+event).
 
 ``attempt_timeout`` becomes a per-request read timeout through botocore's request context (set by
 an event hook on the injected client), so boto3 itself times out and closes the connection.
@@ -114,7 +115,6 @@ _END: Final = object()
 # connection); the loop's own timer is a backstop this much later, for a call that never got as far
 # as reading (e.g. stuck before its request went out).
 _BACKSTOP_GRACE: Final = 1.0
-_EMPTY: Final = object()
 
 # The read timeout of the boto3 call running on this worker thread (``attempt_timeout``).
 _call = threading.local()
@@ -176,17 +176,21 @@ class _Channel:
             return True
 
     # loop thread
-    def poll(self) -> Any:
-        """The next item if one is there, else ``_EMPTY`` (the fast path: no coroutine, no wait)."""
+    def take(self) -> collections.deque[Any] | None:
+        """Every item there now, in one batch (one lock per wake-up, not per event), else None."""
         with self._lock:
-            return self._items.popleft() if self._items else _EMPTY
+            if not self._items:
+                return None
+            items, self._items = self._items, collections.deque()
+            return items
 
-    async def get(self, wait_limit: float | None) -> Any:
-        """The next item; ``TimeoutError`` when none arrives within ``wait_limit`` seconds."""
+    async def get(self, wait_limit: float | None) -> collections.deque[Any]:
+        """The next batch; ``TimeoutError`` when nothing arrives within ``wait_limit`` seconds."""
         while True:
             with self._lock:
                 if self._items:
-                    return self._items.popleft()
+                    items, self._items = self._items, collections.deque()
+                    return items
                 waiter = self._waiter = self._loop.create_future()
             if wait_limit is None:
                 await waiter
@@ -341,39 +345,43 @@ class BedrockConverseAdapter(SDKAdapter):
         stop: StopReason | None = None
         usage: Usage | None = None
         try:
-            while True:
-                item = channel.poll()
-                if item is _EMPTY:
+            ended = False
+            while not ended:
+                batch = channel.take()
+                if batch is None:
                     try:
-                        item = await channel.get(timeout)
+                        batch = await channel.get(timeout)
                     except TimeoutError:
                         raise self._timeout(request, limit) from None
-                if item is _END:
-                    break
-                if type(item) is _Failure:
-                    raise item.error
-                for key, body in item.items():
-                    if key == "contentBlockDelta":
-                        delta = body["delta"]
-                        if "text" in delta:
-                            yield TextDelta(delta["text"])
-                        elif "toolUse" in delta:
-                            yield ToolCallDelta(tools[body["contentBlockIndex"]], delta["toolUse"].get("input", ""))
-                        elif "reasoningContent" in delta:
-                            yield _reasoning_delta(delta["reasoningContent"])
-                    elif key == "contentBlockStart":
-                        tool = body.get("start", {}).get("toolUse")
-                        if tool is not None:
-                            index = tools[body["contentBlockIndex"]] = len(tools)
-                            yield ToolCallStart(index, tool["toolUseId"], tool["name"])
-                    elif key == "contentBlockStop":
-                        if body["contentBlockIndex"] in tools:
-                            yield ToolCallEnd(tools[body["contentBlockIndex"]])
-                    elif key == "messageStop":
-                        stop = _stop_reason(body.get("stopReason"))
-                    elif key == "metadata":
-                        usage = _usage(body.get("usage"))
-                        yield UsageUpdate(usage)
+                for item in batch:
+                    if item is _END:
+                        ended = True
+                        break
+                    if type(item) is _Failure:
+                        raise item.error
+                    for key, body in item.items():
+                        if key == "contentBlockDelta":
+                            delta = body["delta"]
+                            if "text" in delta:
+                                yield TextDelta(delta["text"])
+                            elif "toolUse" in delta:
+                                yield ToolCallDelta(tools[body["contentBlockIndex"]],
+                                                    delta["toolUse"].get("input", ""))
+                            elif "reasoningContent" in delta:
+                                yield _reasoning_delta(delta["reasoningContent"])
+                        elif key == "contentBlockStart":
+                            tool = body.get("start", {}).get("toolUse")
+                            if tool is not None:
+                                index = tools[body["contentBlockIndex"]] = len(tools)
+                                yield ToolCallStart(index, tool["toolUseId"], tool["name"])
+                        elif key == "contentBlockStop":
+                            if body["contentBlockIndex"] in tools:
+                                yield ToolCallEnd(tools[body["contentBlockIndex"]])
+                        elif key == "messageStop":
+                            stop = _stop_reason(body.get("stopReason"))
+                        elif key == "metadata":
+                            usage = _usage(body.get("usage"))
+                            yield UsageUpdate(usage)
             if stop is not None:
                 if usage is None:
                     yield UsageUpdate(Usage.UNKNOWN)

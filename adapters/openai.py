@@ -57,6 +57,7 @@ from llmport.domain import (
 from .base import SDKAdapter, attempt_timeout, with_calls
 from .estimate import estimate_input_tokens
 from .http_errors import error_for_status
+from .openai_wire import open_stream
 
 FAMILY = "openai"
 
@@ -120,6 +121,8 @@ class OpenAIAdapter(SDKAdapter):
     """An ``LLMPort`` over an injected ``AsyncOpenAI`` (or ``AsyncAzureOpenAI``) client."""
 
     family = FAMILY
+    #: Decode streams from the wire (``openai_wire``) rather than through the SDK's per-chunk models.
+    wire_streams = True
 
     def __init__(self, client: AsyncOpenAI, *, provider: str | None = None,
                  options: OpenAIOptions | None = None) -> None:
@@ -168,6 +171,12 @@ class OpenAIAdapter(SDKAdapter):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    async def _open_stream(self, resource: Any, params: dict[str, Any]) -> Any:
+        """The vendor stream: SSE frames decoded here (see ``openai_wire``) or the SDK's own."""
+        if self.wire_streams:
+            return await open_stream(resource, params)
+        return await resource.create(**params, stream=True)
 
     # --- Chat Completions: request ----------------------------------------------------------
     def _chat_params(self, request: CompletionRequest) -> dict[str, Any]:
@@ -263,7 +272,7 @@ class OpenAIAdapter(SDKAdapter):
             params["timeout"] = timeout
         if self._stream_options is not None:
             params["stream_options"] = self._stream_options
-        stream = await self._client.chat.completions.create(**params, stream=True)
+        stream = await self._open_stream(self._client.chat.completions, params)
         try:
             await _check_event_stream(stream.response)
             finish: str | None = None
@@ -401,7 +410,7 @@ class OpenAIAdapter(SDKAdapter):
         timeout = attempt_timeout(request)
         if timeout is not None:
             params["timeout"] = timeout
-        stream = await self._client.responses.create(**params, stream=True)
+        stream = await self._open_stream(self._client.responses, params)
         try:
             await _check_event_stream(stream.response)
             final: Any = None

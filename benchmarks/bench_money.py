@@ -1,7 +1,7 @@
 """Money overhead: cost, ledger records and a budget's reserve/settle per call. Baseline: the
 failover policy over ``FakeLLM`` (no network) with a no-op observer; llmport's side: the same
 policy wrapped in ``MeteredLLM`` (genai-prices catalog, in-memory ledger, a global budget). The
-printed ``overhead`` is what money adds per call; target: <= 20 us in memory.
+``overhead`` row is what money adds per call; target: <= 20 us in memory.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
-from benchmarks.harness import Case, _measure, complete_text, request, stream_text
+from benchmarks.harness import Case, complete_text, measure_cases, request, stream_text
 from llmport.adapters.genai_prices_catalog import GenaiPricesCatalog
 from llmport.adapters.testing.fake import FakeLLM
 from llmport.domain import Completion, StopReason, TextPart, Usage
@@ -53,20 +54,14 @@ async def cases() -> AsyncIterator[list[Case]]:
                        ledger=InMemoryUsageLedger())
     req = request(ALIAS, tenant_id="acme")
     yield [
-        Case("complete: cost + ledger", complete_text(baseline, req), complete_text(plain, req), 2000, TEXT),
+        Case("complete: cost + ledger", complete_text(baseline, req), complete_text(plain, req), 2000, TEXT,
+             ("overhead", 20e-6)),
         Case("complete: cost + ledger + budget", complete_text(baseline, req), complete_text(metered, req), 2000,
-             TEXT),
-        Case("stream: cost + ledger + budget", stream_text(baseline, req), stream_text(metered, req), 500, TEXT),
+             TEXT, ("overhead", 20e-6)),
+        Case("stream: cost + ledger + budget", stream_text(baseline, req), stream_text(metered, req), 500, TEXT,
+             ("overhead", 20e-6)),
     ]
 
 
-def run() -> list[tuple[str, float, float]]:
-    rows = asyncio.run(_measure("money", cases()))
-    for name, base, ours in rows:
-        print(f"money {name:<36} baseline {base * 1e6:10.1f} us  llmport {ours * 1e6:10.1f} us  "
-              f"overhead {(ours - base) * 1e6:+.1f} us (target <= 20 us)", flush=True)
-    return rows
-
-
-if __name__ == "__main__":
-    run()
+def run() -> list[Any]:
+    return asyncio.run(measure_cases("money", cases()))

@@ -4,7 +4,7 @@ that does not opt in, each against the same call through the bare failover polic
 The upstream is ``FakeLLM`` (no network), so the figures are the pipeline's own CPU time: the
 baseline is the policy alone, llmport's side the policy behind the cache step. Targets: a memory
 hit <= 50 us, a Redis hit on loopback <= 500 us (absolute, llmport's side), a miss <= 20 us more
-than the uncached call. Timing: see ``benchmarks.harness``.
+than the uncached call. Timing: interleaved rounds, medians with ranges (``benchmarks.stats``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
-from benchmarks.harness import Case, _measure, complete_text, request, stream_text
+from benchmarks.harness import Case, complete_text, measure_cases, request, stream_text
 from llmport.adapters.cache_memory import MemoryResponseCache
 from llmport.adapters.testing.fake import FakeLLM
 from llmport.domain import CachePolicy
@@ -23,12 +24,7 @@ from llmport.ports.response_cache import CachingLLM, ResponseCache
 
 MODEL, ALIAS = "fake-model", "smart"
 TEXT = "Hamlet avenges his father and everyone dies."
-TARGETS = {  # case -> (what is compared, microseconds)
-    "memory hit complete": ("absolute", 50.0),
-    "memory hit stream (replay)": ("absolute", 50.0),
-    "redis hit complete": ("absolute", 500.0),
-    "memory miss complete": ("overhead", 20.0),
-}
+HIT, REDIS_HIT, MISS = ("absolute", 50e-6), ("absolute", 500e-6), ("overhead", 20e-6)  # targets, seconds
 
 
 def _policy(adapter: LLMPort) -> FailoverPolicy:
@@ -74,10 +70,10 @@ async def cases() -> AsyncIterator[list[Case]]:
 
         rows = [
             Case("memory hit complete", complete_text(policy, plain), complete_text(with_cache, cached_req), 2000,
-                 TEXT),
+                 TEXT, HIT),
             Case("memory hit stream (replay)", stream_text(policy, plain), stream_text(with_cache, cached_req), 1000,
-                 TEXT),
-            Case("memory miss complete", complete_text(policy, plain), miss, 2000, TEXT),
+                 TEXT, HIT),
+            Case("memory miss complete", complete_text(policy, plain), miss, 2000, TEXT, MISS),
             Case("no opt-in, enrichment + cache steps", complete_text(policy, plain), complete_text(full, plain), 2000,
                  TEXT),
         ]
@@ -85,24 +81,10 @@ async def cases() -> AsyncIterator[list[Case]]:
         if redis is not None:
             over_redis = CachingLLM(policy, redis)
             await over_redis.complete(cached_req)
-            rows.append(Case("redis hit complete", complete_text(policy, plain), complete_text(over_redis, cached_req),
-                             500, TEXT))
+            rows.append(Case("redis hit complete", complete_text(policy, plain),
+                             complete_text(over_redis, cached_req), 500, TEXT, REDIS_HIT))
         yield rows
 
 
-def run() -> list[tuple[str, float, float]]:
-    rows = asyncio.run(_measure("pipeline", cases()))
-    for name, base, ours in rows:
-        target = TARGETS.get(name)
-        verdict = ""
-        if target is not None:
-            kind, limit = target
-            value = ours if kind == "absolute" else ours - base
-            verdict = f"  target {kind} <= {limit:g} us: {'met' if value * 1e6 <= limit else 'MISSED'}"
-        print(f"pipeline {name:<36} baseline {base * 1e6:8.1f} us  llmport {ours * 1e6:8.1f} us  "
-              f"overhead {(ours - base) * 1e6:+.1f} us{verdict}", flush=True)
-    return rows
-
-
-if __name__ == "__main__":
-    run()
+def run() -> list[Any]:
+    return asyncio.run(measure_cases("pipeline", cases()))

@@ -1,26 +1,19 @@
-"""What every benchmark shares: the emulator in a child process, the interleaved timing, the
-llmport side of each case, and the report.
+"""What the suites share: the emulator in a child process, the benchmark prompt, the stack a user
+runs (built by the container from environment variables), and each family's raw-SDK calls.
 
-A suite is a table of :class:`Case` rows, each pairing what the raw SDK does (``baseline``) with
-what llmport does (``ours``) for the same work. :func:`run_suite` starts the emulator, builds the
-cases, checks that both sides return the same answer, then times them: baseline and llmport batches
-are interleaved, their order alternating per round, after a warm-up, and each side's figure is its
-fastest single operation (timeit's rule: noise only ever adds time; on a shared machine the
-minimum is steadier from run to run than a median).
-
-The emulator runs in a child process: in a thread it would share the GIL with the client and swamp
-the difference being measured with scheduling noise. It answers the ``short`` model with one
-sentence and the ``long`` model with 200 text chunks.
+The emulator runs in a child process (in a thread it would share the GIL with the client and swamp
+the difference being measured with scheduling noise). It answers the ``SHORT`` model with one
+sentence and the ``LONG`` model with 200 text chunks, whatever the vendor protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,23 +23,12 @@ from llmport.ports import LLMPort
 PROMPT = "Summarise the plot of Hamlet in one sentence."
 SHORT_TEXT = "Hamlet avenges his father and everyone dies."
 LONG_TEXT = "word " * 200  # streamed as 200 chunks of 5 characters
-ROUNDS = 9
-WARMUP = 3  # operations per side before timing: connections, caches, lazy imports
+CHUNKS = 200
+SHORT, LONG = "bench-short", "bench-stream"
+MID, MID_TEXT = "bench-mid", "word " * 10  # a 10-chunk stream, for the soak
+DEADLINE = "60"  # the policy's overall deadline (``policy.timeout``), as the README configures it
 
 Op = Callable[[], Awaitable[object]]
-Row = tuple[str, float, float]  # case, baseline seconds per op, llmport seconds per op
-
-
-@dataclass(frozen=True, slots=True)
-class Case:
-    """One row: ``baseline`` and ``ours`` do the same work, ``n`` operations per timed batch; when
-    ``expect`` is set, both must return it before anything is timed."""
-
-    name: str
-    baseline: Op
-    ours: Op
-    n: int
-    expect: object = None
 
 
 def request(model: str, **fields: Any) -> CompletionRequest:
@@ -73,11 +55,292 @@ def stream_text(port: LLMPort, req: CompletionRequest) -> Op:
     return op
 
 
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One row of an in-process suite: ``baseline`` and ``ours`` do the same work, ``n`` calls per
+    timed batch; both must return ``expect`` first. ``target``: seconds, on llmport's side alone
+    (``"absolute"``) or on what it adds to the baseline (``"overhead"``)."""
+
+    name: str
+    baseline: Op
+    ours: Op
+    n: int
+    expect: object = None
+    target: tuple[str, float] | None = None
+
+
+async def measure_cases(suite: str, cases: contextlib.AbstractAsyncContextManager[list[Case]],
+                        n_rounds: tuple[int, int] = (7, 3)) -> list[Any]:
+    """Interleaved rounds of every case's two sides: one row each (medians, ranges, ratio), plus
+    a row for its target when it has one."""
+    from benchmarks.stats import Result, Stat, interleave, ratios, rounds, wall_batch
+
+    out = []
+    async with cases as table:
+        for case in table:
+            if case.expect is not None and (await case.baseline(), await case.ours()) != (case.expect, case.expect):
+                raise RuntimeError(f"{suite} {case.name}: baseline and llmport disagree on the answer")
+            b, o = await interleave([wall_batch(case.baseline, case.n), wall_batch(case.ours, case.n)],
+                                    rounds(*n_rounds))
+            out.append(Result(suite, case.name, "us", Stat.of(o), Stat.of(b), ratios(b, o)))
+            if case.target is not None:
+                kind, limit = case.target
+                value = o if kind == "absolute" else [y - x for x, y in zip(b, o, strict=True)]
+                out.append(Result(suite, f"{case.name}: {kind}", "us", Stat.of(value), target=limit))
+    return out
+
+
+# --- the stack a user runs ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One SDK family as a deployment configures it: the provider's environment variables
+    (``{url}`` stands for the server's base URL)."""
+
+    name: str
+    env: dict[str, str]
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("openai-chat", {"KIND": "openai", "API_KEY": "sk-bench-key", "BASE_URL": "{url}/v1"}),
+    Family("openai-responses", {"KIND": "openai", "API_KEY": "sk-bench-key", "BASE_URL": "{url}/v1",
+                                "API": "responses"}),
+    Family("anthropic", {"KIND": "anthropic", "API_KEY": "sk-ant-bench", "BASE_URL": "{url}"}),
+    Family("google", {"KIND": "google", "API_KEY": "bench-google-key", "BASE_URL": "{url}"}),
+    Family("bedrock", {"KIND": "bedrock", "BASE_URL": "{url}", "REGION": "us-east-1",
+                       "AWS_ACCESS_KEY_ID": "AKIABENCHBENCHBENCH0", "AWS_SECRET_ACCESS_KEY": "bench-secret"}),
+)
+
+
+def stack_env(family: Family, url: str, *, deadline: str | None = DEADLINE) -> dict[str, str]:
+    """The environment of a one-provider deployment (provider ``p``), aliases ``short`` and
+    ``long`` for the two benchmark models, default logging, and the policy deadline."""
+    env = {f"LLMPORT_PROVIDERS__P__{k}": v.format(url=url) for k, v in family.env.items()}
+    env["LLMPORT_ALIASES__SHORT"] = f"p/{SHORT}"
+    env["LLMPORT_ALIASES__LONG"] = f"p/{LONG}"
+    env["LLMPORT_ALIASES__MID"] = f"p/{MID}"
+    if deadline is not None:
+        env["LLMPORT_POLICY__TIMEOUT"] = deadline
+    return env
+
+
 @contextlib.contextmanager
-def emulator(vendor: str, short: str, long: str) -> Iterator[str]:
-    """A VendorEmulator in a child process speaking ``vendor``; yields its base URL and stops it
-    (by closing the child's stdin) on exit."""
-    child = subprocess.Popen([sys.executable, __file__, vendor, short, long], stdin=subprocess.PIPE,
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` holds exactly these ``LLMPORT_*`` variables within."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("LLMPORT_")}
+    for k in saved:
+        del os.environ[k]
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k in env:
+            os.environ.pop(k, None)
+        os.environ.update(saved)
+
+
+@contextlib.asynccontextmanager
+async def container_stack(env: dict[str, str]) -> AsyncIterator[LLMPort]:
+    """``container.llm()`` as a host builds it from ``env``: settings, logging at its default
+    level (info, JSON lines to stderr, here a null device so the terminal stays readable),
+    clients, adapters, policy."""
+    from llmport.composition.container import Container
+
+    null = open(os.devnull, "w")  # noqa: ASYNC230, SIM115 - a device: no blocking I/O
+    with environment(env), null, contextlib.redirect_stderr(null):
+        container = Container()
+        result = container.init_resources()
+        if result is not None:
+            await result
+        try:
+            yield container.llm()
+        finally:
+            result = container.shutdown_resources()
+            if result is not None:
+                await result
+
+
+# --- the raw SDKs ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A family's raw-SDK side: one short completion's text, one long stream's text, and the
+    adapter llmport puts over the same client."""
+
+    complete: Op
+    stream: Op
+    adapter: LLMPort
+    close: Callable[[], Awaitable[None]]
+
+
+def raw_sdk(family: str, url: str) -> Raw:
+    """What a caller writes against the family's SDK directly (retries off, as llmport's)."""
+    return _RAW[family](url)
+
+
+def _openai(url: str, api: str) -> Raw:
+    import openai
+
+    from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
+
+    client = openai.AsyncOpenAI(api_key="sk-bench-key", base_url=f"{url}/v1", max_retries=0)
+    messages: Any = [{"role": "user", "content": PROMPT}]
+    items: Any = [{"role": "user", "content": [{"type": "input_text", "text": PROMPT}]}]
+    adapter = OpenAIAdapter(client, provider="p", options=OpenAIOptions(api=api))  # type: ignore[arg-type]
+
+    async def chat_complete() -> object:
+        r = await client.chat.completions.create(model=SHORT, messages=messages, max_tokens=256, store=False)
+        return r.choices[0].message.content
+
+    async def chat_stream() -> object:
+        stream = await client.chat.completions.create(model=LONG, messages=messages, max_tokens=256, store=False,
+                                                      stream=True, stream_options={"include_usage": True})
+        parts = []
+        async with stream:
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    parts.append(chunk.choices[0].delta.content)
+        return "".join(parts)
+
+    async def responses_complete() -> object:
+        r = await client.responses.create(model=SHORT, input=items, max_output_tokens=256, store=False)
+        return r.output_text
+
+    async def responses_stream() -> object:
+        stream = await client.responses.create(model=LONG, input=items, max_output_tokens=256, store=False,
+                                               stream=True)
+        parts = []
+        async with stream:
+            async for event in stream:
+                if event.type == "response.output_text.delta":
+                    parts.append(event.delta)
+        return "".join(parts)
+
+    if api == "chat":
+        return Raw(chat_complete, chat_stream, adapter, client.close)
+    return Raw(responses_complete, responses_stream, adapter, client.close)
+
+
+def _anthropic(url: str) -> Raw:
+    import anthropic
+
+    from llmport.adapters.anthropic import AnthropicAdapter
+
+    client = anthropic.AsyncAnthropic(api_key="sk-ant-bench", base_url=url, max_retries=0)
+    messages: Any = [{"role": "user", "content": PROMPT}]
+
+    async def complete() -> object:
+        r = await client.messages.create(model=SHORT, messages=messages, max_tokens=256)
+        return "".join(b.text for b in r.content if b.type == "text")
+
+    async def stream() -> object:
+        parts = []
+        events = await client.messages.create(model=LONG, messages=messages, max_tokens=256, stream=True)
+        async with events:
+            async for event in events:
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    parts.append(event.delta.text)
+        return "".join(parts)
+
+    return Raw(complete, stream, AnthropicAdapter(client, provider="p"), client.close)
+
+
+def _google(url: str) -> Raw:
+    from google import genai
+    from google.genai import types
+
+    from llmport.adapters.google_genai import GoogleGenAIAdapter, http_options
+
+    client = genai.Client(api_key="bench-google-key", http_options=http_options(base_url=url))
+    contents: Any = [types.Content(role="user", parts=[types.Part(text=PROMPT)])]
+    config = types.GenerateContentConfig(max_output_tokens=256)
+
+    async def complete() -> object:
+        r = await client.aio.models.generate_content(model=SHORT, contents=contents, config=config)
+        return r.text
+
+    async def stream() -> object:
+        parts = []
+        async for chunk in await client.aio.models.generate_content_stream(model=LONG, contents=contents,
+                                                                           config=config):
+            text = chunk.text
+            if text:
+                parts.append(text)
+        return "".join(parts)
+
+    async def close() -> None:
+        await client.aio.aclose()
+        client.close()
+
+    return Raw(complete, stream, GoogleGenAIAdapter(client, provider="p"), close)
+
+
+def _bedrock(url: str) -> Raw:
+    """boto3 is synchronous: the least any async caller writes is the call on a worker thread, the
+    stream read there too with each event handed to the loop as it arrives."""
+    import concurrent.futures
+
+    import boto3
+    from botocore.config import Config
+
+    from llmport.adapters.bedrock import BedrockConverseAdapter
+
+    workers = 4
+    client = boto3.session.Session(aws_access_key_id="AKIABENCHBENCHBENCH0", aws_secret_access_key="bench-secret",
+                                   region_name="us-east-1").client(
+        "bedrock-runtime", endpoint_url=url,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=workers))
+    pool = concurrent.futures.ThreadPoolExecutor(workers)
+    messages: Any = [{"role": "user", "content": [{"text": PROMPT}]}]
+
+    def sync_complete() -> str:
+        r = client.converse(modelId=SHORT, messages=messages, inferenceConfig={"maxTokens": 256})
+        return "".join(b.get("text", "") for b in r["output"]["message"]["content"])
+
+    async def complete() -> object:
+        return await asyncio.get_running_loop().run_in_executor(pool, sync_complete)
+
+    async def stream() -> object:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def pump() -> None:
+            r = client.converse_stream(modelId=LONG, messages=messages, inferenceConfig={"maxTokens": 256})
+            for event in r["stream"]:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        done = loop.run_in_executor(pool, pump)
+        parts = []
+        while (event := await queue.get()) is not None:
+            delta = event.get("contentBlockDelta")
+            if delta is not None and "text" in delta["delta"]:
+                parts.append(delta["delta"]["text"])
+        await done
+        return "".join(parts)
+
+    adapter = BedrockConverseAdapter(client, provider="p", max_workers=workers)
+
+    async def close() -> None:
+        pool.shutdown()
+        client.close()
+
+    return Raw(complete, stream, adapter, close)
+
+
+_RAW: dict[str, Callable[[str], Raw]] = {
+    "openai-chat": lambda url: _openai(url, "chat"),
+    "openai-responses": lambda url: _openai(url, "responses"),
+    "anthropic": _anthropic,
+    "google": _google,
+    "bedrock": _bedrock,
+}
+
+
+# --- the emulator child ---------------------------------------------------------------------
+@contextlib.contextmanager
+def emulator() -> Iterator[str]:
+    """A VendorEmulator in a child process, every vendor protocol; yields its base URL and stops
+    it (by closing the child's stdin) on exit."""
+    child = subprocess.Popen([sys.executable, "-m", "benchmarks.harness"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     assert child.stdin is not None and child.stdout is not None
     try:
@@ -94,64 +357,17 @@ def emulator(vendor: str, short: str, long: str) -> Iterator[str]:
             child.wait()
 
 
-async def _fastest(op: Op, n: int) -> float:
-    best = float("inf")
-    for _ in range(n):
-        start = time.perf_counter()
-        await op()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-async def compare(baseline: Op, ours: Op, n: int, rounds: int = ROUNDS) -> tuple[float, float]:
-    """Seconds per operation (baseline, ours): interleaved batches of ``n``, order alternating per
-    round, after a warm-up; each side's fastest single operation."""
-    for _ in range(WARMUP):
-        await baseline()
-        await ours()
-    best = {baseline: float("inf"), ours: float("inf")}
-    for i in range(rounds):
-        for op in (baseline, ours) if i % 2 == 0 else (ours, baseline):
-            best[op] = min(best[op], await _fastest(op, n))
-    return best[baseline], best[ours]
-
-
-async def _measure(suite: str, cases: contextlib.AbstractAsyncContextManager[list[Case]]) -> list[Row]:
-    rows = []
-    async with cases as table:
-        for case in table:
-            if case.expect is not None:
-                got = (await case.baseline(), await case.ours())
-                if got != (case.expect, case.expect):
-                    raise RuntimeError(f"{suite} {case.name}: baseline and llmport disagree on the answer")
-            rows.append((case.name, *await compare(case.baseline, case.ours, case.n)))
-    return rows
-
-
-def run_suite(suite: str, vendor: str, short: str, long: str,
-              cases: Callable[[str], contextlib.AbstractAsyncContextManager[list[Case]]]) -> list[Row]:
-    """Serve ``vendor`` from a child emulator, build ``cases(url)`` (an async context manager, so
-    clients live and close inside the event loop), measure every case and print one line each."""
-    with emulator(vendor, short, long) as url:
-        rows = asyncio.run(_measure(suite, cases(url)))
-    for name, base, ours in rows:
-        print(f"{suite} {name:<36} baseline {base * 1e6:10.1f} us  llmport {ours * 1e6:10.1f} us  "
-              f"ratio {ours / base:6.3f}x  overhead {(ours - base) * 1e6:+.1f} us", flush=True)
-    return rows
-
-
-def _serve(vendor: str, short: str, long: str) -> None:
+def _serve() -> None:
     """The child's side of :func:`emulator`: serve until stdin closes."""
     from llmport.adapters.testing.emulator import Reply, ScriptedUsage, VendorEmulator
 
     with VendorEmulator() as emu:
-        emu.script(then=Reply(text=SHORT_TEXT, usage=ScriptedUsage(12, 9)), vendor=vendor, model=short)
-        emu.script(then=Reply(text=LONG_TEXT, chunk_size=5, usage=ScriptedUsage(12, 200)), vendor=vendor,
-                   model=long)
+        emu.script(then=Reply(text=SHORT_TEXT, usage=ScriptedUsage(12, 9)), model=SHORT)
+        emu.script(then=Reply(text=LONG_TEXT, chunk_size=5, usage=ScriptedUsage(12, 200)), model=LONG)
+        emu.script(then=Reply(text=MID_TEXT, chunk_size=5, usage=ScriptedUsage(12, 10)), model=MID)
         print(emu.url, flush=True)
         sys.stdin.read()
 
 
 if __name__ == "__main__":
-    _serve(*sys.argv[1:])
-
+    _serve()

@@ -1,9 +1,10 @@
 """The response cache's key: a hash of a canonical form of everything that changes the answer.
 
 Every field of ``CompletionRequest`` is part of the key except those that cannot change the answer
-(deadlines, cache hints, metadata: enrichment by metadata happens before the key is computed, so
-its effect is in the system text). A field added to the request later is part of the key by
-default: a new field may cost a hit, never serve a wrong answer. ``model`` is replaced by the
+(deadlines and timeouts, cache hints, metadata: enrichment by metadata happens before the key is
+computed, so its effect is in the system text). A field added to the request later is part of the
+key whenever it is set (not its default): a new field may cost a hit, never serve a wrong answer,
+and leaves the keys of requests that do not use it unchanged. ``model`` is replaced by the
 resolved route set, and the tenant is part of the key unless the alias is shared.
 """
 
@@ -11,15 +12,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from enum import Enum
 from typing import Any
 
 from llmport.domain import CompletionRequest, Message, ResponseFormat, TextPart
 
 # Fields that do not change the answer (or, for model and tenant, are added explicitly).
-_EXCLUDED = frozenset({"model", "tenant_id", "metadata", "timeout", "attempt_timeout", "deadline", "cache"})
-_KEYED = tuple(f.name for f in fields(CompletionRequest) if f.name not in _EXCLUDED)
+_EXCLUDED = frozenset({"model", "tenant_id", "metadata", "timeout", "attempt_timeout", "deadline", "cache",
+                       "stall_timeout"})
+# The fields of this key format, always keyed; a field added to the request later is keyed (by name)
+# only when set to something other than its default, so existing keys stay the same.
+_KNOWN = ("messages", "system", "tools", "tool_choice", "temperature", "top_p", "max_tokens", "stop",
+          "response_format", "seed", "reasoning")
+_KEYED = tuple(f.name for f in fields(CompletionRequest) if f.name in _KNOWN)
+_LATER = tuple((f.name, f.default_factory() if f.default is MISSING and f.default_factory is not MISSING
+                else f.default) for f in fields(CompletionRequest)
+               if f.name not in _KNOWN and f.name not in _EXCLUDED)
 # Message fields that only steer the vendor's prompt cache.
 _SKIP = {"Message": frozenset({"cache_breakpoint"})}
 
@@ -31,6 +40,10 @@ def cache_key(request: CompletionRequest, route_set: str, tenant: str | None) ->
     for name, special in _PLAN:
         value = getattr(request, name)
         values.append(value if type(value) in _SCALARS else special(value))
+    for name, default in _LATER:
+        value = getattr(request, name)
+        if value != default:
+            values.append((name, _canon(value)))
     doc = (3, route_set, tenant, values)
     # The repr of nested str/int/float/bool/None, lists, tuples and dicts (keys sorted by _canon) is
     # unambiguous and several times faster than JSON; errors="surrogatepass": lone surrogates are text too.

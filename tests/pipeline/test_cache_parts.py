@@ -272,3 +272,13 @@ def test_memory_cache_rejects_impossible_bounds() -> None:
 
 def test_cached_mark_is_not_part_of_equality() -> None:
     assert dataclasses.replace(answer("a"), cached=True) == answer("a")
+
+
+def test_a_field_added_later_is_keyed_only_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmport.ports import cache_key as module
+
+    base = key(req(stall_timeout=None))
+    monkeypatch.setattr(module, "_LATER", (("stall_timeout", None),))  # as if stall_timeout were a new field
+    assert key(req()) == base
+    assert key(req(stall_timeout=5.0)) != base
+    assert key(req(stall_timeout=5.0)) != key(req(stall_timeout=6.0))

@@ -1,0 +1,55 @@
+"""Start-up, each in a fresh interpreter: ``import openai`` + ``AsyncOpenAI(...)`` (the raw SDK)
+against building the container from the environment (one openai provider) and its first
+``llm()``; plus ``import llmport.composition`` alone. Wall time of the child process (interpreter
+start-up included on both sides) and its peak RSS, interleaved repeats."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from benchmarks.harness import FAMILIES, stack_env
+from benchmarks.stats import Result, Stat, ratios, rounds
+
+# VmHWM, not ru_maxrss: the latter keeps the forking parent's high-water mark across exec.
+_REPORT = "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0])"
+RAW = ("import openai\n"
+       "client = openai.AsyncOpenAI(api_key='sk-bench-key', base_url='http://127.0.0.1:9/v1')\n" + _REPORT)
+STACK = ("import asyncio\n"
+         "from llmport.composition.container import Container\n"
+         "async def main():\n"
+         "    container = Container()\n"
+         "    await container.init_resources()\n"
+         "    container.llm()\n"
+         "asyncio.run(main())\n" + _REPORT)
+IMPORT = "import llmport.composition\n" + _REPORT
+
+
+def _child(code: str, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS bytes) of one fresh interpreter running ``code``."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    return wall, float(out.stdout.strip().splitlines()[-1]) * 1024
+
+
+def run() -> list[Result]:
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPORT_")}
+    stack = base_env | stack_env(FAMILIES[0], "http://127.0.0.1:9")
+    samples: dict[str, list[tuple[float, float]]] = {"raw": [], "stack": [], "import": []}
+    for r in range(rounds(7, 3)):
+        order = [("raw", RAW, base_env), ("stack", STACK, stack), ("import", IMPORT, base_env)]
+        for name, code, env in order if r % 2 == 0 else reversed(order):
+            samples[name].append(_child(code, env))
+    raw_wall, raw_rss = zip(*samples["raw"], strict=True)
+    out = []
+    for name, label in (("stack", "container build + first llm()"), ("import", "import llmport.composition")):
+        wall, rss = zip(*samples[name], strict=True)
+        target = 1.0 if name == "stack" else None
+        out.append(Result("startup", f"{label}: wall", "ms", Stat.of(wall), Stat.of(raw_wall),
+                          ratios(raw_wall, wall), target))
+        out.append(Result("startup", f"{label}: peak RSS", "MiB", Stat.of(rss), Stat.of(raw_rss),
+                          ratios(raw_rss, rss), target))
+    return out

@@ -1,0 +1,88 @@
+"""Anthropic streams decoded from the wire (``anthropic_wire``) behave exactly as the SDK's own
+stream path: the same domain events and the same errors for every scripted answer and fault; the
+frame policy skips and raises as the SDK's stream does; Claude on Bedrock keeps the SDK path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+
+from llmport.adapters.anthropic import AnthropicAdapter
+from llmport.adapters.anthropic_wire import _policy, speaks_sse
+from llmport.adapters.testing.emulator import Reply, VendorEmulator
+from llmport.domain import CompletionRequest, Message
+
+from .wire_parity import outcome, scenarios
+
+KEY = "sk-ant-test-wire-secret-0123456789"
+
+
+@pytest.fixture
+async def pair(emu: VendorEmulator) -> AsyncIterator[tuple[Any, Any]]:
+    """(wire adapter, SDK-path adapter) over one client."""
+    client = anthropic.AsyncAnthropic(api_key=KEY, base_url=emu.url, max_retries=0)
+    wire = AnthropicAdapter(client)
+    sdk = AnthropicAdapter(client)
+    sdk.wire_streams = False
+    yield wire, sdk
+    await client.close()
+
+
+def _request(**fields: Any) -> CompletionRequest:
+    return CompletionRequest(model="claude-wire", messages=[Message.user("Hello there")], max_tokens=512, **fields)
+
+
+SCENARIOS = scenarios("overloaded_error", "rate_limit_error")
+
+
+@pytest.mark.parametrize(("name", "step", "fields"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+async def test_wire_stream_matches_the_sdk_path(pair: tuple[Any, Any], emu: VendorEmulator, name: str, step: Any,
+                                                fields: dict[str, Any]) -> None:
+    wire, sdk = pair
+    outcomes = []
+    for adapter in (wire, sdk):
+        emu.reset()
+        emu.script(step, vendor="anthropic")
+        outcomes.append(await outcome(adapter, _request(**fields)))
+    assert outcomes[0] == outcomes[1]
+    events, error = outcomes[0]
+    assert events or error
+
+
+async def test_streams_reuse_the_connection(pair: tuple[Any, Any], emu: VendorEmulator) -> None:
+    wire, _ = pair
+    emu.script(then=Reply(text="again and again", chunk_size=3), vendor="anthropic")
+    for _ in range(3):
+        events, error = await outcome(wire, _request())
+        assert error is None and events
+    assert len(emu.journal.entries(vendor="anthropic")) == 3
+
+
+def test_frame_policy_skips_and_raises_as_the_sdk_stream_does() -> None:
+    client = anthropic.AsyncAnthropic(api_key=KEY, base_url="http://127.0.0.1:9", max_retries=0)
+    frame = _policy(client)
+    response = httpx2.Response(200, request=httpx2.Request("POST", "http://x"))
+    assert frame("ping", b"{}", response) is None
+    assert frame(None, b'{"type": "x"}', response) is None
+    assert frame("message_stop", b"", response) is None
+    assert frame("message_stop", b'{"type": "message_stop"}', response) == {"type": "message_stop"}
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        frame("error", json.dumps({"type": "error", "error": {"type": "overloaded_error"}}).encode(), response)
+    assert caught.value.status_code == 200 and caught.value.type == "overloaded_error"
+    with pytest.raises(anthropic.APIStatusError, match="not json"):
+        frame("error", b"not json", response)
+    with pytest.raises(anthropic.APIStatusError, match="Error code: 200"):
+        frame("error", b"", response)
+    with pytest.raises(json.JSONDecodeError):
+        frame("content_block_delta", b'{"type": ', response)
+
+
+def test_only_plain_sse_clients_take_the_wire_path() -> None:
+    assert speaks_sse(anthropic.AsyncAnthropic(api_key=KEY))
+    bedrock = anthropic.AsyncAnthropicBedrock(aws_access_key="a", aws_secret_key="b", aws_region="us-east-1")
+    assert not speaks_sse(bedrock)
