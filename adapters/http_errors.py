@@ -84,6 +84,12 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+#: Added to a 404 whose body is not the vendor's error shape: the request reached a server, but not
+#: the API (a base URL with a wrong or missing path, such as ``/v1``), which is a configuration mistake.
+BASE_URL_HINT = ("the endpoint answered 404 without the vendor's error body: the provider's base URL path is "
+                 "the likely cause, e.g. a missing or extra /v1")
+
+
 def error_for_status(
     status: int | None,
     message: str,
@@ -96,11 +102,15 @@ def error_for_status(
 ) -> LLMError:
     """Build the taxonomy error for an HTTP failure, spotting context-length errors by message.
 
-    An unknown model is ``ModelNotFound`` whatever the status, decided from structured fields: the
-    error code ``model_not_found`` (the Responses API answers it with 400), or a 400-class error
-    naming ``param: "model"`` (gateways answering for a model they do not serve).
+    A 404 without the vendor's error shape (no ``vendor_type``/``vendor_code``) says that the base
+    URL's path is the likely cause. An unknown model is ``ModelNotFound`` whatever the status,
+    decided from structured fields: the error code ``model_not_found`` (the Responses API answers
+    it with 400), or a 400-class error naming ``param: "model"`` (gateways answering for a model
+    they do not serve).
     """
     cls = error_class_for_status(status)
+    if status == 404 and vendor_type is None and vendor_code is None:
+        message = f"{message} ({BASE_URL_HINT})"
     if vendor_code == "model_not_found" or (cls is InvalidRequest and param == "model"):
         cls = ModelNotFound
     elif cls is InvalidRequest and (

@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dependency_injector import containers, providers
+from dependency_injector import containers, providers, resources
 
 from llmport.ports import FailoverPolicy, FanoutObserver, LLMPort, PolicyObserver
 from llmport.ports.context import ContextSource
@@ -45,6 +45,7 @@ from .settings import Settings, load_settings
 class Runtime:
     """What a started container holds; emptied at shutdown."""
 
+    settings: Settings | None = None
     llm: LoopBoundLLM | None = None
     policy: FailoverPolicy | None = None
     metered: LLMPort | None = None
@@ -59,28 +60,40 @@ def _observer(settings: Settings, host: PolicyObserver | None, *more: PolicyObse
     return observers[0] if len(observers) == 1 else FanoutObserver(*observers)
 
 
-async def run(settings: Settings, runtime: Runtime, clients: Any, adapters: Any, policy: Any,
-              metered: Any, pipeline: Any) -> AsyncIterator[LLMPort]:
+class Lifetime(resources.AsyncResource[LLMPort]):
     """A dependency-injector resource: builds clients, adapters, the policy and the steps around it
-    (every setting checked), holds them while the container runs, closes them all at shutdown."""
-    built_clients: ProviderClients | None = None
-    built_adapters: dict[str, LLMPort] | None = None
-    try:
-        built_clients = clients() if callable(clients) else clients
-        built_adapters = adapters(settings, built_clients) if callable(adapters) else adapters
-        built_policy = policy(adapters=built_adapters)
-        runtime.metered = metered(policy=built_policy)
-        top = pipeline(policy=built_policy, terminal=runtime.metered)
-    except BaseException:
-        await close_all(settings, built_clients, built_adapters)
-        raise
-    runtime.clients, runtime.adapters, runtime.policy = built_clients, built_adapters, built_policy
-    runtime.llm = LoopBoundLLM(top, asyncio.get_running_loop())
-    try:
-        yield runtime.llm
-    finally:
+    (every setting checked), holds them while the container runs, closes them all at shutdown.
+
+    A class, not an async generator: a generator dropped with its container would be finalised by
+    the garbage collector, closing the clients of an ``llm`` the host still holds."""
+
+    async def init(self, settings: Settings, runtime: Runtime, clients: Any, adapters: Any, policy: Any,
+                   metered: Any, pipeline: Any) -> LLMPort:
+        built_clients: ProviderClients | None = None
+        built_adapters: dict[str, LLMPort] | None = None
+        try:
+            built_clients = clients() if callable(clients) else clients
+            built_adapters = adapters(settings, built_clients) if callable(adapters) else adapters
+            built_policy = policy(adapters=built_adapters)
+            runtime.metered = metered(policy=built_policy)
+            top = pipeline(policy=built_policy, terminal=runtime.metered)
+        except BaseException:
+            runtime.metered = None
+            await close_all(settings, built_clients, built_adapters)
+            raise
+        runtime.settings = settings
+        runtime.clients, runtime.adapters, runtime.policy = built_clients, built_adapters, built_policy
+        runtime.llm = LoopBoundLLM(top, asyncio.get_running_loop())
+        return runtime.llm
+
+    async def shutdown(self, resource: LLMPort | None) -> None:
+        runtime = self.args[1] if len(self.args) > 1 else None
+        if not isinstance(runtime, Runtime) or runtime.settings is None:
+            return
+        settings, clients, adapters = runtime.settings, runtime.clients, runtime.adapters
         runtime.llm = runtime.clients = runtime.adapters = runtime.policy = runtime.metered = None
-        await close_all(settings, built_clients, built_adapters)
+        runtime.settings = None
+        await close_all(settings, clients, adapters)
 
 
 def current_llm(runtime: Runtime) -> LLMPort:
@@ -117,7 +130,7 @@ class Container(containers.DeclarativeContainer):
                                      host_steps=pipeline_steps, ledger=ledger)
     runtime = providers.Singleton(Runtime)
     # Each start builds adapters, policy, budgets step and pipeline anew (the ``new_*`` factories).
-    lifetime = providers.Resource(run, settings, runtime, clients.provider, adapters, new_policy.provider,
+    lifetime = providers.Resource(Lifetime, settings, runtime, clients.provider, adapters, new_policy.provider,
                                   new_metered.provider, new_pipeline.provider)
     llm = providers.Callable(current_llm, runtime)
     # The parts of the started container (for hosts' tests and tools).
@@ -133,8 +146,12 @@ async def start(container: Container) -> LLMPort:
 
 
 async def stop(container: Container) -> None:
-    """Close everything ``container`` built; ``start`` may be called again afterwards."""
-    await _settle(container.shutdown_resources())
+    """Close everything ``container`` built and forget what it read: ``start`` may be called again
+    and reads the settings anew (overrides stay)."""
+    try:
+        await _settle(container.shutdown_resources())
+    finally:
+        container.reset_singletons()
 
 
 @asynccontextmanager

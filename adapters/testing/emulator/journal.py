@@ -18,6 +18,9 @@ _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "x-amz-security-token"}
 )
 _SECRET_QUERY = frozenset({"key", "api_key", "api-key", "x-amz-signature", "x-amz-security-token"})
+# Any other header or query parameter whose name says it carries a credential (a gateway's
+# ``x-gateway-token``, ``x-api-secret``, ``cookie``, ...).
+_SECRET_NAME = re.compile(r"auth|key|token|secret|signature|cookie|password|credential", re.IGNORECASE)
 _SIGV4 = re.compile(r"^AWS4-HMAC-SHA256\s", re.IGNORECASE)
 _SIGV4_SIGNATURE = re.compile(r"(Signature=)[0-9A-Fa-f]+")
 _SIGV4_KEY_ID = re.compile(r"(Credential=)[^/,\s]+")
@@ -32,7 +35,7 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
         if name == "authorization" and _SIGV4.match(value):
             value = _SIGV4_SIGNATURE.sub(rf"\g<1>{REDACTED}", value)
             out[name] = _SIGV4_KEY_ID.sub(rf"\g<1>{REDACTED}", value)
-        elif name in _SECRET_HEADERS:
+        elif name in _SECRET_HEADERS or _SECRET_NAME.search(name):
             out[name] = REDACTED
         else:
             out[name] = value
@@ -41,7 +44,7 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 def redact_query(query: Mapping[str, str]) -> dict[str, str]:
     """Copy of ``query`` with API keys (Gemini's ``?key=``) and presigned-URL secrets removed."""
-    return {k: (REDACTED if k.lower() in _SECRET_QUERY else v) for k, v in query.items()}
+    return {k: (REDACTED if k.lower() in _SECRET_QUERY or _SECRET_NAME.search(k) else v) for k, v in query.items()}
 
 
 @dataclass(slots=True, eq=False)
