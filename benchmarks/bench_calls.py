@@ -44,7 +44,7 @@ async def _family(name: str, url: str) -> list[Result]:
                     if await op() != expect:
                         raise RuntimeError(f"calls {name} {case}: the sides disagree on the answer")
                 b, a, s = await interleave([wall_batch(base, n), wall_batch(adapter, n), wall_batch(full, n)],
-                                           rounds(7, 3))
+                                           rounds(5, 3))
                 target = TARGET_CALL if case == "complete" else None
                 results.append(Result("calls", f"{name} {case}: adapter", "us", Stat.of(a), Stat.of(b), ratios(b, a)))
                 results.append(Result("calls", f"{name} {case}: full stack", "us", Stat.of(s), Stat.of(b),

@@ -39,7 +39,7 @@ def run() -> list[Result]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPORT_")}
     stack = base_env | stack_env(FAMILIES[0], "http://127.0.0.1:9")
     samples: dict[str, list[tuple[float, float]]] = {"raw": [], "stack": [], "import": []}
-    for r in range(rounds(7, 3)):
+    for r in range(rounds(5, 3)):
         order = [("raw", RAW, base_env), ("stack", STACK, stack), ("import", IMPORT, base_env)]
         for name, code, env in order if r % 2 == 0 else reversed(order):
             samples[name].append(_child(code, env))

@@ -47,8 +47,9 @@ async def _chat(prompt: str, model: str, system: str | None) -> int:
                     sys.stdout.write("\n")
                     sys.stdout.flush()
                     where = "/".join(p for p in (event.provider, event.model) if p)
-                    print(f"[{where}: {event.stop_reason.kind}, {usage.input_tokens} in / {usage.output_tokens} out]",
-                          file=sys.stderr)
+                    cost = "" if event.request_cost is None else f", ${event.request_cost:.6f}"
+                    print(f"[{where}: {event.stop_reason.kind}, {usage.input_tokens} in / "
+                          f"{usage.output_tokens} out{cost}]", file=sys.stderr)
     finally:
         logger.removeHandler(held)
         logger.setLevel(saved[0])

@@ -35,7 +35,14 @@ from llmport.ports.pipeline import Step
 from .adapters_factory import ProviderClients, build_adapters, build_clients, close_all
 from .logging import configure_logging
 from .loop_guard import LoopBoundLLM
-from .money_factory import build_budget_store, build_catalog, build_ledger, build_metered, build_metering
+from .money_factory import (
+    build_budget_store,
+    build_catalog,
+    build_ledger,
+    build_metered,
+    build_metering,
+    hold_ledger,
+)
 from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy, default_observer
 from .settings import Settings, load_settings
@@ -117,6 +124,8 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(build_catalog, settings)
     metering = providers.Singleton(build_metering, catalog)
     ledger = providers.Singleton(build_ledger, settings)
+    # Writes out the ledger's queued records at shutdown.
+    ledger_lifetime = providers.Resource(hold_ledger, ledger)
     budget_store = providers.Singleton(build_budget_store, settings)
     policy_observer = providers.Callable(_observer, settings, observer, metering)
     # Called by ``lifetime`` with the adapters it built (``policy``) and the policy (``stack``).

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from llmport.domain.catalog import ModelInfo
 from llmport.domain.usage_record import UsageTotals
-from llmport.ports.ledger import UsageLedger
+from llmport.ports.ledger import InMemoryUsageLedger, UsageLedger
 
 from .money_factory import build_catalog, build_ledger
 from .settings import Settings, load_settings
@@ -96,7 +96,12 @@ async def usage_report(ledger: UsageLedger, hours: float | None) -> str:
     return "\n\n".join(parts)
 
 
-async def usage_command(hours: float | None) -> int:
-    settings = load_settings()
-    print(await usage_report(build_ledger(settings), hours))
+async def usage_command(hours: float | None, ledger: UsageLedger | None = None) -> int:
+    """Print spend from ``ledger`` (default: the deployment's). An in-memory ledger only holds this
+    process's requests: the command is useful with the shared Redis ledger."""
+    shared = ledger if ledger is not None else build_ledger(load_settings())
+    if isinstance(shared, InMemoryUsageLedger):
+        print("note: the usage ledger is in memory (per process); with the shared Redis every replica's "
+              "usage is visible here")
+    print(await usage_report(shared, hours))
     return 0

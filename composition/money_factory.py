@@ -4,6 +4,7 @@ overrides), the metering observer, the usage ledger, budgets and the ``MeteredLL
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
@@ -87,11 +88,32 @@ def policy_observer(metering: MeteringObserver) -> PolicyObserver:
     return FanoutObserver(StructlogObserver(), metering)
 
 
-def build_ledger(settings: Settings) -> UsageLedger:
+def build_ledger(settings: Settings, redis: Any = None) -> UsageLedger:
+    """The usage ledger: in the shared Redis (every replica's attempts) when the deployment has the
+    shared connection ``redis``, else in this process's memory."""
+    if redis is not None:
+        from llmport.adapters.money_redis import RedisUsageLedger
+
+        return RedisUsageLedger(redis, capacity=settings.ledger.capacity,
+                                retention=settings.ledger.retention_days * 86400)
     return InMemoryUsageLedger(settings.ledger.capacity)
 
 
-def build_budget_store(settings: Settings) -> BudgetStore:
+async def hold_ledger(ledger: UsageLedger) -> AsyncIterator[UsageLedger]:
+    """A container resource: the ledger, written out (``aclose``) at shutdown."""
+    try:
+        yield ledger
+    finally:
+        await ledger.aclose()
+
+
+def build_budget_store(settings: Settings, redis: Any = None) -> BudgetStore:
+    """Budget counters: shared by every replica in Redis when ``redis`` is given (with this
+    replica's own counters as the fallback while Redis is down), else in memory."""
+    if redis is not None:
+        from llmport.adapters.money_redis import RedisBudgetStore
+
+        return RedisBudgetStore(redis)
     return InMemoryBudgetStore()
 
 

@@ -22,7 +22,8 @@ provider); settings win over genai-prices' data field by field::
     period = "day"                    # day | month | a rolling window: 1h, 30m, 7d
     soft_threshold = 0.8
     [ledger]
-    capacity = 100000                 # in-memory records kept (the newest)
+    capacity = 100000                 # records kept (the newest)
+    retention_days = 35               # Redis ledger: hourly totals kept this long
 """
 
 from __future__ import annotations
@@ -62,3 +63,4 @@ class BudgetSettings(_Strict):
 
 class LedgerSettings(_Strict):
     capacity: int = Field(default=100_000, ge=1)
+    retention_days: float = Field(default=35.0, gt=0)  # Redis ledger: hourly totals kept this long

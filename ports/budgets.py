@@ -15,13 +15,14 @@ _ZERO = Decimal(0)
 
 
 class BudgetStore(Protocol):
-    """Budget counters. ``reserve`` is all-or-nothing and atomic: either every charge is held or
-    ``BudgetExceeded`` is raised and nothing is. ``settle`` releases what was reserved and adds what
-    was spent; it returns the status of every budget it touched."""
+    """Budget counters. ``reserve`` is all-or-nothing and atomic: either every charge is held (and
+    a reservation id returned) or ``BudgetExceeded`` is raised and nothing is. ``settle`` releases
+    that reservation and adds what was spent; it returns the status of every budget it touched."""
 
-    async def reserve(self, charges: Sequence[Charge], now: float) -> None: ...
+    async def reserve(self, charges: Sequence[Charge], now: float) -> str: ...
 
-    async def settle(self, reserved: Sequence[Charge], spent: Sequence[Charge], now: float) -> list[BudgetStatus]: ...
+    async def settle(self, reservation: str, reserved: Sequence[Charge], spent: Sequence[Charge],
+                     now: float) -> list[BudgetStatus]: ...
 
     async def status(self, spec: BudgetSpec, key: str, now: float) -> BudgetStatus: ...
 
@@ -33,20 +34,23 @@ class BudgetObserver(Protocol):
 def exceeded(charge: Charge, spent_usd: Decimal, spent_tokens: int, resets_at: float) -> BudgetExceeded | None:
     """The error for ``charge`` on top of what is spent and reserved, or ``None`` when it fits."""
     spec = charge.spec
+    over_usd = spec.limit_usd is not None and spent_usd + charge.usd > spec.limit_usd
+    if not over_usd and (spec.limit_tokens is None or spent_tokens + charge.tokens <= spec.limit_tokens):
+        return None
     at = datetime.fromtimestamp(resets_at, UTC)
     where = f" for {spec.scope} {charge.key!r}" if spec.scope != "global" else ""
-    if spec.limit_usd is not None and spent_usd + charge.usd > spec.limit_usd:
+    if over_usd:
+        assert spec.limit_usd is not None
         return BudgetExceeded(
             f"budget {spec.name!r}{where}: ${spent_usd:.6f} spent or reserved of ${spec.limit_usd} "
             f"(this request may cost up to ${charge.usd:.6f}); resets at {at.isoformat()}",
             budget=spec.name, spent=spent_usd, limit=spec.limit_usd, unit="usd", resets_at=at, scope_key=charge.key)
-    if spec.limit_tokens is not None and spent_tokens + charge.tokens > spec.limit_tokens:
-        return BudgetExceeded(
-            f"budget {spec.name!r}{where}: {spent_tokens} tokens spent or reserved of {spec.limit_tokens} "
-            f"(this request may use up to {charge.tokens}); resets at {at.isoformat()}",
-            budget=spec.name, spent=Decimal(spent_tokens), limit=Decimal(spec.limit_tokens), unit="tokens",
-            resets_at=at, scope_key=charge.key)
-    return None
+    assert spec.limit_tokens is not None
+    return BudgetExceeded(
+        f"budget {spec.name!r}{where}: {spent_tokens} tokens spent or reserved of {spec.limit_tokens} "
+        f"(this request may use up to {charge.tokens}); resets at {at.isoformat()}",
+        budget=spec.name, spent=Decimal(spent_tokens), limit=Decimal(spec.limit_tokens), unit="tokens",
+        resets_at=at, scope_key=charge.key)
 
 
 class _Amount:
@@ -111,7 +115,7 @@ class InMemoryBudgetStore:
             counter = self._counters[key] = _Counter()
         return counter
 
-    async def reserve(self, charges: Sequence[Charge], now: float) -> None:
+    async def reserve(self, charges: Sequence[Charge], now: float) -> str:
         for charge in charges:
             counter = self._counter(charge)
             usd, tokens, resets_at = counter.spent(charge.spec, now)
@@ -122,8 +126,10 @@ class InMemoryBudgetStore:
             counter = self._counter(charge)
             counter.reserved_usd += charge.usd
             counter.reserved_tokens += charge.tokens
+        return ""
 
-    async def settle(self, reserved: Sequence[Charge], spent: Sequence[Charge], now: float) -> list[BudgetStatus]:
+    async def settle(self, reservation: str, reserved: Sequence[Charge], spent: Sequence[Charge],
+                     now: float) -> list[BudgetStatus]:
         for charge in reserved:
             counter = self._counter(charge)
             counter.reserved_usd -= charge.usd

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from llmport.domain.catalog import ModelInfo
@@ -17,14 +18,22 @@ class ModelCatalog(Protocol):
 
 class LayeredCatalog:
     """Settings over price data: an entry configured for ``provider/model`` wins field by field,
-    then one for the whole provider (``provider/*``), then ``base``. Lookups are cached."""
+    then one for the whole provider (``provider/*``), then ``base``. Lookups are cached for a day
+    (price data holds dated price changes)."""
 
-    def __init__(self, base: ModelCatalog | None, overrides: Mapping[str, ModelInfo] | None = None) -> None:
+    def __init__(self, base: ModelCatalog | None, overrides: Mapping[str, ModelInfo] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.base = base
         self.overrides = dict(overrides or {})
+        self.clock = clock
         self._cache: dict[tuple[str, str], ModelInfo] = {}
+        self._day = -1
 
     def lookup(self, provider: str, model: str) -> ModelInfo:
+        day = int(self.clock() // 86400)
+        if day != self._day:
+            self._cache.clear()
+            self._day = day
         key = (provider, model)
         found = self._cache.get(key)
         if found is not None:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from types import TracebackType
 from typing import NoReturn, TypeVar
 
@@ -139,7 +139,8 @@ class FailoverPolicy:
         now = self.clock.monotonic()
         latency = now - slot.start
         self.state.observe_latency(slot.route.name, now, latency, None)
-        run.report(slot, "ok", None, latency, None, usage=value.usage)
+        usage, estimated = _billed_usage(value, "ok")
+        run.report(slot, "ok", None, latency, None, usage=usage, estimated=estimated)
         return value
 
     def stream(self, request: CompletionRequest) -> PolicyStream:
@@ -651,15 +652,15 @@ def _buffered_usage(primed: PrimedStream) -> Usage | None:
     return found[-1] if found else None
 
 
-def _stream_usage(partial: Completion, outcome: Outcome) -> tuple[Usage, bool]:
-    """A stream attempt's usage: what the vendor reported, with the output estimated from the text
-    received when a stream that did not finish reported none."""
-    usage = partial.usage
-    if outcome != "ok" and usage.output_tokens == 0 and partial.parts:
-        out = estimate_output_tokens(partial)
-        return Usage(usage.input_tokens, out, usage.cached_input_tokens, usage.cache_write_tokens,
-                     usage.reasoning_tokens), True
-    return usage, False
+def _billed_usage(answer: Completion, outcome: Outcome) -> tuple[Usage, bool]:
+    """An attempt's usage: what the vendor reported, with the output estimated from the text
+    received when it reported none (an unreported usage, or a stream that did not finish).
+    The second value says whether anything was estimated (the input is estimated by whoever
+    knows the request: the metering step)."""
+    usage = answer.usage
+    if usage.output_tokens == 0 and answer.parts and (outcome != "ok" or not usage.reported):
+        return replace(usage, output_tokens=estimate_output_tokens(answer)), True
+    return usage, not usage.reported
 
 
 async def _call_stream(route: Route, request: CompletionRequest) -> PrimedStream:
@@ -726,6 +727,7 @@ class PolicyStream:
         else:
             self._acc = Accumulator()
         policy = run.policy
+        policy.state.in_flight_up(slot.route.name)  # until the stream ends, for least_busy
         if primed.ttft is not None:
             policy.state.observe_latency(slot.route.name, policy.clock.monotonic(), None, primed.ttft)
         stall = run.stall_timeout()
@@ -822,12 +824,13 @@ class PolicyStream:
         if primed is None or slot is None:
             return
         run = self._run
+        run.policy.state.in_flight_down(slot.route.name)
         now = run.policy.clock.monotonic()
         latency = now - slot.start
         if outcome == "ok":
             run.policy.state.observe_latency(slot.route.name, now, latency, None)
         error = type(exc).__name__ if exc is not None else None
-        usage, estimated = _stream_usage(self.partial(), outcome)
+        usage, estimated = _billed_usage(self.partial(), outcome)
         run.report(slot, outcome, error, latency, primed.ttft, exc.status if exc is not None else None,
                    usage=usage, estimated=estimated)
         self._events = None

@@ -22,6 +22,10 @@ class UsageLedger(Protocol):
 
     async def records(self, *, since: float | None = None, until: float | None = None) -> list[UsageRecord]: ...
 
+    async def aclose(self) -> None:
+        """Write out anything still queued (a ledger may write in the background)."""
+        ...
+
 
 def sum_records(records: Iterable[UsageRecord], by: str) -> dict[str, UsageTotals]:
     """Group and total ``records`` (a request counts once per group, on its first record)."""
@@ -50,6 +54,9 @@ class InMemoryUsageLedger:
     async def records(self, *, since: float | None = None, until: float | None = None) -> list[UsageRecord]:
         return [r for r in self._records
                 if (since is None or r.at >= since) and (until is None or r.at < until)]
+
+    async def aclose(self) -> None:
+        pass
 
     async def totals(self, by: str, *, since: float | None = None,
                      until: float | None = None) -> dict[str, UsageTotals]:

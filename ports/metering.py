@@ -43,11 +43,12 @@ def new_request_id() -> str:
 class RequestMeter:
     """The attempts of one request so far, priced."""
 
-    __slots__ = ("answer_cost", "records", "request", "request_id", "unpriced")
+    __slots__ = ("answer_cost", "records", "request", "request_id", "reservation", "unpriced")
 
     def __init__(self, request: CompletionRequest, request_id: str) -> None:
         self.request = request
         self.request_id = request_id
+        self.reservation = ""  # the budget store's id of this request's reservation
         self.records: list[UsageRecord] = []
         self.answer_cost: Decimal | None = None
         self.unpriced = False
@@ -68,7 +69,7 @@ class RequestMeter:
                 usage = Usage()
             else:
                 usage, estimated = Usage(estimate_input_tokens(self.request)), True
-        elif usage.input_tokens == 0 and event.outcome != "ok":
+        elif usage.input_tokens == 0 and (event.outcome != "ok" or estimated):
             usage = replace(usage, input_tokens=estimate_input_tokens(self.request))
             estimated = True
         if price is not None:
@@ -165,7 +166,11 @@ class MeteredLLM:
         return await self.inner.count_tokens(request)
 
     async def aclose(self) -> None:
-        await self.inner.aclose()
+        try:
+            await self.inner.aclose()
+        finally:
+            if self.ledger is not None:
+                await self.ledger.aclose()
 
     # -- budgets -----------------------------------------------------------------------------------
 
@@ -206,8 +211,9 @@ class MeteredLLM:
             if price is not None:
                 worst_usd = max(worst_usd, price.worst_case(tokens_in, tokens_out))
         charges = self._charges(request, routes, worst_usd, worst_tokens)
-        assert self.store is not None
-        await self.store.reserve(charges, self.clock())
+        if charges:
+            assert self.store is not None
+            meter.reservation = await self.store.reserve(charges, self.clock())
         return charges
 
     async def _close(self, meter: RequestMeter, reserved: list[Charge]) -> None:
@@ -228,7 +234,7 @@ class MeteredLLM:
                 spent.append(Charge(charge.spec, charge.key, usd, tokens))
         assert self.store is not None
         try:
-            statuses = await self.store.settle(reserved, spent, self.clock())
+            statuses = await self.store.settle(meter.reservation, reserved, spent, self.clock())
         except Exception as exc:
             self._warn(f"budgets: could not settle a reservation: {type(exc).__name__}")
             return
@@ -246,10 +252,11 @@ class MeteredLLM:
             if status.limit_tokens:
                 fractions.append(status.spent_tokens / status.limit_tokens)
             fraction = max(fractions, default=0.0)
-            if fraction < spec.soft_threshold:
-                continue
             window, _ = spec.period.window(self.clock())
             mark = (status.name, status.key, window if spec.period.kind != "rolling" else "rolling")
+            if fraction < spec.soft_threshold:
+                self._alerted.discard(mark)  # below again (a rolling window moved on): re-armed
+                continue
             if mark in self._alerted:
                 continue
             if len(self._alerted) > 65536:

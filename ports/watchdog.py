@@ -28,9 +28,8 @@ class Watchdog:
         self.last = loop.time()
         self.waiter: asyncio.Task[object] | None = None
         self.fired: Expiry | None = None
-        self._took = False  # whether the watchdog cancelled the waiter
-        self._cancelling = 0
-        self._handle: asyncio.TimerHandle | None = loop.call_at(self._due(), self._check)
+        self._took = False  # whether the watchdog cancelled the waiter (then ``_cancelling`` is set)
+        self._handle = loop.call_at(self._due(), self._check)
 
     @property
     def stall(self) -> float | None:
@@ -51,7 +50,6 @@ class Watchdog:
         else:  # events arrived since it was scheduled: look again when the stall limit next falls due
             self._handle = self._loop.call_at(self._due(), self._check)
             return
-        self._handle = None
         task = self.waiter
         if task is not None and not task.done():
             self._cancelling = task.cancelling()
@@ -71,7 +69,5 @@ class Watchdog:
         return task.uncancel() <= self._cancelling
 
     def cancel(self) -> None:
-        """The stream ended: drop the timer."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        """The stream ended: drop the timer (idempotent)."""
+        self._handle.cancel()

@@ -317,3 +317,16 @@ async def test_cancelling_a_stream_reader_is_not_mistaken_for_the_deadline() -> 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert slow.open_streams == 0
+
+
+async def test_an_open_stream_counts_as_in_flight_until_it_ends(clock: FakeClock) -> None:
+    from llmport.ports import LeastBusy
+
+    a, b = FakeLLM(default=FakeReply("a a a a", chunk_size=2), name="a"), FakeLLM(default="b", name="b")
+    policy = make_policy(a, b, clock=clock)
+    policy.strategy = LeastBusy()
+    async with policy.stream(ask()) as events:
+        await events.__anext__()  # the stream is open on a
+        assert policy.stats["a/m-a"].in_flight == 1
+        assert (await policy.complete(ask())).text == "b"  # least busy: b
+    assert policy.stats["a/m-a"].in_flight == 0

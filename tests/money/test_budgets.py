@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from llmport.adapters.testing.emulator import VendorEmulator
-from llmport.adapters.testing.emulator.script import Reply, ScriptedUsage
+from llmport.adapters.testing.emulator.script import Fault, Reply, ScriptedUsage
 from llmport.composition.settings import SettingsError, load_settings
 from llmport.domain import BudgetExceeded, CompletionRequest, Message
 from llmport.domain.budget import BudgetPeriod, BudgetSpec, BudgetThreshold, Charge
@@ -107,8 +107,8 @@ async def test_rolling_window_forgets_old_spend() -> None:
     store = InMemoryBudgetStore()
     spec = BudgetSpec("hourly", "global", BudgetPeriod.parse("1h"), limit_tokens=100)
     t0 = 1_000_000.0
-    await store.reserve([Charge(spec, "*", Decimal(0), 80)], t0)
-    await store.settle([Charge(spec, "*", Decimal(0), 80)], [Charge(spec, "*", Decimal(0), 80)], t0)
+    rid = await store.reserve([Charge(spec, "*", Decimal(0), 80)], t0)
+    await store.settle(rid, [Charge(spec, "*", Decimal(0), 80)], [Charge(spec, "*", Decimal(0), 80)], t0)
     with pytest.raises(BudgetExceeded):
         await store.reserve([Charge(spec, "*", Decimal(0), 30)], t0 + 1800)
     status = await store.status(spec, "*", t0 + 1800)
@@ -147,3 +147,20 @@ async def test_soft_threshold_emits_one_event(emu: VendorEmulator) -> None:
             await llm.complete(ask())
     assert len(events) == 1
     assert events[0].name == "daily" and events[0].fraction == 0.5 and events[0].spent_tokens == 500
+
+
+async def test_provider_and_tag_budgets_settle_to_where_the_money_went(emu: VendorEmulator) -> None:
+    emu.script(Fault.http(503), tag="oai")
+    emu.script(then=Reply("from the backup", usage=ScriptedUsage(1, 9)), tag="ant")
+    budgets = {"per_provider": {"scope": "provider", "limit_tokens": 1000, "period": "day"},
+               "per_feature": {"scope": "tag:feature", "limit_tokens": 1000, "period": "day"}}
+    settings = deployment(emu, "oai", "ant", aliases={"smart": ["oai/gpt-4o", "ant/claude-haiku-4-5"]},
+                          budgets=budgets, policy={"retry": {"preset": "balanced", "max_attempts": 1}})
+    async with stack(settings) as c:
+        llm = c.llm()
+        await llm.complete(CompletionRequest(model="smart", messages=[Message.user("hi")], max_tokens=99,
+                                             metadata={"feature": "search"}))
+        oai, ant = await llm.budget_status("per_provider", "oai"), await llm.budget_status("per_provider", "ant")
+        feature = await llm.budget_status("per_feature", "search")
+    assert (oai.spent_tokens, ant.spent_tokens, feature.spent_tokens) == (0, 10, 10)
+    assert oai.reserved_tokens == ant.reserved_tokens == feature.reserved_tokens == 0

@@ -4,6 +4,7 @@ hedge losers; the ledger's totals equal the usage the emulator says it sent."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -119,3 +120,17 @@ async def test_ledger_totals_equal_what_the_emulator_sent(emu: VendorEmulator) -
     assert {k: v.requests for k, v in by_tenant.items()} == {"acme": 4, "globex": 4, "initech": 4}
     assert {k: v.requests for k, v in by_tag.items()} == {"f0": 6, "f1": 6}
     assert sum(t.cost for t in by_tenant.values()) == by_model["oai/gpt-4o"].cost > 0
+
+
+async def test_unreported_usage_is_estimated_not_free(emu: VendorEmulator) -> None:
+    text = "an answer from a gateway that reports no usage at all"
+    body = {"id": "chatcmpl-x", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+    emu.script(Fault.raw(json.dumps(body)), tag="oai")
+    async with stack(deployment(emu, "oai", aliases={"smart": ["oai/gpt-4o"]})) as c:
+        completion = await c.llm().complete(ask())
+        [record] = await records(c.ledger())
+    assert completion.text == text and not completion.usage.reported
+    assert record.estimated and record.outcome == "ok"
+    assert record.usage.output_tokens == (len(text) + 3) // 4 and record.usage.input_tokens > 0
+    assert completion.cost == record.cost and record.cost is not None and record.cost > 0

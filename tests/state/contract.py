@@ -81,6 +81,8 @@ class PolicyStateContract:
 
     async def test_an_unknown_route_may_be_tried(self, state: PolicyState) -> None:
         now = _t0()
+        assert state.retry_in(R, now) == 0.0
+        assert state.breaker_state(R, now) == "closed"
         permit = await state.admit(R, now)
         assert permit is not None and permit.route == R and not permit.probe
         assert state.retry_in(R, now) == 0.0
@@ -174,6 +176,8 @@ class PolicyStateContract:
         probe = await state.admit(R, now + 10)
         assert probe is not None
         state.record_failure(probe, now + 10)
+        state.record_success(probe, now + 11)  # the same probe again: must not close the reopened breaker
+        assert state.breaker_state(R, now + 11) == "open"
         probe2 = await state.admit(R, now + 20)
         assert probe2 is not None and probe2.probe
         state.release(probe)  # the old probe again: must not free the new one
@@ -209,6 +213,8 @@ class PolicyStateContract:
         assert state.breaker_state(R, now + 1) == "closed"
         state.note_retry_after(R, now + 1, 0.5)  # shorter: does not shorten
         assert state.retry_in(R, now + 1.6) == pytest.approx(0.4)
+        state.note_retry_after("q/short", now, 0.5)
+        assert await state.admit("q/short", now + 0.25) is None  # even a short Retry-After is honoured
         state.note_retry_after(R, now + 1, 5.0)  # longer: extends
         assert state.retry_in(R, now + 2) == pytest.approx(4.0)
         assert await state.admit(R, now + 6) is not None
