@@ -245,8 +245,12 @@ class GoogleGenAIAdapter(SDKAdapter):
         if blocked is not None:
             return Completion((), blocked, _usage(response.usage_metadata), self.provider,
                               response.model_version or request.model, response_id)
+        if not response.candidates:
+            raise ProviderUnavailable("the provider returned no candidates (and no prompt block)")
         ids = _CallIds(response_id)
-        candidate = response.candidates[0] if response.candidates else None
+        candidate = response.candidates[0]
+        if candidate.content is None and candidate.finish_reason is None:
+            raise ProviderUnavailable("the provider returned a candidate with neither content nor a finish reason")
         parts: list[Part] = []
         content = candidate.content if candidate is not None else None
         for part in (content.parts if content is not None else None) or ():
@@ -364,8 +368,10 @@ class _StreamState:
 
     def finish(self) -> list[StreamEvent]:
         candidate = self._finish
-        stop = self._blocked or _stop_reason(candidate.finish_reason if candidate is not None else None,
-                                             self._calls > 0)
+        if candidate is None and self._blocked is None:
+            # Gemini ends every stream with a finish reason: without one it was cut or is not Gemini's.
+            raise ConnectionFailed("the stream ended before a finish reason")
+        stop = self._blocked or _stop_reason(candidate.finish_reason, self._calls > 0)
         return [UsageUpdate(_usage(self._usage)),
                 StreamEnd(stop, self._provider, self._model, self._response_id)]
 

@@ -21,19 +21,14 @@ from llmport.domain import (
     Timeout,
 )
 
+# The exceptions to the rule in ``error_class_for_status`` (other 4xx invalid, other 5xx unavailable).
 _BY_STATUS: dict[int, type[LLMError]] = {
-    400: InvalidRequest,
     401: AuthenticationFailed,
     403: PermissionDenied,
     404: ModelNotFound,
     408: Timeout,
     409: ProviderUnavailable,
-    413: InvalidRequest,
-    422: InvalidRequest,
     429: RateLimited,
-    500: ProviderUnavailable,
-    502: ProviderUnavailable,
-    503: ProviderUnavailable,
     504: Timeout,
     529: Overloaded,
 }

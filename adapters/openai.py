@@ -378,6 +378,8 @@ class OpenAIAdapter(SDKAdapter):
 
     # --- Responses API: response ------------------------------------------------------------
     def _responses_completion(self, response: Any) -> Completion:
+        if not isinstance(response.status, str) or not isinstance(response.output, list):
+            raise ProviderUnavailable("the provider returned a response without a status or an output list")
         parts: list[Part] = []
         refused = False
         for item in response.output or ():

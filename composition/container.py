@@ -46,6 +46,7 @@ from .money_factory import (
 from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy, default_observer
 from .settings import Settings, load_settings
+from .state_factory import build_redis
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Runtime:
     llm: LoopBoundLLM | None = None
     policy: FailoverPolicy | None = None
     metered: LLMPort | None = None
+    redis: Any = None
     clients: ProviderClients | None = None
     adapters: dict[str, LLMPort] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +77,7 @@ class Lifetime(resources.AsyncResource[LLMPort]):
     the garbage collector, closing the clients of an ``llm`` the host still holds."""
 
     async def init(self, settings: Settings, runtime: Runtime, clients: Any, adapters: Any, policy: Any,
-                   metered: Any, pipeline: Any) -> LLMPort:
+                   metered: Any, pipeline: Any, redis: Any = None) -> LLMPort:
         built_clients: ProviderClients | None = None
         built_adapters: dict[str, LLMPort] | None = None
         try:
@@ -87,7 +89,10 @@ class Lifetime(resources.AsyncResource[LLMPort]):
         except BaseException:
             runtime.metered = None
             await close_all(settings, built_clients, built_adapters)
+            if redis is not None:
+                await redis.aclose()
             raise
+        runtime.redis = redis
         runtime.settings = settings
         runtime.clients, runtime.adapters, runtime.policy = built_clients, built_adapters, built_policy
         runtime.llm = LoopBoundLLM(top, asyncio.get_running_loop())
@@ -98,9 +103,18 @@ class Lifetime(resources.AsyncResource[LLMPort]):
         if not isinstance(runtime, Runtime) or runtime.settings is None:
             return
         settings, clients, adapters = runtime.settings, runtime.clients, runtime.adapters
+        policy, redis = runtime.policy, runtime.redis
         runtime.llm = runtime.clients = runtime.adapters = runtime.policy = runtime.metered = None
-        runtime.settings = None
-        await close_all(settings, clients, adapters)
+        runtime.settings = runtime.redis = None
+        try:
+            await close_all(settings, clients, adapters)
+        finally:
+            if redis is not None:  # the shared state flushes what it queued, then the connection closes
+                try:
+                    if policy is not None:
+                        await policy.state.aclose()
+                finally:
+                    await redis.aclose()
 
 
 def current_llm(runtime: Runtime) -> LLMPort:
@@ -129,18 +143,20 @@ class Container(containers.DeclarativeContainer):
     budget_store = providers.Singleton(build_budget_store, settings)
     policy_observer = providers.Callable(_observer, settings, observer, metering)
     # Called by ``lifetime`` with the adapters it built (``policy``) and the policy (``stack``).
-    new_policy = providers.Factory(build_policy, settings, observer=policy_observer, catalog=catalog)
+    # the Redis connection replicas share (None without LLMPORT_STATE__URL); closed at shutdown
+    redis = providers.Singleton(build_redis, settings)
+    new_policy = providers.Factory(build_policy, settings, observer=policy_observer, catalog=catalog, redis=redis)
     new_metered = providers.Factory(build_metered, settings, metering=metering, ledger=ledger, store=budget_store)
     # pipeline: host steps -> context enrichment -> response cache -> metered (budgets) -> policy
     pipeline_steps: providers.Provider[Sequence[Step]] = providers.Object(())  # a host's own, outermost first
     context_source: providers.Provider[ContextSource | None] = providers.Object(None)  # else LLMPORT_CONTEXT__*
-    response_cache = providers.Singleton(build_response_cache, settings)
+    response_cache = providers.Singleton(build_response_cache, settings, redis)
     new_pipeline = providers.Factory(build_llm, settings, cache=response_cache, context=context_source,
                                      host_steps=pipeline_steps, ledger=ledger)
     runtime = providers.Singleton(Runtime)
     # Each start builds adapters, policy, budgets step and pipeline anew (the ``new_*`` factories).
     lifetime = providers.Resource(Lifetime, settings, runtime, clients.provider, adapters, new_policy.provider,
-                                  new_metered.provider, new_pipeline.provider)
+                                  new_metered.provider, new_pipeline.provider, redis)
     llm = providers.Callable(current_llm, runtime)
     # The parts of the started container (for hosts' tests and tools).
     policy = providers.Callable(lambda runtime: runtime.policy, runtime)

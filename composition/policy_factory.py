@@ -99,9 +99,11 @@ def build_routes(settings: Settings, adapters: dict[str, LLMPort], catalog: Mode
 
 
 def build_policy(settings: Settings, adapters: dict[str, LLMPort],
-                 observer: PolicyObserver | None = None, catalog: ModelCatalog | None = None) -> FailoverPolicy:
+                 observer: PolicyObserver | None = None, catalog: ModelCatalog | None = None,
+                 redis: Any = None) -> FailoverPolicy:
     """The deployment's ``FailoverPolicy`` over ``adapters`` (by provider name), route prices and
-    context windows from ``catalog`` when given; ``SettingsError`` listing every alias target,
+    context windows from ``catalog`` when given, its state shared through ``redis`` (the
+    deployment's ``RedisConnection``) when given, else in memory; ``SettingsError`` listing every alias target,
     default model or per-alias policy that names nothing configured."""
     if not adapters:
         raise SettingsError("LLMPORT_PROVIDERS: no providers are configured "
@@ -159,8 +161,14 @@ def build_policy(settings: Settings, adapters: dict[str, LLMPort],
             sets["default"] = route_set("default", default)
     if problems:
         raise SettingsError(*problems)
-    return FailoverPolicy(Router(routes, sets, adapters), config=cfg.config(), strategy=strategy(cfg.strategy),
-                          budget=cfg.retry_budget.build(), observer=observer or default_observer(settings))
+    config, budget = cfg.config(), cfg.retry_budget.build()
+    state = None
+    if redis is not None:
+        from llmport.adapters.redis.route_state import RedisPolicyState
+
+        state = RedisPolicyState(redis, config.breaker, budget)
+    return FailoverPolicy(Router(routes, sets, adapters), config=config, strategy=strategy(cfg.strategy),
+                          budget=budget, observer=observer or default_observer(settings), state=state)
 
 
 def default_observer(settings: Settings) -> StructlogObserver:

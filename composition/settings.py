@@ -24,6 +24,7 @@ from llmport.composition.money_settings import BudgetSettings, CatalogOverride, 
 from llmport.composition.pipeline_settings import CacheSettings, ContextSettings
 from llmport.composition.policy_settings import PolicySettings
 from llmport.composition.provider_settings import NameList, ProviderBase, field_error, is_secret_header
+from llmport.composition.state_settings import StateSettings
 
 __all__ = ["LoggingSettings", "ProviderKind", "ProviderSettings", "Settings", "SettingsError",
            "is_secret_header", "load_settings", "provider_settings"]
@@ -78,6 +79,8 @@ class Settings(BaseModel):
     # the request pipeline (see pipeline_settings): response cache and context enrichment
     cache: CacheSettings = Field(default_factory=CacheSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
+    # state shared by replicas (see state_settings): LLMPORT_STATE__URL, LLMPORT_STATE__NAMESPACE
+    state: StateSettings = Field(default_factory=StateSettings)
 
     _origins: Any = PrivateAttr(default=None)
 
@@ -103,7 +106,7 @@ class Settings(BaseModel):
 
     def secret_values(self) -> list[str]:
         """Every credential the settings hold or point at (for log and error scrubbing)."""
-        return [s for p in self.providers.values() for s in p.secret_values()]
+        return [s for p in self.providers.values() for s in p.secret_values()] + self.state.secret_values()
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -93,11 +93,12 @@ def json_object(value: object, field: str, what: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidRequest(f"{what} must be a JSON object, got {type_name(value)}", field=field)
     _check_json(value, field, what)
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
+    plain = value if isinstance(value, dict) else dict(value)
+    try:  # the walk's types are JSON's; this catches nested mappings that are not dicts
+        json.dumps(plain, allow_nan=False)
+    except (TypeError, ValueError) as exc:
         raise InvalidRequest(f"{what} are not JSON-serialisable: {exc}", field=field) from None
-    return value if isinstance(value, dict) else dict(value)
+    return plain
 
 
 def _check_json(root: object, field: str, what: str) -> None:

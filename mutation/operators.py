@@ -167,6 +167,11 @@ def _is_docstring(node: ast.AST) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
+def _is_ellipsis(node: ast.AST) -> bool:
+    """A protocol's or stub's ``...`` body: deleting it changes nothing."""
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node.value.value is Ellipsis
+
+
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
@@ -193,7 +198,8 @@ def _replacements(node: ast.AST, *, in_function: bool) -> Iterator[tuple[str, Ca
         aug = _BINARY[type(node.op)]
         yield "arithmetic", lambda: ast.AugAssign(target=copy.deepcopy(node.target), op=aug(),
                                                   value=copy.deepcopy(node.value))
-    if in_function and (isinstance(node, _DELETABLE) or (isinstance(node, ast.Return) and node.value is None)):
+    if in_function and not _is_ellipsis(node) and (
+            isinstance(node, _DELETABLE) or (isinstance(node, ast.Return) and node.value is None)):
         yield "delete statement", ast.Pass
 
 
@@ -223,3 +229,30 @@ def _negatable(test: ast.expr) -> bool:
     return not single_compare and not (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not))
 
 
+
+
+HIT = "__mutation_hit__"
+
+
+def instrumented_tree(source: str) -> ast.Module:
+    """``source``'s syntax tree with a call ``__mutation_hit__(line)`` before every statement, so a
+    run can record which lines executed at the cost of one call each (a tracing function would
+    slow every frame of every library, and timing-sensitive tests with it)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, list) and value and all(isinstance(v, ast.stmt) for v in value):
+                setattr(node, field, _with_hits(value))
+    return ast.fix_missing_locations(tree)
+
+
+def _with_hits(body: list[ast.stmt]) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    for position, statement in enumerate(body):
+        keep_first = (position == 0 and _is_docstring(statement)) or (
+            isinstance(statement, ast.ImportFrom) and statement.module == "__future__")
+        if not keep_first:
+            call = ast.Call(func=ast.Name(id=HIT, ctx=ast.Load()), args=[ast.Constant(statement.lineno)], keywords=[])
+            out.append(ast.copy_location(ast.Expr(value=call), statement))
+        out.append(statement)
+    return out

@@ -19,15 +19,14 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from types import CodeType, FrameType, ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 import pytest
 
-from .operators import mutated_tree
+from .operators import HIT, instrumented_tree, mutated_tree
 
 NOT_IMPORTED = 20
 
@@ -58,12 +57,14 @@ class _MutantLoader(importlib.abc.Loader):
     def __init__(self, code: CodeType) -> None:
         self.code = code
         self.loaded = False
+        self.namespace: dict[str, object] = {}  # names the code needs besides its own
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return None
 
     def exec_module(self, module: ModuleType) -> None:
         self.loaded = True
+        module.__dict__.update(self.namespace)
         exec(self.code, module.__dict__)
 
 
@@ -78,43 +79,18 @@ def _quiet_hypothesis() -> None:
     settings.load_profile("mutation")
 
 
-class _LineTracer:
-    """Records which test executed each line of one file (``None``: outside any test, e.g. at
-    import or collection), in every thread."""
+class _LineRecorder:
+    """A pytest plugin recording which test executed each line of the instrumented module
+    (``None``: outside any test, e.g. at import or collection), and how long each test took."""
 
-    def __init__(self, path: str) -> None:
-        self.target = os.path.realpath(path)
+    def __init__(self) -> None:
         self.tests: list[str] = []
         self.durations: list[float] = []
         self.current: int | None = None
         self.hits: dict[int, set[int | None]] = {}
-        self._known: dict[str, bool] = {}
 
-    def start(self) -> None:
-        sys.settrace(self._calls)
-        threading.settrace(self._calls)
-
-    def stop(self) -> None:
-        sys.settrace(None)
-        threading.settrace(None)
-
-    def _hit(self, line: int) -> None:
+    def hit(self, line: int) -> None:
         self.hits.setdefault(line, set()).add(self.current)
-
-    def _local(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "line":
-            self._hit(frame.f_lineno)
-        return self._local
-
-    def _calls(self, frame: FrameType, event: str, arg: Any) -> Any:
-        name = frame.f_code.co_filename
-        mine = self._known.get(name)
-        if mine is None:
-            mine = self._known[name] = os.path.realpath(name) == self.target
-        if not mine:
-            return None
-        self._hit(frame.f_lineno)
-        return self._local
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
@@ -139,18 +115,19 @@ def _run_tests(name: str, path: str, index: int, pytest_args: list[str], lines_t
     with open(path, encoding="utf-8") as f:
         source = f.read()
     # The baseline too is compiled from ``path``: mutants and baseline run the same source.
-    tree = mutated_tree(source, index) if index >= 0 else ast.parse(source)
+    recorder = _LineRecorder() if lines_to is not None else None
+    if index >= 0:
+        tree = mutated_tree(source, index)
+    else:
+        tree = instrumented_tree(source) if recorder is not None else ast.parse(source)
     finder = _MutantFinder(name, compile(tree, path, "exec"))
+    if recorder is not None:
+        finder.loader.namespace[HIT] = recorder.hit
     sys.meta_path.insert(0, finder)
     _quiet_hypothesis()
-    if lines_to is None:
-        status = int(pytest.main(pytest_args))
-    else:
-        tracer = _LineTracer(path)
-        tracer.start()
-        status = int(pytest.main(pytest_args, plugins=[tracer]))
-        tracer.stop()
-        tracer.write(lines_to)
+    status = int(pytest.main(pytest_args, plugins=[recorder] if recorder is not None else []))
+    if recorder is not None and lines_to is not None:
+        recorder.write(lines_to)
     if not finder.loader.loaded and status == 0:
         return NOT_IMPORTED
     return status

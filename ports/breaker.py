@@ -108,19 +108,17 @@ class CircuitBreaker:
         self._consecutive += 1
         if probe:
             self._probing = False
-        if self.state == "half_open":
-            self._open(now, "probe failed" if probe else "a call failed during the probe")
-            return
-        if self.state == "open":
+        if self.state != "closed":  # a failure while open leaves its cooldown as it is
+            if self.state == "half_open":
+                self._open(now, "probe failed" if probe else "a call failed during the probe")
             return
         self._count(now, ok=False)
         cfg = self.config
-        if self._consecutive >= cfg.failure_threshold:
-            self._open(now, f"{self._consecutive} consecutive failures")
-            return
         ok, fail = self._totals(now)
         total = ok + fail
-        if total >= cfg.min_calls and fail >= cfg.failure_rate * total:
+        if self._consecutive >= cfg.failure_threshold:
+            self._open(now, f"{self._consecutive} consecutive failures")
+        elif total >= cfg.min_calls and fail >= cfg.failure_rate * total:
             self._open(now, f"failure rate {fail}/{total} over {cfg.window:g}s")
 
     def release(self) -> None:
@@ -139,8 +137,8 @@ class CircuitBreaker:
         self._move("open", reason, now, error)
 
     def _move(self, new: BreakerState, reason: str, now: float, error: str | None = None) -> None:
-        old, self.state = self.state, new
-        if self._listener is not None and (old != new or error is not None):
+        old, self.state = self.state, new  # every caller changes the state
+        if self._listener is not None:
             self._listener(BreakerTransition(self.route, old, new, reason, now, error))
 
     def _slot(self, now: float) -> int:
@@ -169,7 +167,6 @@ class CircuitBreaker:
         return ok, fail
 
     def _reset_window(self) -> None:
-        n = len(self._bucket_id)
-        self._bucket_id = [-1] * n
+        n = len(self._bucket_id)  # zero counts suffice: a bucket id left behind then holds nothing
         self._bucket_ok = [0] * n
         self._bucket_fail = [0] * n

@@ -21,16 +21,36 @@ policy's route state, the usage ledger, the response cache, key rotation) share 
   except for one try every ``retry_interval`` (0.5 s); the first success logs ``redis.recovered``
   and runs the ``health.on_recover`` callbacks, where components resynchronise.
 - **Scripts**: ``connection.client().register_script(lua)`` (EVALSHA, reloaded after a restart).
-  Scripts get every key through ``KEYS`` (all with one tag) and may call ``TIME``: Redis 7 and
-  Valkey replicate scripts by effects.
+  Scripts get every key through ``KEYS`` (all with one tag) and do not call ``TIME`` (callers
+  pass their clock), so they run alike on Redis 7 and Valkey.
 
-``RedisServer`` (``llmport.adapters.redis.server``) runs a real ``redis-server`` on a free port
-for tests and benchmarks.
+``RedisPolicyState`` (``route_state``) shares the failover policy's state across replicas;
+``RedisServer`` (``server``) runs a real ``redis-server`` on a free port for tests and benchmarks.
+Importing this package imports redis-py only when one of these names is used (``keys`` is pure).
 """
 
-from .connection import UNAVAILABLE, RedisConnection
-from .health import Degradation
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .keys import RedisKeys, check_namespace, check_url, redact_url
 
-__all__ = ["UNAVAILABLE", "Degradation", "RedisConnection", "RedisKeys", "check_namespace", "check_url",
-           "redact_url"]
+if TYPE_CHECKING:
+    from .connection import UNAVAILABLE, RedisConnection
+    from .health import Degradation
+    from .route_state import RedisPolicyState
+
+_LAZY = {"UNAVAILABLE": "connection", "RedisConnection": "connection", "Degradation": "health",
+         "RedisPolicyState": "route_state"}
+
+__all__ = ["UNAVAILABLE", "Degradation", "RedisConnection", "RedisKeys", "RedisPolicyState", "check_namespace",
+           "check_url", "redact_url"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,8 +47,9 @@ class Degradation:
         if self._since is None:
             self._since = now
             self.failures += 1
-            self._log.warning("redis.degraded", redis=self.where, error=type(exc).__name__,
-                              fallback="local state", retry_every_s=self.retry_interval)
+            with contextlib.suppress(Exception):  # a broken log sink must not break the fallback
+                self._log.warning("redis.degraded", redis=self.where, error=type(exc).__name__,
+                                  fallback="local state", retry_every_s=self.retry_interval)
 
     def succeeded(self) -> None:
         """A call succeeded: recover (logging once) and notify the resynchronising callbacks."""
@@ -55,7 +57,8 @@ class Degradation:
         if since is None:
             return
         self._since = None
-        self._log.info("redis.recovered", redis=self.where, degraded_s=round(self._clock() - since, 3))
+        with contextlib.suppress(Exception):
+            self._log.info("redis.recovered", redis=self.where, degraded_s=round(self._clock() - since, 3))
         for callback in tuple(self._on_recover):
             callback()
 

@@ -131,3 +131,19 @@ def test_invalid_requests_about_context_length_become_context_length_exceeded(st
 def test_only_invalid_requests_become_context_length_exceeded(status: int | None) -> None:
     err = error_for_status(status, "prompt is too long", vendor_code="context_length_exceeded")
     assert type(err) is error_class_for_status(status)
+
+
+@pytest.mark.parametrize("status", [400, 404, 422, 500, None])
+def test_the_model_not_found_code_wins_whatever_the_status(status: int | None) -> None:
+    assert type(error_for_status(status, "prompt is too long", vendor_code="model_not_found")) is ModelNotFound
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+def test_an_invalid_request_about_the_model_parameter_is_model_not_found(status: int) -> None:
+    assert type(error_for_status(status, "prompt is too long", param="model")) is ModelNotFound
+    assert type(error_for_status(status, "prompt is too long", param="messages")) is ContextLengthExceeded
+
+
+@pytest.mark.parametrize("status", [401, 429, 500, None])
+def test_the_model_parameter_alone_does_not_turn_other_errors_into_model_not_found(status: int | None) -> None:
+    assert type(error_for_status(status, "bad model", param="model")) is error_class_for_status(status)

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from llmport.domain import (
     Accumulator,
+    Completion,
     ReasoningDelta,
     ReasoningPart,
     StopReason,
     StreamEnd,
     TextDelta,
     TextPart,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallPart,
+    ToolCallStart,
+    Usage,
+    UsageUpdate,
     accumulate,
+    completion_events,
 )
 
 
@@ -57,3 +65,14 @@ def test_partial_without_an_end_is_interrupted_and_keeps_pending_text() -> None:
 
 def test_empty_text_deltas_add_no_part() -> None:
     assert _parts(TextDelta(""), ReasoningDelta("a")) == (ReasoningPart("a"),)
+
+
+def test_replayed_tool_calls_are_numbered_and_each_one_ended() -> None:
+    completion = Completion((ToolCallPart("c1", "f", {"a": 1}), TextPart("hi"), ToolCallPart("c2", "g", {})),
+                            StopReason("tool_use"), Usage(3, 4), "openai", "m", "r1")
+    events = list(completion_events(completion, chunk_size=100))
+    assert events == [
+        ToolCallStart(0, "c1", "f"), ToolCallDelta(0, '{"a": 1}'), ToolCallEnd(0), TextDelta("hi"),
+        ToolCallStart(1, "c2", "g"), ToolCallDelta(1, "{}"), ToolCallEnd(1),
+        UsageUpdate(Usage(3, 4), cached=False), StreamEnd(StopReason("tool_use"), "openai", "m", "r1"),
+    ]

@@ -97,9 +97,9 @@ def test_retry_after_wins_only_when_longer_than_the_jittered_delay() -> None:
 def test_budget_defaults_are_the_documented_ones() -> None:
     budget = RetryBudget()
     assert (budget.ratio, budget.min_retries, budget.window) == (0.2, 10, 10.0)
-    # ten buckets of one second: what was spent at 0.5 s is forgotten at exactly 10 s
+    # ten buckets of one second: what was spent at 0.95 s is forgotten at exactly 10 s
     for _ in range(10):
-        assert budget.try_withdraw(0.5)
+        assert budget.try_withdraw(0.95)
     assert not budget.try_withdraw(9.99)
     assert budget.try_withdraw(10.0)
 
@@ -139,6 +139,12 @@ def test_ratio_and_reserve_add_up() -> None:
     for _ in range(8):
         budget.deposit(1.0)
     assert [budget.try_withdraw(1.0) for _ in range(4)] == [True, True, True, False]
+
+
+def test_a_bucket_older_than_the_window_is_not_counted_even_while_its_slot_is_unused() -> None:
+    budget = RetryBudget(1.0, min_retries=0, window=2.0, buckets=2)
+    budget.deposit(0.5)  # bucket 0, in the slot bucket 2 would reuse
+    assert not budget.try_withdraw(3.5)  # bucket 3: the window holds buckets 2 and 3, nothing deposited there
 
 
 _EVENTS = st.lists(st.tuples(st.floats(0.0, 2.0), st.booleans()), max_size=60)

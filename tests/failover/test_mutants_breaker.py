@@ -213,3 +213,20 @@ def test_window_counts_match_a_reference_model(events: list[tuple[float, bool]],
         live = [ok for bucket, ok in seen if bucket > current - buckets]
         snap = b.snapshot(now)
         assert (snap["window_calls"], snap["window_failures"]) == (len(live), live.count(False))
+
+
+def test_a_successful_probe_frees_the_probe_slot_for_the_next_opening() -> None:
+    b, seen = _breaker(failure_threshold=1, cooldown=1.0)
+    b.failure(0.0)
+    assert b.allow(1.0)
+    b.success(1.1)
+    b.failure(2.0)
+    assert b.allow(3.0)  # the next probe is not blocked by the one that closed the breaker
+    assert [t.new for t in seen] == ["open", "half_open", "closed", "open", "half_open"]
+
+
+def test_a_streak_that_also_breaks_the_rate_opens_once_naming_the_streak() -> None:
+    b, seen = _breaker(failure_threshold=2, failure_rate=0.5, min_calls=2)
+    b.failure(0.0)
+    b.failure(0.1)
+    assert [(t.new, t.reason) for t in seen] == [("open", "2 consecutive failures")]

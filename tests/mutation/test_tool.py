@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mutation.operators import mutants, mutated_tree
+from mutation.operators import HIT, instrumented_tree, mutants, mutated_tree
 from mutation.runner import ROOT, Outcome, module_name, run_one, score, verdict
 
 SOURCE = textwrap.dedent('''
@@ -110,3 +110,23 @@ def test_a_run_kills_the_mutant_a_test_checks_and_not_the_others(tmp_path: Path)
     assert run_one(name, path, attempts.index, [str(test)], 60)[0] == 1
     assert run_one(name, path, delay.index, [str(test)], 60)[0] == 0
     assert path.read_bytes() == before
+
+
+def test_protocol_bodies_are_not_mutants() -> None:
+    source = "class P:\n    def f(self) -> int: ...\n\n    def g(self) -> None:\n        ...\n"
+    assert mutants(source) == []
+
+
+def test_the_instrumented_module_reports_each_statement_it_runs() -> None:
+    code = compile(instrumented_tree(SOURCE), "<instrumented>", "exec")
+    hits: list[int] = []
+    namespace: dict[str, object] = {HIT: hits.append, "__name__": "instrumented"}
+    exec(code, namespace)
+    assert namespace["__doc__"] == "Docstring: never mutated."
+    at_import = set(hits)
+    lines = SOURCE.splitlines()
+    assert {lines[n - 1].strip() for n in at_import} >= {"import random", "LIMIT = 3", "class C:", "size: int = 2"}
+    hits.clear()
+    c = namespace["C"]()  # type: ignore[operator]
+    assert c.f(1) is True
+    assert [lines[n - 1].strip() for n in hits] == ["self.a = x", "if x < LIMIT and x != 0:", "return True"]

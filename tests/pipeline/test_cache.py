@@ -394,3 +394,16 @@ async def test_a_filtered_answer_is_not_cached(cached: CachingLLM, emu: VendorEm
     assert filtered.stop_reason.kind == "content_filter" and len(memory) == 0
     assert (await cached.complete(ask())).text == "fine"
     assert upstream_calls(emu) == 2
+
+
+@pytest.mark.parametrize("overall", [None, 30.0])
+async def test_a_follower_keeps_its_own_deadline(cached: CachingLLM, emu: VendorEmulator, clock: FakeClock,
+                                                overall: float | None) -> None:
+    from llmport.domain import Timeout
+
+    emu.script(then=Reply("slow", latency=1.0))
+    leader = asyncio.create_task(cached.complete(ask()))
+    await emu.journal.await_for(lambda j: len(j.entries(vendor="openai")) == 1)
+    with pytest.raises(Timeout):  # the deadline (on the step's clock) is sooner than the timeout
+        await cached.complete(ask(deadline=clock.monotonic() + 0.05, timeout=overall))
+    assert (await leader).text == "slow"

@@ -282,3 +282,46 @@ def test_a_field_added_later_is_keyed_only_when_set(monkeypatch: pytest.MonkeyPa
     assert key(req()) == base
     assert key(req(stall_timeout=5.0)) != base
     assert key(req(stall_timeout=5.0)) != key(req(stall_timeout=6.0))
+
+
+async def test_memory_cache_bounds_are_inclusive() -> None:
+    probe = MemoryResponseCache(clock=FakeClock())
+    await probe.put("a", answer("x"), 10)
+    one = probe.bytes
+    exact = MemoryResponseCache(max_entries=1, max_bytes=one, clock=FakeClock())
+    await exact.put("a", answer("x"), 0.5)  # exactly the byte bound, a sub-second TTL: kept
+    assert len(exact) == 1 and exact.bytes == one
+    await exact.put("b", answer("y"), 10)  # one entry at most: the older goes
+    assert len(exact) == 1 and await exact.get("a") is None and await exact.get("b") is not None
+    two = MemoryResponseCache(max_bytes=2 * one, clock=FakeClock())
+    await two.put("a", answer("x"), 10)
+    await two.put("b", answer("y"), 10)
+    assert len(two) == 2 and two.bytes == 2 * one
+    assert MemoryResponseCache(max_entries=1, max_bytes=1).max_bytes == 1
+
+
+def test_memory_entry_size_grows_with_every_field() -> None:
+    from llmport.adapters.cache_memory import _size
+
+    def size(**kw: object) -> int:
+        values: dict[str, object] = {"parts": (), "stop_reason": StopReason("end_turn")}
+        values.update(kw)
+        found = _size("key", Completion(**values))  # type: ignore[arg-type]
+        assert found is not None
+        return found
+
+    base = size()
+    assert size(provider="abc") - base == 3
+    assert size(model="abcd") - base == 4
+    assert size(response_id="abcde") - base == 5
+    text = size(parts=(TextPart("hello"),))
+    assert size(parts=(TextPart("hello world"),)) - text == 6 and text > base + 5
+    reasoning = size(parts=(ReasoningPart("think"),))
+    assert reasoning > base + 5
+    assert size(parts=(ReasoningPart("think", "sig"),)) - reasoning == 3
+    assert size(parts=(ReasoningPart("think", None, "anthropic"),)) - reasoning == len("anthropic")
+    call = size(parts=(ToolCallPart("c1", "lookup", {"q": "x"}),))
+    assert call > base + len('c1lookup{"q": "x"}')
+    assert size(parts=(ToolCallPart("c1", "lookup", {"q": "xyz"}),)) - call == 2
+    assert size(parts=(ToolCallPart("c1", "lookup", {}, "not json"),)) - size(
+        parts=(ToolCallPart("c1", "lookup", {}),)) == len("not json")

@@ -219,11 +219,11 @@ async def test_while_degraded_calls_skip_redis_until_the_retry_interval(own_redi
 
 
 async def test_a_stalled_redis_is_abandoned_after_the_timeout(redis_server: RedisServer, redis_url: str) -> None:
-    connection = RedisConnection(redis_url, timeout=0.05, logger=RecordingLogger())
+    connection = RedisConnection(redis_url, timeout=0.3, logger=RecordingLogger())
     admin = redis.asyncio.Redis.from_url(redis_url)
     try:
         assert await connection.ping() is True
-        await admin.client_pause(300)  # the server answers nobody for 0.3 s
+        await admin.client_pause(1000)  # the server answers nobody for 1 s
         assert await connection.ping() is False
         assert connection.health.degraded
     finally:
@@ -287,3 +287,17 @@ def test_degradation_retries_once_per_interval() -> None:
     health.failed(TimeoutError())
     assert health.failures == 2
     assert log.events() == ["redis.degraded", "redis.recovered", "redis.degraded"]
+
+
+def test_a_broken_log_sink_never_breaks_the_fallback() -> None:
+    class Broken:
+        def warning(self, event: str, **fields: Any) -> None:
+            raise ValueError("I/O operation on closed file.")
+
+        info = warning
+
+    health = Degradation("redis://h", logger=Broken())
+    health.failed(TimeoutError())
+    assert health.degraded
+    health.succeeded()
+    assert not health.degraded
