@@ -7,7 +7,6 @@ import importlib.util
 from collections.abc import AsyncIterator
 from typing import Any
 
-import structlog
 from pydantic import ValidationError
 
 from llmport.domain import InvalidRequest
@@ -20,11 +19,12 @@ from llmport.ports.catalog import LayeredCatalog, ModelCatalog
 from llmport.ports.ledger import InMemoryUsageLedger, UsageLedger
 from llmport.ports.metering import MeteredLLM, MeteringObserver
 
+from .logging import event_logger
 from .money_settings import BudgetSettings
 from .policy_factory import StructlogObserver
-from .settings import Settings, SettingsError
+from .settings import LoggingSettings, Settings, SettingsError
 
-_log = structlog.get_logger("llmport.money")
+_log = event_logger("llmport.money", LoggingSettings())  # the stdlib logger "llmport.money"
 
 
 def _provider_ids(settings: Settings) -> dict[str, str | None]:
