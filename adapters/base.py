@@ -126,7 +126,10 @@ class SDKAdapter(ABC):
         except Exception as exc:
             error = self._boundary(exc, request)
         else:
-            return replace(completion, timing=Timing(None, time.perf_counter() - start))
+            total = time.perf_counter() - start
+            return replace(completion, timing=Timing.measure(
+                None, total, output_tokens=completion.usage.output_tokens,
+                text_bytes=len(completion.text.encode("utf-8", "surrogatepass"))))
         raise error  # outside the handler: the SDK exception must not ride along as __context__
 
     async def _guard(self, call: Awaitable[T], request: CompletionRequest) -> T:
@@ -212,7 +215,7 @@ class AdapterStream:
     way, from ``__anext__``. A plain class (not a generator) keeps the per-chunk cost to a call.
     """
 
-    __slots__ = ("_acc", "_adapter", "_done", "_first", "_gen", "_request", "_start", "_started")
+    __slots__ = ("_acc", "_adapter", "_count", "_done", "_first", "_gen", "_request", "_start", "_started")
 
     def __init__(self, adapter: SDKAdapter, request: CompletionRequest) -> None:
         self._adapter = adapter
@@ -223,6 +226,7 @@ class AdapterStream:
         self._start = 0.0
         self._first: float | None = None
         self._started = False  # an event arrived: the request went out
+        self._count = 0  # events received
 
     async def __aenter__(self) -> AdapterStream:
         return self
@@ -237,13 +241,19 @@ class AdapterStream:
 
     @property
     def timing(self) -> Timing:
-        total = time.perf_counter() - self._start if self._start else None
+        return self._timing(self._acc.partial())
+
+    def _timing(self, so_far: Completion) -> Timing:
         ttft = self._first - self._start if self._first is not None else None
-        return Timing(ttft, total)
+        if not self._start:
+            return Timing(ttft, None)
+        return Timing.measure(ttft, time.perf_counter() - self._start, output_tokens=so_far.usage.output_tokens,
+                              text_bytes=len(so_far.text.encode("utf-8", "surrogatepass")), events=self._count)
 
     def partial(self) -> Completion:
         """Everything received so far, as a completion."""
-        return self._acc.partial(self.timing)
+        so_far = self._acc.partial()
+        return replace(so_far, timing=self._timing(so_far))
 
     async def __anext__(self) -> StreamEvent:
         if self._done:
@@ -276,8 +286,11 @@ class AdapterStream:
             error = exc
         else:
             self._started = True
+            self._count += 1
             if type(event) is StreamEnd:
                 self._done = True
+                event = replace(event, timing=self._timing(self._acc.partial()))
+                self._acc.end = event
             return event
         raise self._failure(self._adapter._boundary(error, self._request))
 

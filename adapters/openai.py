@@ -58,6 +58,7 @@ from .base import SDKAdapter, attempt_timeout, with_calls
 from .estimate import estimate_input_tokens
 from .http_errors import error_for_status
 from .openai_wire import open_stream
+from .strict_schema import to_openai_strict
 
 FAMILY = "openai"
 
@@ -204,7 +205,7 @@ class OpenAIAdapter(SDKAdapter):
             params["response_format"] = {"type": "json_object"}
         elif fmt.kind == "json_schema":
             params["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": fmt.name, "schema": dict(fmt.schema or {}), "strict": fmt.strict}}
+                "name": fmt.name, "schema": _schema(fmt.schema, fmt.strict), "strict": fmt.strict}}
         if request.max_tokens is not None:
             field = opts.max_tokens_param or (
                 "max_completion_tokens" if _COMPLETION_TOKENS_MODELS.match(request.model) else "max_tokens")
@@ -355,8 +356,8 @@ class OpenAIAdapter(SDKAdapter):
         if fmt.kind == "json":
             params["text"] = {"format": {"type": "json_object"}}
         elif fmt.kind == "json_schema":
-            params["text"] = {"format": {"type": "json_schema", "name": fmt.name, "schema": dict(fmt.schema or {}),
-                                         "strict": fmt.strict}}
+            params["text"] = {"format": {"type": "json_schema", "name": fmt.name,
+                                         "schema": _schema(fmt.schema, fmt.strict), "strict": fmt.strict}}
         if request.max_tokens is not None:
             params["max_output_tokens"] = request.max_tokens
         if request.temperature is not None:
@@ -678,3 +679,8 @@ def _response_failure(response: Any) -> LLMError:
     if error is None:
         return ProviderUnavailable("the response failed")
     return _error_for_code(error.code, getattr(error, "type", None), error.message or "the response failed")
+
+
+def _schema(schema: Mapping[str, Any] | None, strict: bool) -> dict[str, Any]:
+    """The schema as sent: converted to strict mode's rules when strict (``InvalidRequest`` if impossible)."""
+    return to_openai_strict(schema) if strict and schema else dict(schema or {})

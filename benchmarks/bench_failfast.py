@@ -33,19 +33,20 @@ def _env(routes: int) -> dict[str, str]:
     return env
 
 
-def _batch(llm: LLMPort) -> object:
+def fail_fast_batch(llm: LLMPort, calls: int = CALLS) -> object:
+    """A timed side: ``calls`` requests to the alias ``down``, each failing fast; seconds per call."""
     req = request("down", max_tokens=None)
 
     async def side() -> float:
         start = time.perf_counter()
-        for _ in range(CALLS):
+        for _ in range(calls):
             try:
                 await llm.complete(req)
             except AllProvidersFailed:
                 pass
             else:
                 raise AssertionError("a call got through")
-        return (time.perf_counter() - start) / CALLS
+        return (time.perf_counter() - start) / calls
     return side
 
 
@@ -54,7 +55,7 @@ async def _measure() -> list[Result]:
         for llm in (one, three):  # the first call fails on the network and opens every breaker
             with contextlib.suppress(AllProvidersFailed):
                 await llm.complete(request("down", max_tokens=None))
-        s1, s3 = await interleave([_batch(one), _batch(three)], rounds(9, 3))  # type: ignore[list-item]
+        s1, s3 = await interleave([fail_fast_batch(one), fail_fast_batch(three)], rounds(9, 3))  # type: ignore[list-item]
     return [Result("failfast", f"open breakers, {n} route{'s' if n > 1 else ''}", "us", Stat.of(s), target=TARGET)
             for n, s in ((1, s1), (3, s3))]
 

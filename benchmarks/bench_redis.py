@@ -16,12 +16,13 @@ import contextlib
 import statistics
 import time
 
+from benchmarks.bench_failfast import fail_fast_batch
 from benchmarks.harness import FAMILIES, SHORT_TEXT, complete_text, container_stack, emulator, request, stack_env
 from benchmarks.stats import QUICK, Result, Stat, interleave, ratios, rounds, wall_batch
 from llmport.adapters.redis import RedisConnection, RedisPolicyState
 from llmport.adapters.redis.server import RedisServer
 from llmport.domain import AllProvidersFailed
-from llmport.ports import BreakerConfig, LLMPort
+from llmport.ports import BreakerConfig
 
 CALLS, FAILS = 30, 2000
 PROPAGATIONS = 30 if QUICK else 200
@@ -62,29 +63,13 @@ def _down_env(redis_url: str | None) -> dict[str, str]:
     return {**env, **_state(redis_url)} if redis_url else env
 
 
-def _fail_fast(llm: LLMPort) -> object:
-    req = request("down", max_tokens=None)
-
-    async def side() -> float:
-        start = time.perf_counter()
-        for _ in range(FAILS):
-            try:
-                await llm.complete(req)
-            except AllProvidersFailed:
-                pass
-            else:
-                raise AssertionError("a call got through")
-        return (time.perf_counter() - start) / FAILS
-    return side
-
-
 async def _failfast(redis_url: str) -> list[Result]:
     async with container_stack(_down_env(None)) as memory, container_stack(_down_env(redis_url)) as shared:
         for llm in (memory, shared):  # the first call fails on the network and opens the breaker
             with contextlib.suppress(AllProvidersFailed):
                 await llm.complete(request("down", max_tokens=None))
         await asyncio.sleep(0.2)
-        b, o = await interleave([_fail_fast(memory), _fail_fast(shared)], rounds(9, 3))  # type: ignore[list-item]
+        b, o = await interleave([fail_fast_batch(memory, FAILS), fail_fast_batch(shared, FAILS)], rounds(9, 3))  # type: ignore[list-item]
     return [Result("redis", "fail fast, open breaker: Redis vs memory", "us", Stat.of(o), Stat.of(b), ratios(b, o)),
             Result("redis", "fail fast, open breaker, Redis state", "us", Stat.of(o), target=TARGET_FAILFAST)]
 

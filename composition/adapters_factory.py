@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmport.adapters.base import SDKAdapter
+from llmport.adapters.keyring import KeyRotatingAdapter
 from llmport.ports import LLMPort
 
 from .families import family_of
@@ -48,13 +49,21 @@ def build_clients(settings: Settings) -> ProviderClients:
 
 
 def build_adapters(settings: Settings, clients: ProviderClients) -> dict[str, LLMPort]:
-    """One adapter per provider, over its injected client."""
+    """One adapter per provider, over its injected client; one ``SettingsError`` listing every problem."""
     adapters: dict[str, LLMPort] = {}
+    problems: list[str] = []
     for name, provider in settings.ordered_providers.items():
-        adapter = family_of(provider.kind).factory().build_adapter(name, clients.clients[name], provider)
-        if isinstance(adapter, SDKAdapter):
+        family = family_of(provider.kind)
+        try:
+            adapter = family.factory().build_adapter(name, clients.clients[name], provider)
+        except ProviderProblem as problem:
+            problems.append(f"{settings.where(('providers', name, problem.field))}: {problem.message}")
+            continue
+        if isinstance(adapter, SDKAdapter | KeyRotatingAdapter):
             adapter.redact(provider.secret_values())
         adapters[name] = adapter
+    if problems:
+        raise SettingsError(*problems)
     return adapters
 
 

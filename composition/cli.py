@@ -20,6 +20,7 @@ from llmport.domain import CompletionRequest, LLMError, Message, StreamEnd, Text
 from .container import open_llm
 from .logging import LOGGER
 from .money_cli import models_command, usage_command
+from .providers_cli import providers_command
 from .settings import Settings, SettingsError, load_settings
 
 
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="print the configuration read from the environment (secrets hidden) "
                                            "and check it; exit 2 listing every problem")
     config.add_argument("--check", action="store_true", help="only check (no output when it is fine)")
+    sub.add_parser("providers", help="print the providers found, their sources and key fingerprints (never keys)")
     sub.add_parser("models", help="print the catalog of the configured routes: limits, capabilities, prices")
     usage = sub.add_parser("usage", help="print spend from the usage ledger by tenant, provider and model")
     usage.add_argument("--hours", type=float, default=None, help="only the last N hours")
@@ -99,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "chat":
             return asyncio.run(_chat(args.prompt, args.model, args.system))
+        if args.command == "providers":
+            return providers_command()
         if args.command == "models":
             return models_command()
         if args.command == "usage":

@@ -47,6 +47,8 @@ from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy, default_observer
 from .settings import Settings, load_settings
 from .state_factory import build_redis
+from .sync_llm import SyncLLM
+from .telemetry_factory import build_telemetry, traced_llm, traced_observer
 
 
 @dataclass
@@ -77,7 +79,7 @@ class Lifetime(resources.AsyncResource[LLMPort]):
     the garbage collector, closing the clients of an ``llm`` the host still holds."""
 
     async def init(self, settings: Settings, runtime: Runtime, clients: Any, adapters: Any, policy: Any,
-                   metered: Any, pipeline: Any, redis: Any = None) -> LLMPort:
+                   metered: Any, pipeline: Any, redis: Any = None, telemetry: Any = None) -> LLMPort:
         built_clients: ProviderClients | None = None
         built_adapters: dict[str, LLMPort] | None = None
         try:
@@ -85,7 +87,8 @@ class Lifetime(resources.AsyncResource[LLMPort]):
             built_adapters = adapters(settings, built_clients) if callable(adapters) else adapters
             built_policy = policy(adapters=built_adapters)
             runtime.metered = metered(policy=built_policy)
-            top = pipeline(policy=built_policy, terminal=runtime.metered)
+            # the request span (telemetry on) is outermost: it covers every step
+            top = traced_llm(pipeline(policy=built_policy, terminal=runtime.metered), telemetry)
         except BaseException:
             runtime.metered = None
             await close_all(settings, built_clients, built_adapters)
@@ -137,14 +140,18 @@ class Container(containers.DeclarativeContainer):
     # money: catalog (genai-prices + settings), metering of every attempt, ledger, budgets
     catalog = providers.Singleton(build_catalog, settings)
     metering = providers.Singleton(build_metering, catalog)
-    ledger = providers.Singleton(build_ledger, settings)
-    # Writes out the ledger's queued records at shutdown.
-    ledger_lifetime = providers.Resource(hold_ledger, ledger)
-    budget_store = providers.Singleton(build_budget_store, settings)
-    policy_observer = providers.Callable(_observer, settings, observer, metering)
-    # Called by ``lifetime`` with the adapters it built (``policy``) and the policy (``stack``).
     # the Redis connection replicas share (None without LLMPORT_STATE__URL); closed at shutdown
     redis = providers.Singleton(build_redis, settings)
+    # The ledger and budgets are shared by the replicas through Redis when the state has a URL.
+    ledger = providers.Singleton(build_ledger, settings, redis)
+    budget_store = providers.Singleton(build_budget_store, settings, redis)
+    # OpenTelemetry (None unless LLMPORT_TELEMETRY__ENABLED); a host may inject its own providers
+    tracer_provider: providers.Provider[Any] = providers.Object(None)
+    meter_provider: providers.Provider[Any] = providers.Object(None)
+    telemetry = providers.Singleton(build_telemetry, settings, tracer_provider, meter_provider)
+    policy_observer = providers.Callable(traced_observer, providers.Callable(_observer, settings, observer, metering),
+                                         telemetry)
+    # Called by ``lifetime`` with the adapters it built (``policy``) and the policy (``stack``).
     new_policy = providers.Factory(build_policy, settings, observer=policy_observer, catalog=catalog, redis=redis)
     new_metered = providers.Factory(build_metered, settings, metering=metering, ledger=ledger, store=budget_store)
     # pipeline: host steps -> context enrichment -> response cache -> metered (budgets) -> policy
@@ -156,11 +163,16 @@ class Container(containers.DeclarativeContainer):
     runtime = providers.Singleton(Runtime)
     # Each start builds adapters, policy, budgets step and pipeline anew (the ``new_*`` factories).
     lifetime = providers.Resource(Lifetime, settings, runtime, clients.provider, adapters, new_policy.provider,
-                                  new_metered.provider, new_pipeline.provider, redis)
+                                  new_metered.provider, new_pipeline.provider, redis, telemetry)
+    # Writes out the ledger's queued records at shutdown, before ``lifetime`` closes the Redis connection.
+    ledger_lifetime = providers.Resource(hold_ledger, ledger, lifetime)
     llm = providers.Callable(current_llm, runtime)
     # The parts of the started container (for hosts' tests and tools).
     policy = providers.Callable(lambda runtime: runtime.policy, runtime)
     metered = providers.Callable(lambda runtime: runtime.metered, runtime)
+    # The blocking facade for synchronous hosts: owns this container's lifecycle on a private loop thread.
+    __self__ = providers.Self()
+    sync_llm = providers.Singleton(SyncLLM, __self__)
 
 
 async def start(container: Container) -> LLMPort:

@@ -12,9 +12,12 @@ shutdown. While the container runs, a filter on the HTTP clients' own loggers (`
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from collections.abc import Iterable, Iterator, MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -31,20 +34,42 @@ LOGGER = "llmport"
 HTTP_LOGGERS = ("httpx2", "httpx")
 
 
+#: Keys whose values llmport itself writes from configuration names, enums and numbers (the
+#: processors' level and timestamp, the policy's attempt and breaker fields): never caller or vendor
+#: text, so never scanned. Everything else (``event``, ``error``, ``detail``, ``reason``, any key a
+#: host logs) is.
+TRUSTED_KEYS = frozenset({"level", "timestamp", "route", "target", "outcome", "breaker", "attempt", "status",
+                          "latency_ms", "ttft_ms", "hedge", "old", "new"})
+_MEMO_LEN, _MEMO_SIZE = 64, 512  # short strings repeat (event names, error types): scrub each once
+
+
 class RedactSecrets:
-    """A structlog processor: replaces every configured secret and key-shaped token in every value."""
+    """A structlog processor: replaces every configured secret and key-shaped token in every value
+    that can hold caller or vendor text (``TRUSTED_KEYS`` are skipped when their value is not text
+    from elsewhere: a string, number, bool or None)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        self._memo: dict[str, str] = {}
 
     def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in event.items():
+            if key in TRUSTED_KEYS and (value is None or type(value) in _PLAIN):
+                continue
             event[key] = self._scrub(value)
         return event
 
     def _scrub(self, value: Any) -> Any:
         if isinstance(value, str):
-            return redact_secrets(value, self._secrets)
+            if len(value) > _MEMO_LEN:
+                return redact_secrets(value, self._secrets)
+            memo = self._memo
+            done = memo.get(value)
+            if done is None:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                done = memo[value] = redact_secrets(value, self._secrets)
+            return done
         if isinstance(value, dict):
             return {k: self._scrub(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -52,6 +77,9 @@ class RedactSecrets:
         if isinstance(value, BaseException | int | float | bool) or value is None:
             return value if not isinstance(value, BaseException) else redact_secrets(repr(value), self._secrets)
         return redact_secrets(repr(value), self._secrets)
+
+
+_PLAIN = frozenset({str, int, float, bool})
 
 
 class DropContent:
@@ -67,9 +95,39 @@ class DropContent:
         return event
 
 
+class IsoTimestamp:
+    """A structlog processor: the UTC ISO-8601 ``timestamp`` with microseconds, the date and time
+    of each second formatted once (``TimeStamper`` formats a datetime per event)."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second, self._prefix = -1, ""
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second, self._prefix = second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        return event
+
+
+def _unknown(value: Any) -> Any:
+    return repr(value)
+
+
+_ENCODER = json.JSONEncoder(default=_unknown)
+
+
+def _dumps(value: Any, **_: Any) -> str:
+    """One encoder for every line (``json.dumps`` with ``default`` builds one per call)."""
+    return _ENCODER.encode(value)
+
+
 def _renderer(config: LoggingSettings) -> Any:
     if config.format == "json":
-        return structlog.processors.JSONRenderer()
+        return structlog.processors.JSONRenderer(serializer=_dumps)
     return structlog.dev.ConsoleRenderer(colors=False)
 
 
@@ -78,7 +136,7 @@ def logging_processors(config: LoggingSettings, secrets: Iterable[str]) -> list[
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        IsoTimestamp(),
         structlog.processors.format_exc_info,
         DropContent(config.log_content),
         RedactSecrets(secrets),
@@ -106,7 +164,7 @@ def event_logger(name: str, config: LoggingSettings, secrets: Iterable[str] = ()
         key_order=["event"], drop_missing=True)
     processors: list[Any] = [structlog.stdlib.filter_by_level]
     if config.configure:
-        processors += [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
+        processors += [structlog.processors.add_log_level, IsoTimestamp()]
     processors += [structlog.processors.format_exc_info, DropContent(config.log_content), RedactSecrets(secrets),
                    _render_line(renderer), _to_stdlib]
     return structlog.wrap_logger(logging.getLogger(name), processors=processors,

@@ -99,8 +99,9 @@ def build_ledger(settings: Settings, redis: Any = None) -> UsageLedger:
     return InMemoryUsageLedger(settings.ledger.capacity)
 
 
-async def hold_ledger(ledger: UsageLedger) -> AsyncIterator[UsageLedger]:
-    """A container resource: the ledger, written out (``aclose``) at shutdown."""
+async def hold_ledger(ledger: UsageLedger, *after: object) -> AsyncIterator[UsageLedger]:
+    """A container resource: the ledger, written out (``aclose``) at shutdown. ``after``: resources
+    that must outlive it (the shared state, whose shutdown closes the Redis connection)."""
     try:
         yield ledger
     finally:

@@ -45,6 +45,7 @@ from .logging import event_logger
 from .policy_settings import PolicySettings
 from .provider_settings import ProviderBase
 from .settings import LoggingSettings, Settings, SettingsError
+from .skip_summary import SkipSummary
 
 
 def parse_policy(raw: dict[str, Any]) -> PolicySettings:
@@ -57,17 +58,24 @@ def parse_policy(raw: dict[str, Any]) -> PolicySettings:
 class StructlogObserver:
     """Logs one structured event per attempt and per breaker change (no prompt text, no secrets)."""
 
-    def __init__(self, logger: Any = None) -> None:
+    def __init__(self, logger: Any = None, skips: SkipSummary | None = None) -> None:
         self._log = logger or event_logger("llmport.policy", LoggingSettings())
+        self._skips = skips or SkipSummary()
 
     def on_attempt(self, event: AttemptEvent) -> None:
+        if event.outcome == "skipped":  # counted; one summary line per interval (an outage skips on every call)
+            summary = self._skips.count(event.route, event.error or "")
+            if summary is not None:
+                self._log.info("llm.skipped", target=event.target, skipped=summary)
+            return
         quiet = ("ok", "lost", "skipped", "cached", "enriched")
         level = self._log.info if event.outcome in quiet else self._log.warning
         level("llm.attempt", route=event.route, target=event.target, attempt=event.attempt,
               outcome=event.outcome, error=event.error, status=event.status,
               latency_ms=round(event.latency * 1000, 1),
               ttft_ms=None if event.time_to_first_token is None else round(event.time_to_first_token * 1000, 1),
-              breaker=event.breaker, hedge=event.hedge, detail=event.detail)
+              breaker=event.breaker, hedge=event.hedge, detail=event.detail, request_id=event.request_id,
+              tenant=event.tenant, tags=dict(event.tags) if event.tags else None)
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         if transition.error is not None:  # credentials rejected: an operator must act, once per opening
@@ -81,7 +89,8 @@ class StructlogObserver:
 def _route(name: str, model: str, adapter: LLMPort, p: ProviderBase, catalog: ModelCatalog | None = None) -> Route:
     if catalog is not None:  # price and context window from the catalog (settings win inside it)
         info = catalog.lookup(name, model)
-        return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price)
+        return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price,
+                     info=info)
     price = None
     if p.price_input is not None or p.price_output is not None:
         price = ModelPrice.per_mtok(p.price_input or 0.0, p.price_output or 0.0)

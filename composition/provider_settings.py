@@ -15,6 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from pydantic import (
     SecretStr,
     field_serializer,
     field_validator,
+    model_validator,
 )
 
 from llmport.domain.redaction import mask_url_credentials, url_secret_values
@@ -178,6 +180,10 @@ class ProviderBase(BaseModel):
             values.append(os.environ[key_env])
         headers: dict[str, str] = getattr(self, "extra_headers", {})
         values.extend(v for k, v in headers.items() if v and is_secret_header(k))
+        if isinstance(self, KeyFields):
+            values.extend(self.key_file_secret())
+        if isinstance(self, KeyRingFields):
+            values.extend(self.ring_secrets())
         return values
 
     def _secrets(self) -> Iterator[SecretStr | None]:
@@ -201,17 +207,82 @@ def _masked_headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 class KeyFields(BaseModel):
-    """An API key, given directly or as the name of the environment variable holding it."""
+    """An API key: given directly, as the name of the environment variable holding it, or as a file
+    holding it (a mounted secret, read when the client is built)."""
 
     api_key: Secret = None
     api_key_env: EnvName = None  # e.g. GROQ_API_KEY
+    api_key_file: str | None = Field(default=None, min_length=1)
+
+    @field_validator("api_key_file")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                read_key_file(value)
+            except ProviderProblem as problem:
+                raise ValueError(problem.message) from None
+        return value
 
     def resolved_api_key(self) -> str | None:
+        """The key from ``api_key``, ``api_key_env``'s variable, ``api_key_file``, else the first of
+        ``api_keys`` (key-ring kinds); None when none is set. ``ProviderProblem`` for an unreadable file."""
         if self.api_key is not None:
             return self.api_key.get_secret_value()
-        if self.api_key_env:
-            return os.environ.get(self.api_key_env)
-        return None
+        if self.api_key_env and os.environ.get(self.api_key_env):
+            return os.environ[self.api_key_env]
+        if self.api_key_file:
+            return read_key_file(self.api_key_file)
+        ring: list[ApiKeySetting] = getattr(self, "api_keys", [])
+        return next((v for v in (k.resolved() for k in ring) if v), None)
+
+    def key_file_secret(self) -> list[str]:
+        """The key in ``api_key_file`` (for scrubbing), or nothing when unset or unreadable."""
+        if not self.api_key_file:
+            return []
+        try:
+            key = read_key_file(self.api_key_file)
+        except ProviderProblem:
+            return []
+        return [key] if key else []
+
+
+def read_key_file(path: str) -> str | None:
+    """A key file's text, stripped (None when empty); ``ProviderProblem`` when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ProviderProblem("api_key_file", f"cannot read the key file ({reason})") from None
+
+
+class ApiKeySetting(BaseModel):
+    """One of several keys of a provider (``api_keys``): the key or the variable holding it, and its weight."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    key: Secret = None
+    key_env: EnvName = None
+    weight: float = Field(default=1.0, gt=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ApiKeySetting:
+        if (self.key is None) == (self.key_env is None):
+            raise ValueError("an api_keys entry needs exactly one of key or key_env")
+        return self
+
+    def resolved(self) -> str | None:
+        return self.key.get_secret_value() if self.key is not None else os.environ.get(self.key_env or "")
+
+
+class KeyRingFields(BaseModel):
+    """Several keys, requests spread by weight (``llmport.adapters.keyring``); kinds whose client
+    takes another key by ``with_options(api_key=...)`` over the same pool."""
+
+    api_keys: list[ApiKeySetting] = Field(default_factory=list, repr=False, max_length=1_000)
+
+    def ring_secrets(self) -> list[str]:
+        return [v for v in (k.resolved() for k in self.api_keys) if v]
 
 
 class HttpFields(BaseModel):

@@ -25,6 +25,7 @@ from llmport.composition.pipeline_settings import CacheSettings, ContextSettings
 from llmport.composition.policy_settings import PolicySettings
 from llmport.composition.provider_settings import NameList, ProviderBase, field_error, is_secret_header
 from llmport.composition.state_settings import StateSettings
+from llmport.composition.telemetry_settings import TelemetrySettings
 
 __all__ = ["LoggingSettings", "ProviderKind", "ProviderSettings", "Settings", "SettingsError",
            "is_secret_header", "load_settings", "provider_settings"]
@@ -81,6 +82,11 @@ class Settings(BaseModel):
     context: ContextSettings = Field(default_factory=ContextSettings)
     # state shared by replicas (see state_settings): LLMPORT_STATE__URL, LLMPORT_STATE__NAMESPACE
     state: StateSettings = Field(default_factory=StateSettings)
+    # OpenTelemetry (see telemetry_settings): LLMPORT_TELEMETRY__ENABLED, LLMPORT_TELEMETRY__CAPTURE_CONTENT
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    # credentials that find themselves (see detect): LLMPORT_DETECT, LLMPORT_SECRETS_DIR
+    detect: bool | None = None  # None: detect providers only when none is configured
+    secrets_dir: str | None = Field(default=None, min_length=1)  # key files named like key variables
 
     _origins: Any = PrivateAttr(default=None)
 
@@ -110,8 +116,10 @@ class Settings(BaseModel):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read and validate the settings (environment, then ``LLMPORT_CONFIG``'s file, under
-    ``overrides``), raising one ``SettingsError`` that lists every problem."""
+    """Read and validate the settings (environment, then ``LLMPORT_CONFIG``'s file or the user config
+    file, under ``overrides``), raising one ``SettingsError`` that lists every problem. Providers are
+    detected when none is configured (see ``detect``)."""
+    from llmport.composition.detect import with_detected
     from llmport.composition.settings_sources import describe, read_sources
 
     data, origins = read_sources(overrides)
@@ -120,7 +128,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise SettingsError(*describe(exc, origins, data)) from None
     settings._origins = origins
-    return settings
+    return with_detected(settings)
 
 
 def validate_settings(data: dict[str, Any]) -> Settings:

@@ -2,7 +2,8 @@
 
 The environment: every ``LLMPORT_*`` variable (except those in ``NOT_SETTINGS``) is a setting:
 ``LLMPORT_A__B__C`` sets ``a.b.c`` (names are case-insensitive); a value starting with ``{`` is a JSON
-object. The file named by ``LLMPORT_CONFIG``: TOML (or JSON for ``.json``), a table at the top level.
+object. The file named by ``LLMPORT_CONFIG`` (else the user config file, see ``user_config_file``): TOML
+(or JSON for ``.json``), a table at the top level.
 Environment variables win over the file; keyword overrides win over both.
 
 Every value's origin is remembered, so a validation error at ``providers.x.timeout`` is reported as
@@ -114,6 +115,10 @@ def read_sources(overrides: dict[str, Any]) -> tuple[dict[str, Any], Origins]:
 
 def _read_file(origins: Origins, problems: list[str]) -> dict[str, Any]:
     path = os.environ.get("LLMPORT_CONFIG")
+    label = "LLMPORT_CONFIG"
+    if not path:
+        path = user_config_file()
+        label = "user config file"
     if not path:
         return {}
     file = Path(path)
@@ -122,31 +127,39 @@ def _read_file(origins: Origins, problems: list[str]) -> dict[str, Any]:
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        problems.append(f"LLMPORT_CONFIG: cannot read {path!r}: {exc.strerror}")
+        problems.append(f"{label}: cannot read {path!r}: {exc.strerror}")
         return {}
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.append(f"LLMPORT_CONFIG: {file.name} is not UTF-8 text (invalid byte at offset {exc.start})")
+        problems.append(f"{label}: {file.name} is not UTF-8 text (invalid byte at offset {exc.start})")
         return {}
     try:
         data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except RecursionError:
-        problems.append(f"LLMPORT_CONFIG: {file.name} nests too deeply (at most {MAX_DEPTH} levels)")
+        problems.append(f"{label}: {file.name} nests too deeply (at most {MAX_DEPTH} levels)")
         return {}
     except ValueError as exc:  # json.JSONDecodeError and tomllib.TOMLDecodeError: positions, never content
-        problems.append(f"LLMPORT_CONFIG: {file.name} is not valid {kind}: {_position(exc)}")
+        problems.append(f"{label}: {file.name} is not valid {kind}: {_position(exc)}")
         return {}
     if not isinstance(data, dict):
-        problems.append(f"LLMPORT_CONFIG: {file.name} must hold a table (a JSON object) at the top level, "
+        problems.append(f"{label}: {file.name} must hold a table (a JSON object) at the top level, "
                         f"not a {type(data).__name__}")
         return {}
     try:
         _record(data, (), lambda p: origins.file_keys.__setitem__(_keys(p), ".".join(p)), origins.leaves.add)
     except _Problems as exc:
-        problems.extend(f"LLMPORT_CONFIG: {file.name}: {p}" for p in exc.problems)
+        problems.extend(f"{label}: {file.name}: {p}" for p in exc.problems)
         return {}
     return data
+
+
+def user_config_file() -> str | None:
+    """The XDG user config file (``$XDG_CONFIG_HOME/llmport/config.toml``, else
+    ``~/.config/llmport/config.toml``) when it exists; read when ``LLMPORT_CONFIG`` is unset."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    file = Path(base) / "llmport" / "config.toml"
+    return str(file) if file.is_file() else None
 
 
 def _position(exc: ValueError) -> str:
@@ -253,8 +266,14 @@ def describe(exc: ValidationError, origins: Origins, data: dict[str, Any]) -> li
             message = "unknown provider kind" + _did_you_mean_value(_at(data, loc), list(KIND_MODELS)) + \
                 f" (kinds: {', '.join(KIND_MODELS)})"
         elif kind in ("extra_forbidden", "unexpected_keyword_argument"):
+            elsewhere = _kinds_with(loc)
             for written in origins.written(loc):
-                line = f"{written}: unknown setting" + _did_you_mean_name(loc, written, data)
+                if elsewhere:
+                    kind_given = _at(data, (*loc[:2], "kind"))
+                    line = (f"{written}: does not apply to kind {kind_given} "
+                            f"(a setting of the kinds {', '.join(elsewhere)})")
+                else:
+                    line = f"{written}: unknown setting" + _did_you_mean_name(loc, written, data)
                 if line not in lines:
                     lines.append(line)
             continue
@@ -264,6 +283,13 @@ def describe(exc: ValidationError, origins: Origins, data: dict[str, Any]) -> li
         if line not in lines:
             lines.append(line)
     return lines
+
+
+def _kinds_with(loc: tuple[Any, ...]) -> list[str]:
+    """The provider kinds that have the setting at ``providers.<name>.<field>`` (none elsewhere)."""
+    if len(loc) != 3 or loc[0] != "providers" or not isinstance(loc[2], str):
+        return []
+    return [kind for kind, model in KIND_MODELS.items() if loc[2] in model.model_fields]
 
 
 def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -60,10 +60,27 @@ Usage.UNKNOWN = Usage(reported=False)
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Seconds from the call to the first content (streams only) and to the end."""
+    """How an answer arrived: seconds from the call to the first content (streams only) and to the
+    end; output tokens per second (over the generation, after the first content), events per second
+    (streams), the answer's text size in UTF-8 bytes and the number of stream events."""
 
     time_to_first_token: float | None = None
     total: float | None = None
+    output_tokens_per_second: float | None = None
+    events_per_second: float | None = None
+    text_bytes: int = 0
+    events: int = 0
+
+    @classmethod
+    def measure(cls, time_to_first_token: float | None, total: float, *, output_tokens: int, text_bytes: int,
+                events: int = 0) -> Timing:
+        """The statistics of an answer that took ``total`` seconds (rates ``None`` when no time passed)."""
+        generation = total - (time_to_first_token or 0.0)
+        if generation <= 0:
+            generation = total
+        tps = output_tokens / generation if generation > 0 and output_tokens else None
+        eps = events / total if total > 0 and events else None
+        return cls(time_to_first_token, total, tps, eps, text_bytes, events)
 
 
 def normalise_parts(parts: Iterable[Part]) -> tuple[Part, ...]:

@@ -68,6 +68,8 @@ class StreamEnd:
     response_id: str | None = None
     cost: Decimal | None = field(default=None, compare=False)
     request_cost: Decimal | None = field(default=None, compare=False)
+    # How the stream went (filled by the adapter); not part of equality, like ``Completion.timing``.
+    timing: Timing = field(default_factory=Timing, compare=False)
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | UsageUpdate | StreamEnd
@@ -147,7 +149,7 @@ class Accumulator:
             end.provider if end else None,
             end.model if end else None,
             end.response_id if end else None,
-            timing or Timing(),
+            timing or (end.timing if end else Timing()),
             cached=self.cached,
             cost=end.cost if end else None,
             request_cost=end.request_cost if end else None,

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from llmport.domain import Completion, CompletionRequest, Role, StreamEvent
 
+from .correlation import request_id_of
 from .llm import LLMPort
 from .observer import AttemptEvent, NullObserver, PolicyObserver
 from .pipeline import LLMStep, evolve, stream_after
@@ -149,6 +150,7 @@ class ContextEnricher(LLMStep):
         if chosen.dropped:
             detail += "; dropped by the token cap: " + ", ".join(s.source for s in chosen.dropped)
         event = AttemptEvent("context", 0, "enriched", None, None, latency, None, "closed",
-                             target=request.model, detail=detail)
+                             target=request.model, detail=detail, request_id=request_id_of(request),
+                             tenant=request.tenant_id, tags=request.metadata)
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             self.observer.on_attempt(event)

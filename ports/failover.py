@@ -37,7 +37,9 @@ from llmport.domain.pricing import estimate_output_tokens
 
 from .backoff import RetryBudget, RetryPolicy
 from .breaker import BreakerConfig
+from .capability import servable
 from .clock import SYSTEM_CLOCK, Clock
+from .correlation import request_id_of
 from .hedging import HedgeConfig
 from .memory_state import MemoryPolicyState
 from .observer import AttemptEvent, BreakerTransition, NullObserver, Outcome, PolicyObserver
@@ -134,7 +136,7 @@ class FailoverPolicy:
     # -- LLMPort -------------------------------------------------------------------------------
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        run = _Run(self, self.router.resolve(request.model), request)
+        run = _Run(self, self._servable(request), request)
         value, slot = await run.execute(_call_complete)
         now = self.clock.monotonic()
         latency = now - slot.start
@@ -144,7 +146,24 @@ class FailoverPolicy:
         return value
 
     def stream(self, request: CompletionRequest) -> PolicyStream:
-        return PolicyStream(_Run(self, self.router.resolve(request.model), request))
+        return PolicyStream(_Run(self, self._servable(request), request))
+
+    def _servable(self, request: CompletionRequest) -> RouteSet:
+        """The request's routes without those that cannot serve it (each skip reported);
+        ``InvalidRequest`` when none can."""
+        route_set = self.router.resolve(request.model)
+        kept, skipped = servable(route_set.routes, request, route_set.name)
+        if not skipped:
+            return route_set
+        if type(self.observer) is not NullObserver:
+            now = self.clock.monotonic()
+            for route, reason in skipped:
+                event = AttemptEvent(route.name, 0, "skipped", "unservable", None, 0.0, None,
+                                     self.state.breaker_state(route.name, now), route_set.name,
+                                     detail=reason, provider=route.provider, model=route.model)
+                with contextlib.suppress(Exception):
+                    self.observer.on_attempt(event)
+        return replace(route_set, routes=kept)
 
     async def count_tokens(self, request: CompletionRequest) -> int:
         route_set = self.router.resolve(request.model)
@@ -263,13 +282,16 @@ class _Run:
     deadline, and the decisions after each failure."""
 
     __slots__ = ("attempts", "bad_providers", "context_floor", "deadline", "deferred", "errors", "hedge", "idx",
-                 "last_error", "last_seen", "last_slot", "order", "policy", "request", "retry", "route_set",
+                 "last_error", "last_seen", "last_slot", "order", "policy", "request", "request_id", "retry",
+                 "route_set",
                  "skipped", "started")
 
     def __init__(self, policy: FailoverPolicy, route_set: RouteSet, request: CompletionRequest) -> None:
         self.policy = policy
         self.route_set = route_set
         self.request = request
+        # Taken now, while the calling step's id is bound (a stream reports from later iterations).
+        self.request_id = request_id_of(request) if type(policy.observer) is not NullObserver else ""
         self.retry = route_set.retry or policy.config.retry
         self.hedge = route_set.hedge or policy.config.hedge
         self.order: Sequence[Route] = ()
@@ -641,6 +663,8 @@ class _Run:
             route.name, slot.attempt, outcome, error, status, latency, ttft,
             policy.state.breaker_state(route.name, policy.clock.monotonic()), self.route_set.name, slot.hedge,
             provider=route.provider, model=route.model, usage=usage, estimated=estimated,
+            request_id=self.request_id or request_id_of(self.request), tenant=self.request.tenant_id,
+            tags=self.request.metadata,
         )
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             policy.observer.on_attempt(event)

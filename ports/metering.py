@@ -10,7 +10,6 @@ sets around every call into the policy (hedged attempts run in tasks that inheri
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -26,6 +25,7 @@ from llmport.domain.usage_record import UsageRecord
 
 from .budgets import BudgetObserver, BudgetStore
 from .catalog import ModelCatalog
+from .correlation import bind, request_id_of, unbind
 from .ledger import UsageLedger
 from .llm import LLMPort
 from .observer import AttemptEvent, BreakerTransition
@@ -34,10 +34,6 @@ from .routing import Route
 _CURRENT: ContextVar[RequestMeter | None] = ContextVar("llmport_request_meter", default=None)
 _ZERO = Decimal(0)
 _NETWORK_OUTCOMES = frozenset({"ok", "error", "cancelled", "lost", "interrupted"})
-
-
-def new_request_id() -> str:
-    return os.urandom(8).hex()
 
 
 class RequestMeter:
@@ -146,15 +142,17 @@ class MeteredLLM:
     # -- LLMPort -----------------------------------------------------------------------------------
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        meter = RequestMeter(request, new_request_id())
+        meter = RequestMeter(request, request_id_of(request))
         reserved = await self._reserve(meter)
         token = _CURRENT.set(meter)
+        bound = bind(meter.request_id)
         try:
             completion = await self.inner.complete(request)
         except LLMError as exc:
             exc.request_cost = meter.total_cost
             raise
         finally:
+            unbind(bound)
             _CURRENT.reset(token)
             await self._close(meter, reserved)
         return completion.with_cost(meter.answer_cost, meter.total_cost)
@@ -308,9 +306,10 @@ class MeteredStream:
     async def _start(self) -> AsyncIterator[StreamEvent]:
         if self._events is not None:
             return self._events
-        meter = self._meter = RequestMeter(self._request, new_request_id())
+        meter = self._meter = RequestMeter(self._request, request_id_of(self._request))
         self._reserved = await self._owner._reserve(meter)
         token = _CURRENT.set(meter)
+        bound = bind(meter.request_id)
         try:
             ctx = self._owner.inner.stream(self._request)
             self._ctx = ctx
@@ -319,6 +318,7 @@ class MeteredStream:
             await self._finish()
             raise
         finally:
+            unbind(bound)
             _CURRENT.reset(token)
         return self._events
 

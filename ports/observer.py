@@ -6,7 +6,8 @@ connects an observer to its logger and metrics. Events carry no prompt text and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from llmport.domain import Usage
@@ -43,6 +44,11 @@ class AttemptEvent:
     # None when the attempt produced no usage report (errors, cancellations before any output).
     usage: Usage | None = None
     estimated: bool = False
+    # Correlation: the request's id (the host's ``metadata["request_id"]`` or a generated one), its
+    # tenant and metadata tags, so a host can join these events to its own request.
+    request_id: str = ""
+    tenant: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from llmport.domain.usage_record import UsageRecord
 from .cache_codec import as_cached
 from .cache_key import cache_key
 from .clock import SYSTEM_CLOCK, Clock
+from .correlation import request_id_of
 from .ledger import UsageLedger
 from .llm import LLMPort
 from .observer import AttemptEvent, NullObserver, PolicyObserver
@@ -247,12 +247,14 @@ class CachingLLM(LLMStep):
 
     async def _hit(self, request: CompletionRequest, start: float, how: str, answer: Completion) -> Completion:
         """Report a hit (observer, ledger) and return the answer as served."""
+        rid = request_id_of(request)
         event = AttemptEvent("cache", 0, "cached", None, None, self.clock.monotonic() - start, None, "closed",
-                             target=request.model, detail=how)
+                             target=request.model, detail=how, request_id=rid, tenant=request.tenant_id,
+                             tags=request.metadata)
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             self.observer.on_attempt(event)
         if self.ledger is not None:
-            record = UsageRecord(time.time(), os.urandom(8).hex(), answer.provider or "cache", answer.model or "",
+            record = UsageRecord(time.time(), rid, answer.provider or "cache", answer.model or "",
                                  request.model, Usage(), _ZERO, "cached", request.tenant_id, request.metadata)
             with contextlib.suppress(Exception):  # the ledger is bookkeeping: a hit is served regardless
                 await self.ledger.record([record])

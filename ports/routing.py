@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from llmport.domain import InvalidRequest, ModelRef
+from llmport.domain.catalog import ModelInfo
 from llmport.domain.pricing import ModelPrice
 
 from .backoff import RetryPolicy
@@ -28,6 +29,7 @@ class Route:
     weight: int = 1
     context_window: int | None = None
     price: ModelPrice | None = None
+    info: ModelInfo | None = field(default=None, repr=False)  # the model's facts, for routing by capability
     name: str = field(init=False, default="")  # "provider/model"
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ import httpx2
 from pydantic import SecretStr
 
 from llmport.adapters.anthropic import AnthropicAdapter, AnyAnthropicClient
+from llmport.adapters.keyring import rotating
 from llmport.composition.credentials import find_key, require_key
 from llmport.composition.factories.bedrock import check_aws
 from llmport.composition.families.anthropic import (
@@ -22,6 +23,7 @@ from llmport.composition.families.anthropic import (
     AnthropicSettings,
     AnthropicVertexSettings,
 )
+from llmport.composition.keys import weighted_keys
 from llmport.ports import LLMPort
 
 AnthropicFamilySettings = AnthropicSettings | AnthropicBedrockSettings | AnthropicVertexSettings
@@ -74,6 +76,9 @@ def build_client(name: str, settings: AnthropicFamilySettings) -> AnyAnthropicCl
 
 
 def build_adapter(name: str, client: AnyAnthropicClient, settings: AnthropicFamilySettings) -> LLMPort:
+    if isinstance(settings, AnthropicSettings) and settings.api_keys:
+        return rotating(client, weighted_keys(settings), lambda keyed: AnthropicAdapter(
+            keyed, provider=name, default_max_tokens=settings.default_max_tokens), provider=name)
     return AnthropicAdapter(client, provider=name, default_max_tokens=settings.default_max_tokens)
 
 

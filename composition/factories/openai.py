@@ -12,9 +12,11 @@ from typing import Any
 import httpx2
 import openai
 
+from llmport.adapters.keyring import rotating
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
 from llmport.composition.credentials import require_key
 from llmport.composition.families.openai import AzureOpenAISettings, OpenAICompatibleSettings, OpenAISettings
+from llmport.composition.keys import weighted_keys
 from llmport.ports import LLMPort
 
 OpenAIFamilySettings = OpenAISettings | AzureOpenAISettings | OpenAICompatibleSettings
@@ -48,10 +50,12 @@ def build_client(name: str, settings: OpenAIFamilySettings) -> openai.AsyncOpenA
                                        **where, **common)
     base_url = settings.base_url or settings.found_preset.base_url
     preset_env = () if settings.api_key_env or not settings.found_preset.key_env else (settings.found_preset.key_env,)
-    if settings.api_key is None and (settings.api_key_env or preset_env):
+    if settings.api_key is None and (settings.api_key_env or preset_env) and not settings.api_key_file \
+            and not settings.api_keys:
         compat_key: str | None = require_key(settings, preset_env)
     else:
-        compat_key = settings.resolved_api_key()
+        compat_key = require_key(settings, ()) if settings.api_key_file or settings.api_keys \
+            else settings.resolved_api_key()
     return openai.AsyncOpenAI(api_key=compat_key or _NO_KEY, base_url=base_url, **common)
 
 
@@ -74,7 +78,11 @@ def adapter_options(settings: OpenAIFamilySettings) -> OpenAIOptions:
 
 
 def build_adapter(name: str, client: openai.AsyncOpenAI, settings: OpenAIFamilySettings) -> LLMPort:
-    return OpenAIAdapter(client, provider=name, options=adapter_options(settings))
+    options = adapter_options(settings)
+    if not isinstance(settings, AzureOpenAISettings) and settings.api_keys:
+        return rotating(client, weighted_keys(settings),
+                        lambda keyed: OpenAIAdapter(keyed, provider=name, options=options), provider=name)
+    return OpenAIAdapter(client, provider=name, options=options)
 
 
 async def close_client(client: openai.AsyncOpenAI) -> None:

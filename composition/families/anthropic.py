@@ -7,14 +7,21 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from llmport.composition.provider_settings import HttpFields, KeyFields, ProviderBase, Secret, field_error
+from llmport.composition.provider_settings import (
+    HttpFields,
+    KeyFields,
+    KeyRingFields,
+    ProviderBase,
+    Secret,
+    field_error,
+)
 
 
 class _AnthropicFields(ProviderBase, KeyFields, HttpFields):
     default_max_tokens: int = Field(default=4096, ge=1, le=10_000_000)  # Anthropic requires max_tokens
 
 
-class AnthropicSettings(_AnthropicFields):
+class AnthropicSettings(_AnthropicFields, KeyRingFields):
     """Anthropic's API. The key: ``api_key``, ``api_key_env``, or ``ANTHROPIC_API_KEY``."""
 
     kind: Literal["anthropic"]

@@ -9,7 +9,15 @@ from typing import ClassVar, Literal
 from pydantic import field_validator, model_validator
 
 from llmport.composition.openai_presets import PRESETS, CompatPreset, preset
-from llmport.composition.provider_settings import EnvName, HttpFields, KeyFields, ProviderBase, Url, field_error
+from llmport.composition.provider_settings import (
+    EnvName,
+    HttpFields,
+    KeyFields,
+    KeyRingFields,
+    ProviderBase,
+    Url,
+    field_error,
+)
 
 
 class _OpenAIFields(ProviderBase, KeyFields, HttpFields):
@@ -17,7 +25,7 @@ class _OpenAIFields(ProviderBase, KeyFields, HttpFields):
     store: bool = False  # let the vendor store responses (off unless the deployment opts in)
 
 
-class OpenAISettings(_OpenAIFields):
+class OpenAISettings(_OpenAIFields, KeyRingFields):
     """OpenAI's own API. The key: ``api_key``, the variable named by ``api_key_env``, or ``OPENAI_API_KEY``."""
 
     kind: Literal["openai"]
@@ -40,7 +48,7 @@ class AzureOpenAISettings(_OpenAIFields):
         return self
 
 
-class OpenAICompatibleSettings(_OpenAIFields):
+class OpenAICompatibleSettings(_OpenAIFields, KeyRingFields):
     """Any OpenAI-compatible endpoint: a ``preset`` (groq, deepseek, ..., ollama) or a ``base_url``."""
 
     kind: Literal["openai_compatible"]

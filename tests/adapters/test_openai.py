@@ -40,6 +40,7 @@ from llmport.domain import (
 KEY = "sk-test-adapter-secret-0123456789"
 TOOL = ToolSpec("lookup", "Look something up", {"type": "object", "properties": {"q": {"type": "string"}}})
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+STRICT_SCHEMA = {**SCHEMA, "additionalProperties": False}  # what strict mode sends (adapters.strict_schema)
 
 
 def make(emu: VendorEmulator, **settings: Any) -> Any:
@@ -99,7 +100,7 @@ async def test_chat_request_mapping(chat: Any, emu: VendorEmulator) -> None:
                                                                 "parameters": TOOL.parameters}}]
     assert body["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
     assert body["response_format"] == {"type": "json_schema",
-                                       "json_schema": {"name": "ans", "schema": SCHEMA, "strict": True}}
+                                       "json_schema": {"name": "ans", "schema": STRICT_SCHEMA, "strict": True}}
     assert (body["temperature"], body["top_p"], body["stop"], body["seed"]) == (0.3, 0.9, ["END"], 7)
     assert body["max_completion_tokens"] == 99 and "max_tokens" not in body
     assert body["reasoning_effort"] == "high"
@@ -160,7 +161,8 @@ async def test_responses_request_mapping(responses: Any, emu: VendorEmulator) ->
     assert body["tools"] == [{"type": "function", "name": "lookup", "description": "Look something up",
                               "parameters": TOOL.parameters, "strict": False}]
     assert body["tool_choice"] == {"type": "function", "name": "lookup"}
-    assert body["text"] == {"format": {"type": "json_schema", "name": "response", "schema": SCHEMA, "strict": True}}
+    assert body["text"] == {"format": {"type": "json_schema", "name": "response", "schema": STRICT_SCHEMA,
+                                       "strict": True}}
     assert body["max_output_tokens"] == 99
     assert body["reasoning"] == {"effort": "low", "summary": "auto"}
     assert body["include"] == ["reasoning.encrypted_content"]

@@ -44,5 +44,5 @@ def test_each_kind_selects_its_own_model(kind: str) -> None:
     assert type(provider_settings(**accepted)) is model
     foreign = sorted(set(values) - set(model.model_fields))
     if foreign:  # a field of another kind is an error naming it
-        with pytest.raises(SettingsError, match=rf"providers\.p\.{foreign[0]}: unknown setting"):
+        with pytest.raises(SettingsError, match=rf"providers\.p\.{foreign[0]}: does not apply to kind {kind}"):
             validate_settings({"providers": {"p": {**accepted, foreign[0]: values[foreign[0]]}}})

@@ -48,3 +48,21 @@ def test_console_format_for_development() -> None:
 @pytest.fixture(autouse=True)
 def reset_structlog() -> None:
     structlog.reset_defaults()
+
+
+def test_text_fields_are_redacted_every_time_and_trusted_keys_only_when_plain() -> None:
+    for _ in range(2):  # the second time from the memo of short strings
+        line = json.loads(render({"event": SECRET, "error": "AuthenticationFailed", "detail": f"key {SECRET}",
+                                  "route": {"nested": SECRET}, "outcome": "ok", "attempt": 1}))
+        assert SECRET not in json.dumps(line)
+        assert line["event"] == "[REDACTED]" and line["route"] == {"nested": "[REDACTED]"}
+        assert (line["error"], line["outcome"], line["attempt"]) == ("AuthenticationFailed", "ok", 1)
+
+
+def test_every_line_has_a_utc_iso_timestamp_with_microseconds() -> None:
+    import datetime as dt
+
+    stamp = json.loads(render({"event": "x"}))["timestamp"]
+    parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert stamp.endswith("Z") and len(stamp) == len("2026-01-01T00:00:00.000000Z")
+    assert abs((dt.datetime.now(dt.UTC) - parsed).total_seconds()) < 60

@@ -170,8 +170,8 @@ def test_a_field_of_another_kind_is_rejected(monkeypatch: pytest.MonkeyPatch) ->
     env(monkeypatch, LLMPORT_PROVIDERS__X__KIND="bedrock", LLMPORT_PROVIDERS__X__EXTRA_HEADERS='{"a": "b"}',
         LLMPORT_PROVIDERS__Y__KIND="anthropic", LLMPORT_PROVIDERS__Y__REGION="eu-west-1")
     message = problem()
-    assert "LLMPORT_PROVIDERS__X__EXTRA_HEADERS: unknown setting" in message
-    assert "LLMPORT_PROVIDERS__Y__REGION: unknown setting" in message
+    assert "LLMPORT_PROVIDERS__X__EXTRA_HEADERS: does not apply to kind bedrock" in message
+    assert "LLMPORT_PROVIDERS__Y__REGION: does not apply to kind anthropic (a setting of the kinds" in message
 
 
 @pytest.mark.parametrize(("values", "expected", "not_expected"), [

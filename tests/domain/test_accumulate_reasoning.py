@@ -76,3 +76,7 @@ def test_replayed_tool_calls_are_numbered_and_each_one_ended() -> None:
         ToolCallStart(1, "c2", "g"), ToolCallDelta(1, "{}"), ToolCallEnd(1),
         UsageUpdate(Usage(3, 4), cached=False), StreamEnd(StopReason("tool_use"), "openai", "m", "r1"),
     ]
+
+
+def test_reasoning_after_text_merges_into_the_last_part_only() -> None:
+    assert _parts(TextDelta("x"), ReasoningDelta("a"), ReasoningDelta("b")) == (TextPart("x"), ReasoningPart("ab"))

@@ -12,8 +12,12 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
+import anthropic
+import openai
 import pytest
 
+from llmport.adapters.anthropic import AnthropicAdapter
+from llmport.adapters.openai import OpenAIAdapter
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Fault, FaultRate, Reply
 from llmport.adapters.testing.emulator.scripts import default_reply
@@ -29,12 +33,6 @@ from llmport.ports import (
     Router,
     RouteSet,
 )
-
-openai = pytest.importorskip("openai")
-anthropic = pytest.importorskip("anthropic")
-
-from llmport.adapters.anthropic import AnthropicAdapter  # noqa: E402
-from llmport.adapters.openai import OpenAIAdapter  # noqa: E402
 
 pytestmark = pytest.mark.slow  # ~15 s: runs in CI (make test runs every test)
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import anthropic
+import openai
 import pytest
 
+from llmport.adapters.anthropic import AnthropicAdapter
+from llmport.adapters.openai import OpenAIAdapter
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Fault, Reply
 from llmport.domain import AllProvidersFailed, InvalidRequest, StreamInterrupted, TextDelta
@@ -25,12 +29,6 @@ from llmport.ports import (
 )
 
 from .conftest import ask
-
-openai = pytest.importorskip("openai")
-anthropic = pytest.importorskip("anthropic")
-
-from llmport.adapters.anthropic import AnthropicAdapter  # noqa: E402
-from llmport.adapters.openai import OpenAIAdapter  # noqa: E402
 
 GPT, CLAUDE = "gpt-test", "claude-test"
 

@@ -10,6 +10,7 @@ import pytest
 
 from llmport.adapters.testing.fake import FakeLLM, FakeReply
 from llmport.composition.policy_factory import StructlogObserver
+from llmport.composition.skip_summary import SkipSummary
 from llmport.domain import (
     AllProvidersFailed,
     AuthenticationFailed,
@@ -183,6 +184,49 @@ async def test_a_lockout_is_logged_once_at_error_level(clock: FakeClock) -> None
         await policy.complete(ask())
     errors = [(event, kw["route"], kw["error"]) for level, event, kw in log.lines if level == "error"]
     assert errors == [("llm.breaker", "p/m-p", "AuthenticationFailed")]
+
+
+async def test_skipped_routes_are_counted_into_one_summary_line_per_interval(clock: FakeClock) -> None:
+    class Log:
+        def __init__(self) -> None:
+            self.lines: list[tuple[str, str, dict[str, object]]] = []
+
+        def __getattr__(self, level: str) -> Any:
+            return lambda event, **kw: self.lines.append((level, event, kw))
+
+    log = Log()
+    bad = FakeLLM(default=AuthenticationFailed("invalid api key", status=401), name="p")
+    observer = StructlogObserver(log, SkipSummary(interval=10.0, clock=clock.monotonic))
+    policy = make_policy(bad, FakeLLM(name="b"), clock=clock, observer=observer)  # type: ignore[arg-type]
+    await policy.complete(ask())  # opens p's breaker
+    del log.lines[:]
+    for _ in range(5):
+        await policy.complete(ask())  # p skipped each time, b answers
+    skipped = [(level, kw) for level, event, kw in log.lines if event == "llm.skipped"]
+    assert skipped == [("info", {"target": "smart", "skipped": {"p/m-p: CircuitOpen": 1}})]  # the first at once
+    assert not [kw for _, event, kw in log.lines if event == "llm.attempt" and kw["outcome"] == "skipped"]
+    assert len([e for _, e, _ in log.lines if e == "llm.attempt"]) == 5  # b's answers still one line each
+    clock.advance(10.0)
+    await policy.complete(ask())
+    summaries = [kw["skipped"] for _, event, kw in log.lines if event == "llm.skipped"]
+    assert summaries == [{"p/m-p: CircuitOpen": 1}, {"p/m-p: CircuitOpen": 5}]  # 4 counted, then this one
+
+
+def test_a_skip_summary_holds_the_counts_since_the_last_one() -> None:
+    now = [0.0]
+    summary = SkipSummary(interval=5.0, clock=lambda: now[0])
+    assert summary.drain() is None
+    assert summary.count("a", "CircuitOpen") == {"a: CircuitOpen": 1}
+    assert summary.count("a", "CircuitOpen") is None
+    assert summary.count("b", "CoolingDown") is None
+    now[0] = 4.999
+    assert summary.count("a", "CircuitOpen") is None
+    now[0] = 5.0
+    assert summary.count("a", "CircuitOpen") == {"a: CircuitOpen": 3, "b: CoolingDown": 1}
+    assert summary.drain() is None
+    now[0] = 9.0
+    assert summary.count("a", "CircuitOpen") is None
+    assert summary.drain() == {"a: CircuitOpen": 1}
 
 
 # -- errors a host can answer with ------------------------------------------------------------------

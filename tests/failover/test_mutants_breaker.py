@@ -220,7 +220,7 @@ def test_a_successful_probe_frees_the_probe_slot_for_the_next_opening() -> None:
     b.failure(0.0)
     assert b.allow(1.0)
     b.success(1.1)
-    b.failure(2.0)
+    b.failure(2.0, probe=False)  # an ordinary call (the policy reports probe=False once closed)
     assert b.allow(3.0)  # the next probe is not blocked by the one that closed the breaker
     assert [t.new for t in seen] == ["open", "half_open", "closed", "open", "half_open"]
 

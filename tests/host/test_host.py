@@ -91,7 +91,7 @@ def test_the_host_logging_is_left_as_it_was(deployment: VendorEmulator, client: 
 
 def test_the_host_logging_level_decides(deployment: VendorEmulator, client: TestClient,
                                         host_log: io.StringIO) -> None:
-    logging.getLogger("llmport").setLevel(logging.WARNING)
+    logging.getLogger("llmport").setLevel(logging.ERROR)
     try:
         deployment.script(then=Reply("fine"))
         with client:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import openai
 import pytest
 
 from llmport.adapters.cache_memory import MemoryResponseCache
+from llmport.adapters.openai import OpenAIAdapter
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.domain import CompletionRequest, Message
 from llmport.ports import FailoverPolicy, RecordingObserver, RetryPolicy, Route, Router, RouteSet
@@ -15,10 +17,6 @@ from llmport.ports.failover import PolicyConfig
 from llmport.ports.response_cache import CacheConfig, CacheRule, CachingLLM
 
 from ..failover.conftest import FakeClock
-
-openai = pytest.importorskip("openai")
-
-from llmport.adapters.openai import OpenAIAdapter  # noqa: E402
 
 MODEL = "gpt-test"
 

@@ -126,3 +126,16 @@ async def test_a_bad_context_directory_stops_start_up(emu: VendorEmulator, tmp_p
     with pytest.raises(SettingsError, match="LLMPORT_CONTEXT__DIRECTORY"):
         async with stack(settings) as c:
             c.llm()
+
+
+async def test_replicas_share_answers_through_the_redis_backend(emu: VendorEmulator, redis_url: str) -> None:
+    from llmport.adapters.cache_redis import RedisResponseCache
+
+    settings = deployment(emu, "oai", aliases=ALIAS, state={"url": redis_url, "namespace": "pipeline", "timeout": 2.0},
+                          cache={"backend": "redis", "aliases": {"smart": {"ttl": 60}}})
+    async with stack(settings) as one, stack(settings) as two:
+        assert isinstance(one.response_cache(), RedisResponseCache)
+        first = await one.llm().complete(ask(tenant_id="acme"))
+        second = await two.llm().complete(ask(tenant_id="acme"))
+        assert (first.cached, second.cached) == (False, True) and second.text == first.text
+    assert len(chat_calls(emu)) == 1

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmport.ports.keyring import fingerprint
+
 from .script import Fault, Reply
 
 REDACTED = "[REDACTED]"
@@ -42,6 +44,16 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def key_fingerprint(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    """The fingerprint of the API key a request carries (bearer token, ``x-api-key``, ``api-key``,
+    ``x-goog-api-key`` or ``?key=``); "" when it carries none. Lets tests tell keys apart."""
+    value = headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key") or query.get("key")
+    auth = headers.get("authorization", "")
+    if not value and auth.lower().startswith("bearer "):
+        value = auth[7:].strip()
+    return fingerprint(value) if value else ""
+
+
 def redact_query(query: Mapping[str, str]) -> dict[str, str]:
     """Copy of ``query`` with API keys (Gemini's ``?key=``) and presigned-URL secrets removed."""
     return {k: (REDACTED if k.lower() in _SECRET_QUERY or _SECRET_NAME.search(k) else v) for k, v in query.items()}
@@ -61,6 +73,7 @@ class JournalEntry:
     headers: dict[str, str]  # lower-case names, secrets removed
     arrived: float  # time.monotonic()
     tag: str | None = None
+    key: str = ""  # the API key's fingerprint (``ports.keyring.fingerprint``); never the key
     body: Any = None  # parsed JSON body (raw text when it is not JSON)
     model: str = ""
     stream: bool = False
@@ -85,7 +98,10 @@ class JournalEntry:
 class Journal:
     """Every request the emulator received, oldest first. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError("a journal limit is at least 1")
+        self.limit = limit  # keep the newest ``limit`` entries: bounded in long runs
         self._entries: list[JournalEntry] = []
         self._cond = threading.Condition()
         self._seq = 0
@@ -96,6 +112,8 @@ class Journal:
             self._seq += 1
             entry = JournalEntry(seq=self._seq, arrived=time.monotonic(), **fields)
             self._entries.append(entry)
+            if self.limit is not None and len(self._entries) > self.limit:
+                del self._entries[0]
             self._cond.notify_all()
             return entry
 
@@ -136,13 +154,14 @@ class Journal:
 
     # --- read by tests ----------------------------------------------------------------------
     def entries(self, vendor: str | None = None, model: str | None = None, tag: str | None = None,
-                endpoint: str | None = None) -> list[JournalEntry]:
+                endpoint: str | None = None, key: str | None = None) -> list[JournalEntry]:
         """A snapshot of the matching entries (None matches anything)."""
         with self._cond:
             return [
                 e for e in self._entries
                 if (vendor is None or e.vendor == vendor) and (model is None or e.model == model)
                 and (tag is None or e.tag == tag) and (endpoint is None or e.endpoint == endpoint)
+                and (key is None or e.key == key)
             ]
 
     def __len__(self) -> int:

@@ -47,12 +47,12 @@ class VendorEmulator:
     records every request."""
 
     def __init__(self, protocols: Sequence[WireProtocol] | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, journal_limit: int | None = 10_000) -> None:
         self.protocols: tuple[WireProtocol, ...] = tuple(
             default_protocols() if protocols is None else protocols)
         self.host = host
         self._requested_port = port
-        self.journal = Journal()
+        self.journal = Journal(limit=journal_limit)
         self._store = ScriptStore()
         self._app = EmulatorApp(self.protocols, self._store, self.journal)
         self._port: int | None = None
@@ -170,28 +170,27 @@ class VendorEmulator:
 
     # --- scripting -------------------------------------------------------------------------
     def script(self, *steps: Step, vendor: str | None = None, model: str | None = None, tag: str | None = None,
-               endpoint: str | None = None, then: Step | None = None) -> None:
+               endpoint: str | None = None, then: Step | None = None, key: str | None = None) -> None:
         """Queue ``steps`` (Reply or Fault) for the matching calls, consumed one per call in order;
         afterwards ``then`` answers every call (else the default answer). The most specific
-        matching script wins (tag, then model, endpoint, vendor); None matches anything."""
-        self._store.script(steps, Selector(vendor, model, tag, endpoint), then)
+        matching script wins (key, then tag, model, endpoint, vendor); None matches anything.
+        ``key`` is an API key fingerprint (``llmport.ports.keyring.fingerprint``)."""
+        self._app.control.script(steps, Selector(vendor, model, tag, endpoint, key), then)
 
     def fail_rate(self, rate: FaultRate, *, vendor: str | None = None, model: str | None = None,
-                  tag: str | None = None, endpoint: str | None = None) -> None:
+                  tag: str | None = None, endpoint: str | None = None, key: str | None = None) -> None:
         """Fail a seeded-random fraction of the matching calls with ``rate.fault`` (checked before
         the scripts; a call that does not fail is answered as scripted)."""
-        self._store.fail_rate(rate, Selector(vendor, model, tag, endpoint))
+        self._app.control.fail_rate(rate, Selector(vendor, model, tag, endpoint, key))
 
     def pending(self, *, vendor: str | None = None, model: str | None = None, tag: str | None = None,
-                endpoint: str | None = None) -> int:
+                endpoint: str | None = None, key: str | None = None) -> int:
         """Queued steps not consumed yet for exactly this selector (``pending()``: all selectors)."""
-        selector = Selector(vendor, model, tag, endpoint)
-        return self._store.pending(None if selector == Selector() else selector)
+        return self._app.control.pending(Selector(vendor, model, tag, endpoint, key))
 
     def reset(self) -> None:
         """Forget every script, fault rate and journal entry."""
-        self._store.clear()
-        self.journal.clear()
+        self._app.control.reset()
 
     def __repr__(self) -> str:
         where = self.url if self._port is not None and self.running else "stopped"

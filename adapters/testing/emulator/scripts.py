@@ -22,15 +22,17 @@ class Selector:
     model: str | None = None
     tag: str | None = None
     endpoint: str | None = None
+    key: str | None = None  # an API key fingerprint
 
-    def matches(self, vendor: str, model: str, tag: str | None, endpoint: str) -> bool:
-        return ((self.vendor is None or self.vendor == vendor) and (self.model is None or self.model == model)
+    def matches(self, vendor: str, model: str, tag: str | None, endpoint: str, key: str = "") -> bool:
+        return ((self.key is None or self.key == key) and (self.vendor is None or self.vendor == vendor)
+                and (self.model is None or self.model == model)
                 and (self.tag is None or self.tag == tag) and (self.endpoint is None or self.endpoint == endpoint))
 
     @property
-    def specificity(self) -> tuple[int, bool, bool, bool, bool]:
+    def specificity(self) -> tuple[bool, int, bool, bool, bool, bool]:
         tag, model, endpoint, vendor = (v is not None for v in (self.tag, self.model, self.endpoint, self.vendor))
-        return (tag + model + endpoint + vendor, tag, model, endpoint, vendor)
+        return (self.key is not None, tag + model + endpoint + vendor, tag, model, endpoint, vendor)
 
 
 @dataclass(slots=True)
@@ -80,17 +82,17 @@ class ScriptStore:
                 return len(script.steps) if script else 0
             return sum(len(s.steps) for s in self._scripts.values())
 
-    def pick(self, vendor: str, model: str, tag: str | None, endpoint: str) -> Step | None:
+    def pick(self, vendor: str, model: str, tag: str | None, endpoint: str, key: str = "") -> Step | None:
         """The step for one call: a drawn fault rate first, then the most specific script with
         a step left; None means "answer with the default reply"."""
         with self._lock:
-            rates = [(s, r) for s, r in self._rates.items() if s.matches(vendor, model, tag, endpoint)]
+            rates = [(s, r) for s, r in self._rates.items() if s.matches(vendor, model, tag, endpoint, key)]
             if rates:
                 _, rate = max(rates, key=lambda sr: sr[0].specificity)
                 if rate.draw():
                     return rate.choose()
             scripts = [(s, sc) for s, sc in self._scripts.items()
-                       if sc.available and s.matches(vendor, model, tag, endpoint)]
+                       if sc.available and s.matches(vendor, model, tag, endpoint, key)]
             if not scripts:
                 return None
             _, script = max(scripts, key=lambda ss: ss[0].specificity)

@@ -20,7 +20,9 @@ from urllib.parse import parse_qsl
 
 from starlette.routing import compile_path
 
-from .journal import Journal, JournalEntry, redact_headers, redact_query
+from .control import PREFIX as CONTROL_PREFIX
+from .control import Control
+from .journal import Journal, JournalEntry, key_fingerprint, redact_headers, redact_query
 from .script import Fault, Reply, Step
 from .scripts import ScriptStore, default_reply, resolve_usage
 from .wire import Call, Route, WireError, WireProtocol, WireResponse
@@ -121,6 +123,7 @@ class EmulatorApp:
     def __init__(self, protocols: Sequence[WireProtocol], store: ScriptStore, journal: Journal) -> None:
         self.store = store
         self.journal = journal
+        self.control = Control(store, journal)
         self.registry = ConnectionRegistry(journal)
         self._routes = [
             _CompiledRoute(protocol, route, compile_path(route.path)[0])
@@ -143,6 +146,9 @@ class EmulatorApp:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
+        if path.startswith(CONTROL_PREFIX):
+            await self._control(scope, receive, send, path)
+            return
         tag: str | None = None
         if (tagged := _TAG_PREFIX.match(path)) is not None:
             tag, path = tagged.group(1), tagged.group(2)
@@ -159,6 +165,7 @@ class EmulatorApp:
         journal_fields: dict[str, Any] = {
             "method": method, "path": path, "tag": tag, "client": peer,
             "query": redact_query(query), "headers": redact_headers(headers),
+            "key": key_fingerprint(headers, query),
         }
 
         found = self._match(method, path)
@@ -186,7 +193,7 @@ class EmulatorApp:
 
         entry = self.journal.open(vendor=call.vendor, endpoint=call.endpoint, model=call.model,
                                   stream=call.stream, body=call.body, **journal_fields)
-        step = self.store.pick(call.vendor, call.model, tag, call.endpoint)
+        step = self.store.pick(call.vendor, call.model, tag, call.endpoint, journal_fields["key"])
         self.journal.update(entry, step=step)
         watch = _Watch(receive)
         self._active.add(watch)
@@ -203,6 +210,14 @@ class EmulatorApp:
         finally:
             self._active.discard(watch)
             await watch.stop()
+
+    async def _control(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        status, value = await self.control.handle(scope["method"], path, query, body)
+        await _respond(send, WireResponse(status, json.dumps(value).encode()))
 
     def _match(self, method: str, path: str) -> tuple[_CompiledRoute, dict[str, str]] | None:
         for compiled in self._routes:

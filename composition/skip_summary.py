@@ -1,0 +1,47 @@
+"""Skipped-route events, counted instead of logged one line each.
+
+During an outage every request skips every open route; a log line per skip would cost more than
+the request itself. The attempt observer counts skips per route and writes one summary line per
+interval: the first skip of an interval is reported at once, later ones are added to the next
+summary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+#: Seconds between two summary lines while routes keep being skipped.
+INTERVAL = 10.0
+
+
+class SkipSummary:
+    """Counts skips per (route, reason); ``count`` returns the counts to log when a summary is due."""
+
+    __slots__ = ("_clock", "_counts", "_interval", "_next")
+
+    def __init__(self, interval: float = INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._counts: dict[tuple[str, str], int] = {}
+        self._next = float("-inf")
+
+    def count(self, route: str, reason: str) -> dict[str, int] | None:
+        """Count one skip of ``route``; returns ``{"route: reason": skips}`` since the last summary
+        when one is due, else None."""
+        key = (route, reason)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+        now = self._clock()
+        if now < self._next:
+            return None
+        self._next = now + self._interval
+        return self.drain()
+
+    def drain(self) -> dict[str, int] | None:
+        """The counts not yet reported (None when there are none), and start counting afresh."""
+        if not self._counts:
+            return None
+        out = {f"{route}: {reason}": n for (route, reason), n in self._counts.items()}
+        self._counts.clear()
+        return out

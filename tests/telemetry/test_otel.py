@@ -1,0 +1,223 @@
+"""OpenTelemetry spans and metrics with the SDK's in-memory exporter and metric reader: the span tree
+and attributes of a success, a retry, a failover, a hedge, a stream cut after output and a
+cancellation; the real OpenAI adapter against the emulator; no prompt text, no credential."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from llmport.adapters.opentelemetry import Telemetry, TelemetryObserver, TracingLLM
+from llmport.adapters.testing.emulator import Reply, ScriptedUsage, VendorEmulator
+from llmport.adapters.testing.fake import FakeLLM, FakeReply
+from llmport.domain import (
+    AllProvidersFailed,
+    Completion,
+    CompletionRequest,
+    Message,
+    ProviderUnavailable,
+    StopReason,
+    StreamInterrupted,
+    TextPart,
+    Usage,
+)
+from llmport.ports import FailoverPolicy, HedgeConfig, RetryPolicy, Route, Router, RouteSet
+from llmport.ports.failover import PolicyConfig
+
+PROMPT = "the secret plan is in the attic"
+ANSWER = Completion((TextPart("fine answer"),), StopReason("end_turn"), Usage(3, 5), response_id="resp-1")
+
+
+class Otel:
+    def __init__(self, *, capture_content: bool = False) -> None:
+        self.spans = InMemorySpanExporter()
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.telemetry = Telemetry(tracer_provider, self.meter_provider,
+                                   capture_content=capture_content)
+        self.tracer_provider = tracer_provider
+
+    def finished(self) -> list[ReadableSpan]:
+        return list(self.spans.get_finished_spans())
+
+    def request_span(self) -> ReadableSpan:
+        (span,) = [s for s in self.finished() if s.parent is None or s.name.startswith("chat a")]
+        return span
+
+    def attempts(self) -> list[ReadableSpan]:
+        root = self.request_span()
+        return [s for s in self.finished() if s.parent is not None and s.parent.span_id == root.context.span_id]
+
+    def metrics(self) -> dict[str, list[Any]]:
+        data = self.reader.get_metrics_data()
+        found: dict[str, list[Any]] = {}
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    found.setdefault(m.name, []).extend(m.data.data_points)
+        return found
+
+
+@pytest.fixture
+def otel() -> Iterator[Otel]:
+    o = Otel()
+    yield o
+    o.tracer_provider.shutdown()
+
+
+def stack(otel: Otel, *routes: Route, **config: Any) -> TracingLLM:
+    policy = FailoverPolicy(Router(list(routes), {"a": RouteSet("a", tuple(routes))}),
+                            config=PolicyConfig(retry=RetryPolicy(2, base_delay=0.0), **config),
+                            observer=TelemetryObserver(otel.telemetry))
+    return TracingLLM(policy, otel.telemetry)
+
+
+def ask() -> CompletionRequest:
+    return CompletionRequest(model="a", messages=[Message.user(PROMPT)], max_tokens=50, temperature=0.5,
+                             top_p=0.9)
+
+
+def no_prompt_anywhere(otel: Otel, *secrets: str) -> None:
+    for span in otel.finished():
+        texts = [str(v) for v in span.attributes.values()] + [
+            str(v) for e in span.events for v in (e.attributes or {}).values()]
+        for text in texts:
+            assert PROMPT not in text
+            for secret in secrets:
+                assert secret not in text
+
+
+async def test_success_is_a_request_span_with_one_attempt_child(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
+    await llm.complete(ask())
+    root = otel.request_span()
+    assert root.name == "chat a" and root.status.status_code is not StatusCode.ERROR
+    a = root.attributes
+    assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.request.model"] == "a"
+    assert a["gen_ai.request.max_tokens"] == 50 and a["gen_ai.request.temperature"] == 0.5
+    assert a["gen_ai.request.top_p"] == 0.9 and a["gen_ai.response.id"] == "resp-1"
+    assert a["gen_ai.usage.input_tokens"] == 3 and a["gen_ai.usage.output_tokens"] == 5
+    assert a["gen_ai.response.finish_reasons"] == ("end_turn",) and a["llmport.outcome"] == "ok"
+    assert a["llmport.route"] == "p1/m1" and a["llmport.cache.hit"] is False
+    (attempt,) = otel.attempts()
+    b = attempt.attributes
+    assert attempt.name == "chat m1" and b["gen_ai.provider.name"] == "p1" and b["llmport.attempt"] == 1
+    assert b["llmport.outcome"] == "ok" and b["llmport.breaker.state"] == "closed" and b["llmport.hedge"] is False
+    assert root.start_time <= attempt.start_time <= attempt.end_time <= root.end_time
+    m = otel.metrics()
+    assert len(m["gen_ai.client.operation.duration"]) == 1
+    assert sorted(p.attributes["gen_ai.token.type"] for p in m["gen_ai.client.token.usage"]) == ["input", "output"]
+    no_prompt_anywhere(otel)
+
+
+async def test_a_retry_is_two_attempt_spans(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(ProviderUnavailable("down", status=503), default=ANSWER, name="p1")))
+    await llm.complete(ask())
+    first, second = sorted(otel.attempts(), key=lambda s: s.start_time)
+    assert first.attributes["llmport.outcome"] == "error" and first.status.status_code is StatusCode.ERROR
+    assert first.attributes["error.type"] == "ProviderUnavailable"
+    assert second.attributes["llmport.attempt"] == 2 and second.attributes["llmport.outcome"] == "ok"
+    assert sum(p.value for p in otel.metrics()["llmport.retries"]) == 1
+
+
+async def test_a_failover_shows_both_routes_and_counts(otel: Otel) -> None:
+    down = FakeLLM(default=ProviderUnavailable("down", status=503), name="p1")
+    llm = stack(otel, Route("p1", "m1", down), Route("p2", "m2", FakeLLM(default=ANSWER, name="p2")))
+    await llm.complete(ask())
+    routes = [s.attributes["llmport.route"] for s in sorted(otel.attempts(), key=lambda s: s.start_time)]
+    assert routes == ["p1/m1", "p1/m1", "p2/m2"]
+    assert otel.request_span().attributes["llmport.route"] == "p2/m2"
+    assert sum(p.value for p in otel.metrics()["llmport.failovers"]) == 1
+
+
+async def test_every_route_failing_marks_the_request_span_an_error(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=ProviderUnavailable("down", status=503), name="p1")))
+    with pytest.raises(AllProvidersFailed):
+        await llm.complete(ask())
+    root = otel.request_span()
+    assert root.status.status_code is StatusCode.ERROR and root.attributes["error.type"] == "AllProvidersFailed"
+
+
+async def test_a_hedge_is_a_marked_attempt_and_the_loser_ends_its_span(otel: Otel) -> None:
+    slow = FakeLLM(default=FakeReply(ANSWER, latency=0.5), name="p1")
+    fast = FakeLLM(default=ANSWER, name="p2")
+    llm = stack(otel, Route("p1", "m1", slow), Route("p2", "m2", fast), hedge=HedgeConfig(delay=0.02))
+    async with llm.stream(ask()) as events:
+        [e async for e in events]
+    spans = {s.attributes["llmport.route"]: s for s in otel.attempts()}
+    assert spans["p2/m2"].attributes["llmport.hedge"] is True and spans["p2/m2"].attributes["llmport.outcome"] == "ok"
+    assert spans["p1/m1"].attributes["llmport.outcome"] in ("lost", "cancelled")
+
+
+async def test_a_stream_cut_after_output_is_an_interrupted_attempt(otel: Otel) -> None:
+    cut = FakeLLM(default=FakeReply(ANSWER, chunk_size=2, error=ProviderUnavailable("cut"), fail_after=2), name="p1")
+    llm = stack(otel, Route("p1", "m1", cut))
+    with pytest.raises(StreamInterrupted):
+        async with llm.stream(ask()) as events:
+            [e async for e in events]
+    (attempt,) = otel.attempts()
+    assert attempt.attributes["llmport.outcome"] == "interrupted" and attempt.status.status_code is StatusCode.ERROR
+    root = otel.request_span()
+    assert root.attributes["error.type"] == "StreamInterrupted" and root.status.status_code is StatusCode.ERROR
+
+
+async def test_a_cancelled_call_ends_every_span(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=FakeReply(ANSWER, latency=5.0), name="p1")))
+    task = asyncio.create_task(llm.complete(ask()))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (attempt,) = otel.attempts()
+    assert attempt.attributes["llmport.outcome"] == "cancelled"
+    assert otel.request_span().attributes["llmport.outcome"] == "cancelled"
+
+
+async def test_the_request_span_is_a_child_of_the_hosts_span(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
+    with otel.telemetry.tracer.start_as_current_span("GET /chat") as host:
+        await llm.complete(ask())
+    (root,) = [s for s in otel.finished() if s.name == "chat a"]
+    assert root.parent is not None and root.parent.span_id == host.get_span_context().span_id
+
+
+async def test_content_only_when_asked() -> None:
+    o = Otel(capture_content=True)
+    llm = stack(o, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
+    await llm.complete(ask())
+    events = {e.name: e for e in o.request_span().events}
+    assert events["gen_ai.user.message"].attributes["content"] == PROMPT
+    assert events["gen_ai.choice"].attributes["content"] == "fine answer"
+
+
+async def test_openai_adapter_through_the_emulator(emu: VendorEmulator, otel: Otel) -> None:
+    import openai
+
+    from llmport.adapters.openai import OpenAIAdapter
+
+    key = "sk-test-otel-credential-123"
+    adapter = OpenAIAdapter(openai.AsyncOpenAI(api_key=key, base_url=f"{emu.url}/v1", max_retries=0),
+                            provider="openai")
+    emu.script(Reply(chunks=("a", "b", "c"), chunk_delay=0.01, usage=ScriptedUsage(input_tokens=4, output_tokens=3)))
+    llm = stack(otel, Route("openai", "gpt-test", adapter))
+    async with llm.stream(ask()) as events:
+        [e async for e in events]
+    await adapter.aclose()
+    (attempt,) = otel.attempts()
+    assert attempt.attributes["gen_ai.provider.name"] == "openai" and attempt.attributes["llmport.outcome"] == "ok"
+    root = otel.request_span()
+    assert root.attributes["gen_ai.response.model"] and root.attributes["gen_ai.response.id"]
+    m = otel.metrics()
+    assert m["gen_ai.client.operation.time_to_first_chunk"] and m["gen_ai.client.operation.time_per_output_chunk"]
+    no_prompt_anywhere(otel, key)
