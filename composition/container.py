@@ -44,8 +44,8 @@ from .money_factory import (
     hold_ledger,
 )
 from .pipeline_factory import build_llm, build_response_cache
-from .policy_factory import build_policy, default_observer
-from .settings import Settings, load_settings
+from .policy_factory import build_policy, default_observer, route_problems
+from .settings import Settings, SettingsError, load_settings
 from .state_factory import build_redis
 from .sync_llm import SyncLLM
 from .telemetry_factory import build_telemetry, traced_llm, traced_observer
@@ -83,7 +83,13 @@ class Lifetime(resources.AsyncResource[LLMPort]):
         built_clients: ProviderClients | None = None
         built_adapters: dict[str, LLMPort] | None = None
         try:
-            built_clients = clients() if callable(clients) else clients
+            try:
+                built_clients = clients() if callable(clients) else clients
+            except SettingsError as exc:  # also list the alias and default-model problems, found without clients
+                more = [p for p in route_problems(settings) if p not in exc.problems]
+                if not more:
+                    raise
+                raise SettingsError(*exc.problems, *more) from None
             built_adapters = adapters(settings, built_clients) if callable(adapters) else adapters
             await start_key_state(built_adapters)
             built_policy = policy(adapters=built_adapters)
