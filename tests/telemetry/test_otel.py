@@ -5,6 +5,7 @@ cancellation; the real OpenAI adapter against the emulator; no prompt text, no c
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,7 +109,7 @@ async def test_success_is_a_request_span_with_one_attempt_child(otel: Otel) -> N
     assert a["gen_ai.request.max_tokens"] == 50 and a["gen_ai.request.temperature"] == 0.5
     assert a["gen_ai.request.top_p"] == 0.9 and a["gen_ai.response.id"] == "resp-1"
     assert a["gen_ai.usage.input_tokens"] == 3 and a["gen_ai.usage.output_tokens"] == 5
-    assert a["gen_ai.response.finish_reasons"] == ("end_turn",) and a["llmport.outcome"] == "ok"
+    assert a["gen_ai.response.finish_reasons"] == ("stop",) and a["llmport.outcome"] == "ok"
     assert a["llmport.route"] == "p1/m1" and a["llmport.cache.hit"] is False
     (attempt,) = otel.attempts()
     b = attempt.attributes
@@ -192,13 +193,37 @@ async def test_the_request_span_is_a_child_of_the_hosts_span(otel: Otel) -> None
     assert root.parent is not None and root.parent.span_id == host.get_span_context().span_id
 
 
-async def test_content_only_when_asked() -> None:
+async def test_content_only_when_asked_as_the_conventions_details_event() -> None:
     o = Otel(capture_content=True)
     llm = stack(o, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
+    request = CompletionRequest(model="a", system="be brief", messages=[Message.user(PROMPT)])
+    await llm.complete(request)
+    (event,) = [e for e in o.request_span().events if e.name == "gen_ai.client.inference.operation.details"]
+    attrs = event.attributes
+    assert json.loads(attrs["gen_ai.system_instructions"]) == [{"type": "text", "content": "be brief"}]
+    assert json.loads(attrs["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": PROMPT}]}]
+    assert json.loads(attrs["gen_ai.output.messages"]) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "fine answer"}], "finish_reason": "stop"}]
+
+
+async def test_streamed_content_is_captured_whole_when_asked() -> None:
+    o = Otel(capture_content=True)
+    llm = stack(o, Route("p1", "m1", FakeLLM(default=FakeReply(ANSWER, chunk_size=2), name="p1")))
+    async with llm.stream(ask()) as events:
+        [e async for e in events]
+    (event,) = [e for e in o.request_span().events if e.name == "gen_ai.client.inference.operation.details"]
+    (message,) = json.loads(event.attributes["gen_ai.output.messages"])
+    assert message["parts"] == [{"type": "text", "content": "fine answer"}]
+
+
+async def test_no_content_event_by_default(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
     await llm.complete(ask())
-    events = {e.name: e for e in o.request_span().events}
-    assert events["gen_ai.user.message"].attributes["content"] == PROMPT
-    assert events["gen_ai.choice"].attributes["content"] == "fine answer"
+    async with llm.stream(ask()) as events:
+        [e async for e in events]
+    assert not [e for s in otel.finished() for e in s.events if e.name.startswith("gen_ai.")]
+    no_prompt_anywhere(otel)
 
 
 async def test_openai_adapter_through_the_emulator(emu: VendorEmulator, otel: Otel) -> None:
