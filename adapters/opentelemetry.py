@@ -428,11 +428,15 @@ class TelemetryObserver:
             counters.retries.add((route,))
         if state is None:
             return
-        if state.first_route is None:
+        if event.hedge:  # an extra attempt in parallel: neither the first route nor a failover
+            if outcome == "ok":
+                state.route = route
+            return
+        if state.first_route is None:  # the primary chain's attempts are reported in the order made
             state.first_route = route
         if outcome == "ok":
             state.route = route
-            if route != state.first_route and not event.hedge:
+            if route != state.first_route:
                 counters.failovers.add((route,))
 
     def _step(self, event: AttemptEvent, state: _Request | None) -> None:

@@ -14,7 +14,7 @@ from llmport.composition.container import Container, _settle
 from llmport.domain import CompletionRequest, Message, StreamEnd
 
 from ..money.conftest import deployment
-from .test_otel import PROMPT, Otel, no_prompt_anywhere
+from .otel_kit import PROMPT, Otel, no_prompt_anywhere
 
 
 @pytest.mark.parametrize("name", ["oai", "ant", "gem", "brk"])
