@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -132,16 +132,22 @@ class Telemetry:
         self._routes: dict[tuple[str, str, str], Attributes] = {}  # (route, provider, model) -> span attributes
         self._series: dict[tuple[str, str], tuple[Attributes, Attributes, Attributes]] = {}
 
-    def describe(self, routes: Iterable[Route]) -> None:
+    def describe(self, routes: Iterable[Route], adapters: Mapping[str, object] | None = None) -> None:
         """Learn each route's vendor endpoint (``server.address``/``server.port`` of its attempt
-        spans) and price (``llmport.cost_usd`` of its attempts)."""
+        spans) and price (``llmport.cost_usd`` of its attempts); ``adapters``: every provider's
+        adapter, for the routes a request names on demand (``provider/model``)."""
+        for provider, adapter in (adapters or {}).items():
+            self._server(provider, adapter)
         for route in routes:
-            server = server_attributes(route.adapter)
-            if server:
-                self._servers[route.provider] = server
+            self._server(route.provider, route.adapter)
             if route.price is not None:
                 self._prices[route.name] = route.price
         self._routes.clear()
+
+    def _server(self, provider: str, adapter: object) -> None:
+        server = server_attributes(adapter)
+        if server:
+            self._servers[provider] = server
 
     def price(self, route: str) -> ModelPrice | None:
         return self._prices.get(route)

@@ -21,10 +21,22 @@ def _base_url(client: Any) -> str | None:
     return str(url) if url else None
 
 
+def _client(adapter: object, depth: int = 0) -> Any:
+    """The SDK client of an adapter, or of the first adapter a wrapper (a key ring) delegates to."""
+    client = getattr(adapter, "_client", None)
+    if client is not None or depth > 3:
+        return client
+    ports = getattr(adapter, "ports", None)
+    if isinstance(ports, tuple | list) and ports:
+        return _client(ports[0], depth + 1)
+    inner = getattr(adapter, "inner", None)
+    return _client(inner, depth + 1) if inner is not None else None
+
+
 def server_attributes(adapter: object) -> dict[str, str | int]:
     """``server.address`` (host name or IP) and ``server.port`` of ``adapter``'s vendor endpoint;
     empty when the adapter has no SDK client with a known base URL."""
-    url = _base_url(getattr(adapter, "_client", None))
+    url = _base_url(_client(adapter))
     if url is None:
         return {}
     try:

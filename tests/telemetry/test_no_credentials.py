@@ -8,12 +8,11 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from llmport.adapters.opentelemetry import TelemetryObserver, TracingLLM
 from llmport.adapters.testing.emulator import Fault, Reply, VendorEmulator
 from llmport.composition.factories import openai as factory
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.families import provider_settings
 from llmport.domain import AllProvidersFailed
 from llmport.ports import FailoverPolicy, LLMPort, Route, Router, RouteSet
 
@@ -26,7 +25,7 @@ passwords = st.text(string.ascii_letters + string.digits + "~!$*", min_size=8, m
 
 def adapter(emu: VendorEmulator, tag: str, key: str, password: str) -> LLMPort:
     url = emu.url_for(tag).replace("http://", f"http://gateway-user:{password}@")
-    provider = ProviderSettings(kind="openai", api_key=SecretStr(key), base_url=f"{url}/v1")
+    provider = provider_settings(kind="openai", api_key=key, base_url=f"{url}/v1")
     built = factory.build_adapter(tag, factory.build_client(tag, provider), provider)
     built.redact(provider.secret_values())  # type: ignore[attr-defined]  # as the container does
     return built
