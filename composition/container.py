@@ -95,7 +95,7 @@ class Lifetime(resources.AsyncResource[LLMPort]):
             built_policy = policy(adapters=built_adapters)
             runtime.metered = metered(policy=built_policy)
             # the request span (telemetry on) is outermost: it covers every step
-            top = traced_llm(pipeline(policy=built_policy, terminal=runtime.metered), telemetry)
+            top = traced_llm(pipeline(policy=built_policy, terminal=runtime.metered), telemetry, built_policy)
         except BaseException:
             runtime.metered = None
             await close_all(settings, built_clients, built_adapters)
