@@ -308,3 +308,12 @@ async def test_a_stream_leaves_the_callers_context_as_it_was() -> None:
         async for _ in events:
             pass
     assert [r.outcome for r in await ledger.records()] == ["ok"]
+
+
+async def test_an_interrupted_stream_is_recorded_before_its_context_is_left() -> None:
+    llm, _, ledger = metered(_UsageThenCut(name="p"))
+    async with llm.stream(ask()) as events:
+        with pytest.raises(StreamInterrupted):
+            async for _ in events:
+                pass
+        assert [r.outcome for r in await ledger.records()] == ["interrupted"]
