@@ -284,6 +284,20 @@ def test_a_field_added_later_is_keyed_only_when_set(monkeypatch: pytest.MonkeyPa
     assert key(req(stall_timeout=5.0)) != key(req(stall_timeout=6.0))
 
 
+def test_fields_added_later_are_found_with_their_defaults() -> None:
+    from dataclasses import dataclass, field
+
+    from llmport.ports.cache_key import later_fields
+
+    @dataclass(frozen=True)
+    class Newer(CompletionRequest):
+        plain: int = 3
+        made: tuple[str, ...] = field(default_factory=lambda: ("x",))
+
+    assert later_fields(CompletionRequest) == ()
+    assert later_fields(Newer) == (("plain", 3), ("made", ("x",)))
+
+
 async def test_memory_cache_bounds_are_inclusive() -> None:
     probe = MemoryResponseCache(clock=FakeClock())
     await probe.put("a", answer("x"), 10)
