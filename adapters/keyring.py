@@ -58,6 +58,12 @@ class KeyRotatingAdapter:
         keys = ", ".join(s.fingerprint for s in self.ring.slots)
         return f"KeyRotatingAdapter({self.provider}, keys=[{keys}])"
 
+    def share_state(self, states: KeyStates) -> None:
+        """Keep the ring's key state in ``states`` (a store the replicas share) instead of this
+        process's; called by the composition root before the first call."""
+        self.ring.states = states
+        states.watch(self.ring.name)
+
     def redact(self, secrets: Iterable[str]) -> None:
         """Scrub these values (every key, the provider's other credentials) from every error."""
         values = tuple(secrets)

@@ -62,3 +62,41 @@ async def test_a_preset_with_api_keys_needs_no_preset_variable(emu: VendorEmulat
         for _ in range(6):
             assert (await llm.complete(ask("groq/llama-test"))).text
     assert {e.key for e in emu.journal.entries(tag="cfg")} == {fingerprint(KEY_ONE), fingerprint(KEY_TWO)}
+
+
+async def test_replicas_built_by_the_container_share_key_state_through_redis(
+        emu: VendorEmulator, redis_url: str) -> None:
+    settings = load_settings(
+        providers={"main": {"kind": "openai", "base_url": f"{emu.url_for('cfg')}/v1", "default_model": "gpt-test",
+                            "api_keys": [{"key": KEY_ONE}, {"key": KEY_TWO}]}},
+        order=["main"], logging={"level": "error"}, state={"url": redis_url, "namespace": "keys", "timeout": 5.0},
+        policy={"retry": {"preset": "balanced", "base_delay": 0.0, "max_delay": 0.0}},
+    )
+    emu.script(Fault.http(401), key=fingerprint(KEY_ONE), then=Fault.http(401))
+    async with open_llm(settings) as one:
+        for _ in range(40):  # until key one has been drawn (and taken out of rotation)
+            await one.complete(ask("main/gpt-test"))
+    # replica one flushed its key state at shutdown; a replica starting learns it before serving
+    async with open_llm(settings) as two:
+        before = len(emu.journal.entries(tag="cfg"))
+        for _ in range(10):
+            assert (await two.complete(ask("main/gpt-test"))).text
+        assert {e.key for e in emu.journal.entries(tag="cfg")[before:]} == {fingerprint(KEY_TWO)}
+    assert [(e.key, e.status) for e in emu.journal.entries(tag="cfg")].count((fingerprint(KEY_ONE), 401)) == 1
+
+
+async def test_a_preset_with_quirks_gets_them_from_the_container(emu: VendorEmulator,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", "mistral-key-0000")
+    settings = load_settings(
+        providers={"mistral": {"kind": "openai_compatible", "preset": "mistral",
+                               "base_url": f"{emu.url_for('cfg')}/v1", "default_model": "mistral-small-latest"}},
+        order=["mistral"], logging={"level": "error"},
+    )
+    async with open_llm(settings) as llm:
+        request = CompletionRequest(model="mistral/mistral-small-latest", messages=[Message.user("hi")],
+                                    temperature=1.9, seed=5)
+        await llm.complete(request)
+    (entry,) = emu.journal.entries(tag="cfg")
+    assert entry.body["temperature"] == 1.0
+    assert entry.body["random_seed"] == 5 and "seed" not in entry.body
