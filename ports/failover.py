@@ -584,14 +584,16 @@ class _Run:
 
     async def _next_route(self) -> _Slot | None:
         clock, state = self.policy.clock, self.policy.state
-        order = self.order
+        order, started, deadline = self.order, self.started, self.deadline
+        # Set only by ``decide``, never while this loop runs.
+        filtered = self.bad_providers is not None or self.context_floor is not None
         while self.idx < len(order):
             route = order[self.idx]
             self.idx += 1
-            if route.name in self.started or not self._eligible(route):
+            if route.name in started or (filtered and not self._eligible(route)):
                 continue
             now = clock.monotonic()
-            if self.deadline is not None and now >= self.deadline:
+            if deadline is not None and now >= deadline:
                 return None
             permit = await state.admit(route.name, now)
             if permit is None:

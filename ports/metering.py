@@ -107,9 +107,11 @@ class MeteringObserver:
         return price
 
     def on_attempt(self, event: AttemptEvent) -> None:
-        meter = _CURRENT.get()
-        if meter is None or event.outcome not in _NETWORK_OUTCOMES:
+        if event.outcome not in _NETWORK_OUTCOMES:
             return  # skipped (open breaker), or a step that made no vendor call (cache, enrichment)
+        meter = _CURRENT.get()
+        if meter is None:
+            return
         meter.add(event, self.price(event.provider, event.model), self.clock())
 
     def on_breaker(self, transition: BreakerTransition) -> None:
