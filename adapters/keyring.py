@@ -5,7 +5,8 @@
 call it tries the keys in ``KeyRing`` order: a 429 cools that key for its Retry-After and moves
 the call to the next key at once; a 401/403 takes the key out of rotation (logged once, by
 fingerprint) and moves on. Only when no key can serve does the call fail, so the failover
-policy's retries and breaker take over.
+policy's retries and breaker take over. Every call is counted per key and outcome; with a shared
+``KeyStates`` (``RedisKeyStates``) cooling, retirement and counts are the fleet's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from llmport.domain import Completion, CompletionRequest, StreamEvent
 from llmport.domain.errors import AuthenticationFailed, LLMError, PermissionDenied, RateLimited
 from llmport.ports.clock import SYSTEM_CLOCK, Clock
 from llmport.ports.keyring import KeyRing, KeySlot, fingerprint
+from llmport.ports.keyring_state import KeyStates, KeyUsage, key_id
 from llmport.ports.llm import LLMPort
 
 log = logging.getLogger("llmport.keys")
@@ -83,29 +85,50 @@ class KeyRotatingAdapter:
         return AuthenticationFailed(f"every API key of {self.provider} is out of rotation",
                                     provider=self.provider, status=401)
 
-    def _absorb(self, index: int, error: LLMError) -> bool:
-        """Record ``error`` from key ``index``; True when the next key should take the call."""
+    def _absorb(self, index: int, error: LLMError, *, count: bool = True) -> bool:
+        """Record ``error`` from key ``index`` (in the usage counts when ``count``); True when the
+        next key should take the call."""
+        ring = self.ring
         if isinstance(error, RateLimited):
+            if count:
+                ring.record(index, "rate_limited")
             wait = error.retry_after if error.retry_after is not None else self._default_cool
-            self.ring.cool(index, wait)
+            ring.cool(index, wait)
             return True
         if isinstance(error, (AuthenticationFailed, PermissionDenied)):
-            if self.ring.retire(index):
-                log.error("API key %s of %s is out of rotation (%s)", self.ring.slots[index].fingerprint,
+            if count:
+                ring.record(index, "rejected")
+            if ring.retire(index):
+                log.error("API key %s of %s is out of rotation (%s)", ring.slots[index].fingerprint,
                           self.provider, type(error).__name__)
             return True
+        if count:
+            ring.record(index, "failed")
         return False
+
+    def usage(self) -> dict[str, KeyUsage]:
+        """Completions and streams per key and outcome, by fingerprint (keys that end alike are
+        summed); token counts are not counted (often an estimate, no call)."""
+        out: dict[str, KeyUsage] = {}
+        for index, slot in enumerate(self.ring.slots):
+            found = self.ring.usage(index)
+            before = out.get(slot.fingerprint)
+            out[slot.fingerprint] = found if before is None else before.plus(found)
+        return out
 
     # --- LLMPort ----------------------------------------------------------------------------
     async def complete(self, request: CompletionRequest) -> Completion:
         last: LLMError | None = None
         for index in self._order():
             try:
-                return await self.ports[index].complete(request)
+                completion = await self.ports[index].complete(request)
             except LLMError as exc:
                 if not self._absorb(index, exc):
                     raise
                 last = exc
+            else:
+                self.ring.record(index, "served")
+                return completion
         raise self._exhausted(last)
 
     def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
@@ -128,6 +151,7 @@ class KeyRotatingAdapter:
                     last = exc
                     continue
                 # A key error can only come before the first event: the key served this stream.
+                self.ring.record(index, "served")
                 yield _chain(first, iterator)
                 return
         raise self._exhausted(last)
@@ -138,7 +162,7 @@ class KeyRotatingAdapter:
             try:
                 return await self.ports[index].count_tokens(request)
             except LLMError as exc:
-                if not self._absorb(index, exc):
+                if not self._absorb(index, exc, count=False):
                     raise
                 last = exc
         raise self._exhausted(last)
@@ -157,11 +181,14 @@ async def _chain(first: StreamEvent | None, rest: AsyncIterator[StreamEvent]) ->
 
 
 def rotating(client: Any, keys: Sequence[WeightedKey], build: Callable[[Any], LLMPort], *, provider: str,
-             rng: random.Random | None = None, clock: Clock = SYSTEM_CLOCK) -> KeyRotatingAdapter:
+             rng: random.Random | None = None, clock: Clock = SYSTEM_CLOCK,
+             states: KeyStates | None = None) -> KeyRotatingAdapter:
     """A ``KeyRotatingAdapter`` over ``build(client.with_options(api_key=key))`` for each key.
 
     ``with_options`` (openai and anthropic clients alike) keeps the client's HTTP client, so every
     key rides the same connection pool. Each adapter scrubs every key from the errors it raises.
+    ``states``: where key state lives (this process by default; pass a shared store so every
+    replica skips a key one of them saw throttled or revoked).
     """
     if not keys:
         raise ValueError(f"{provider}: api_keys lists no key")
@@ -173,5 +200,6 @@ def rotating(client: Any, keys: Sequence[WeightedKey], build: Callable[[Any], LL
         if redact is not None:
             redact(secrets)
         ports.append(port)
-    ring = KeyRing([KeySlot(fingerprint(k.key), k.weight) for k in keys], rng=rng, clock=clock)
+    ring = KeyRing([KeySlot(fingerprint(k.key), k.weight, key_id(k.key)) for k in keys], rng=rng, clock=clock,
+                   states=states, name=provider)
     return KeyRotatingAdapter(ports, ring, provider=provider)

@@ -3,7 +3,9 @@
 ``from llmport.composition import Container, CompletionRequest, Message, RateLimited, FakeLLM, ...``
 
 - the composition root: ``Container`` (settings from the environment, SDK clients, the pipeline and
-  failover policy), ``open_llm``, the blocking facade ``SyncLLM``, ``Settings``/``SettingsError``;
+  failover policy) with its typed entry points ``open_llm()`` and ``start(container)`` /
+  ``stop(container)``, the blocking facade ``SyncLLM``, ``Settings``/``SettingsError``, the provider
+  family registry (``FAMILIES``, ``provider_settings``);
 - the values a request and its answer are made of, the stream events, and the error taxonomy;
 - the port (``LLMPort``), the step base for a host's own pipeline steps (``LLMStep``) and the
   observer protocol with its events;
@@ -65,9 +67,11 @@ from llmport.domain import (
 from llmport.ports import AttemptEvent, BreakerTransition, LLMPort, PolicyObserver
 from llmport.ports.pipeline import LLMStep
 
-from .container import Container, open_llm
+from .container import Container, open_llm, start, stop
+from .families import FAMILIES, Family, ProviderSettings, provider_settings
 from .logging import configure_logging
-from .settings import ProviderSettings, Settings, SettingsError, load_settings
+from .loop_guard import WrongEventLoop
+from .settings import Settings, SettingsError, load_settings, validate_settings
 from .sync_llm import SyncLLM, SyncStream
 
 if TYPE_CHECKING:
@@ -99,8 +103,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     # composition root
-    "Container", "ProviderSettings", "Settings", "SettingsError", "SyncLLM", "SyncStream", "configure_logging",
-    "load_settings", "open_llm",
+    "FAMILIES", "Container", "Family", "ProviderSettings", "Settings", "SettingsError", "SyncLLM", "SyncStream",
+    "WrongEventLoop", "configure_logging", "load_settings", "open_llm", "provider_settings", "start", "stop",
+    "validate_settings",
     # requests and answers
     "CachePolicy", "Completion", "CompletionRequest", "ImagePart", "Message", "ReasoningConfig", "ReasoningPart",
     "ResponseFormat", "StopReason", "TextPart", "Timing", "ToolCallPart", "ToolChoice", "ToolResultPart", "ToolSpec",

@@ -1,8 +1,12 @@
-"""Builds one SDK client and one adapter per configured provider, importing only the SDKs in use."""
+"""Builds one SDK client and one adapter per configured provider, importing only the SDKs in use.
+
+Everything checkable without a network call is checked here, for every provider at once: the SDK
+extra is installed, a credential source exists, the AWS region/profile are usable, the SDK accepts
+the settings. Each problem becomes one line of a single ``SettingsError``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +14,9 @@ from llmport.adapters.base import SDKAdapter
 from llmport.adapters.keyring import KeyRotatingAdapter
 from llmport.ports import LLMPort
 
-from .factories import factory_for
-from .settings import Settings
+from .families import family_of
+from .provider_settings import ProviderProblem
+from .settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -22,42 +27,62 @@ class ProviderClients:
 
 
 def build_clients(settings: Settings) -> ProviderClients:
-    """Every provider's SDK client (construction is synchronous and does no I/O)."""
-    return ProviderClients({
-        name: factory_for(provider.kind).build_client(name, provider)
-        for name, provider in settings.ordered_providers.items()
-    })
-
-
-async def hold_clients(settings: Settings, clients: ProviderClients,
-                       adapters: dict[str, LLMPort] | None = None) -> AsyncIterator[ProviderClients]:
-    """A dependency-injector resource: holds the clients open; at shutdown closes every adapter
-    (its open streams and worker threads) and then every client, each even if another's close
-    failed (the first failure is raised afterwards)."""
-    try:
-        yield clients
-    finally:
-        errors: list[BaseException] = []
-        for adapter in (adapters or {}).values():
-            try:
-                await adapter.aclose()
-            except Exception as exc:  # every adapter must get its close
-                errors.append(exc)
-        for name, client in clients.clients.items():
-            try:
-                await factory_for(settings.providers[name].kind).close_client(client)
-            except Exception as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+    """Every provider's SDK client (construction is synchronous and does no I/O); one
+    ``SettingsError`` listing every provider's problem."""
+    clients: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, provider in settings.ordered_providers.items():
+        family = family_of(provider.kind)
+        try:
+            clients[name] = family.factory().build_client(name, provider)
+        except ImportError:
+            problems.append(f"{settings.where(('providers', name, 'kind'))}: the {family.name} SDK is not installed "
+                            f"(pip install 'llmport[{family.extra}]')")
+        except ProviderProblem as problem:
+            problems.append(f"{settings.where(('providers', name, problem.field))}: {problem.message}")
+        except Exception as exc:  # an SDK refusing its arguments; its message may quote a value
+            problems.append(f"{settings.where(('providers', name))}: the {family.name} SDK rejected these "
+                            f"settings ({type(exc).__name__})")
+    if problems:
+        raise SettingsError(*problems)
+    return ProviderClients(clients)
 
 
 def build_adapters(settings: Settings, clients: ProviderClients) -> dict[str, LLMPort]:
-    """One adapter per provider, over its injected client."""
+    """One adapter per provider, over its injected client; one ``SettingsError`` listing every problem."""
     adapters: dict[str, LLMPort] = {}
+    problems: list[str] = []
     for name, provider in settings.ordered_providers.items():
-        adapter = factory_for(provider.kind).build_adapter(name, clients.clients[name], provider)
+        family = family_of(provider.kind)
+        try:
+            adapter = family.factory().build_adapter(name, clients.clients[name], provider)
+        except ProviderProblem as problem:
+            problems.append(f"{settings.where(('providers', name, problem.field))}: {problem.message}")
+            continue
         if isinstance(adapter, SDKAdapter | KeyRotatingAdapter):
             adapter.redact(provider.secret_values())
         adapters[name] = adapter
+    if problems:
+        raise SettingsError(*problems)
     return adapters
+
+
+async def close_all(settings: Settings, clients: ProviderClients | None, adapters: dict[str, LLMPort] | None) -> None:
+    """Close every adapter (its open streams and worker threads), then every client, each even if
+    another's close failed (the first failure is raised afterwards)."""
+    errors: list[BaseException] = []
+    for adapter in (adapters or {}).values():
+        try:
+            await adapter.aclose()
+        except Exception as exc:  # every adapter must get its close
+            errors.append(exc)
+    for name, client in (clients.clients if clients else {}).items():
+        provider = settings.providers.get(name)
+        if provider is None:
+            continue
+        try:
+            await family_of(provider.kind).factory().close_client(client)
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]

@@ -9,19 +9,20 @@ the real SDKs, then prints what happened: attempts, routes, outcomes, latencies,
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import sys
 from dataclasses import dataclass
 
+from dependency_injector import providers as di
+
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Fault, Reply
 from llmport.domain import CompletionRequest, LLMError, Message, TextDelta
-from llmport.ports import FailoverPolicy, FanoutObserver, RecordingObserver
+from llmport.ports import FailoverPolicy, RecordingObserver
 
-from .container import open_llm
+from .container import Container, start, stop
 from .demo_pipeline import pipeline_environment, show_pipeline
-from .factories import FAMILY_OF_KIND
+from .families import family_of
 
 ANSWER = ("Failover worked: the primary returned two 503s and then a 429 with Retry-After, the policy "
           "retried it with backoff, failed over at once instead of waiting out the Retry-After (another "
@@ -49,7 +50,7 @@ def available(candidates: tuple[DemoProvider, ...] = CANDIDATES) -> list[DemoPro
     found = []
     for p in candidates:
         try:
-            importlib.import_module(f"llmport.composition.factories.{FAMILY_OF_KIND[p.kind]}")
+            family_of(p.kind).factory()
         except ImportError:
             continue
         found.append(p)
@@ -68,6 +69,7 @@ def configure_environment(emu: VendorEmulator, providers: list[DemoProvider]) ->
         "LLMPORT_POLICY__BREAKER__FAILURE_THRESHOLD": "3",
         "LLMPORT_POLICY__TIMEOUT": "20",
         "LLMPORT_LOGGING__LEVEL": "error",
+        "LLMPORT_LOGGING__CONFIGURE": "true",
     }
     env.update(pipeline_environment())  # team guidance and a cached alias (see demo_pipeline)
     for p in providers:
@@ -116,12 +118,14 @@ async def run(emu: VendorEmulator) -> int:
     script_faults(emu, providers)
     print(f"emulator on {emu.url}; providers: " + ", ".join(f"{p.name} ({p.kind})" for p in providers))
     print(f"primary {providers[0].name!r} will answer 503, 503, 429 (Retry-After 0.5 s), then 503\n")
-    async with open_llm() as llm:
-        policy = llm
-        while not isinstance(policy, FailoverPolicy):  # unwrap the steps around the policy (metering, ...)
-            policy = policy.inner  # type: ignore[attr-defined]
-        recorder = RecordingObserver()
-        policy.observer = FanoutObserver(policy.observer, recorder)
+    container = Container()
+    recorder = RecordingObserver()
+    container.observer.override(di.Object(recorder))  # a host's observer, next to llmport's logging
+    llm = await start(container)
+    policy: object = llm
+    while not isinstance(policy, FailoverPolicy):  # unwrap the steps around the policy (loop guard, metering)
+        policy = policy.inner  # type: ignore[attr-defined]
+    try:
         request = CompletionRequest(model="smart", messages=[Message.user("Did failover work?")])
         try:
             async with llm.stream(request) as events:
@@ -139,6 +143,8 @@ async def run(emu: VendorEmulator) -> int:
             print_table(recorder, policy)
             return 1
         print_table(recorder, policy)
+    finally:
+        await stop(container)
     return 0
 
 

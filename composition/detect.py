@@ -24,8 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from .families import provider_settings
 from .openai_presets import PRESETS
-from .settings import ProviderSettings, Settings
+from .provider_settings import ProviderBase
+from .settings import Settings, SettingsError
 
 DEFAULT_SECRETS_DIR = "/run/secrets"
 OLLAMA_DEFAULT = "localhost:11434"
@@ -231,8 +235,20 @@ def with_detected(settings: Settings, env: Mapping[str, str] | None = None) -> S
     if settings.detect is False or (settings.providers and not settings.detect):
         return settings
     detection = detect(env, secrets_dir=settings.secrets_dir)
-    added = {f.name: ProviderSettings.model_validate(f.settings)
-             for f in detection.found if f.name not in settings.providers}
+    added: dict[str, ProviderBase] = {}
+    problems: list[str] = []
+    for found in detection.found:
+        if found.name in settings.providers:
+            continue
+        try:
+            added[found.name] = provider_settings(**found.settings)
+        except ValidationError as exc:  # a detected variable's value is unusable (its value is never shown)
+            fields = sorted({".".join(str(p) for p in e["loc"][1:]) or "settings" for e in exc.errors()})
+            problems.append(f"provider {found.name!r} detected from {found.source}: unusable {', '.join(fields)}")
+    if problems:
+        raise SettingsError(*problems)
     if not added:
         return settings
-    return settings.model_copy(update={"providers": {**settings.providers, **added}})
+    updated = settings.model_copy(update={"providers": {**settings.providers, **added}})
+    updated._origins = settings._origins
+    return updated

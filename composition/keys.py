@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from llmport.adapters.keyring import WeightedKey
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.credentials import ring_keys
+from llmport.composition.provider_settings import KeyRingFields
 
 
-def weighted_keys(name: str, settings: ProviderSettings) -> list[WeightedKey]:
-    """Every configured key with its weight; a missing key variable is a configuration error."""
-    keys: list[WeightedKey] = []
-    for index, entry in enumerate(settings.api_keys):
-        value = entry.resolved()
-        if not value:
-            raise ValueError(f"provider {name!r}: api_keys[{index}]: the API key variable {entry.key_env} is not set")
-        keys.append(WeightedKey(value, entry.weight))
-    return keys
+def weighted_keys(settings: KeyRingFields) -> list[WeightedKey]:
+    """Every configured key with its weight; ``ProviderProblem`` for a missing key variable."""
+    return [WeightedKey(key, entry.weight) for key, entry in zip(ring_keys(settings), settings.api_keys, strict=True)]

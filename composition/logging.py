@@ -1,5 +1,14 @@
-"""structlog set-up: JSON lines in production, console in development, secrets always redacted,
-prompt and completion text dropped unless explicitly enabled."""
+"""llmport's logging: events go to the stdlib logger ``llmport`` (``llmport.policy`` for attempts),
+through structlog's stdlib integration, so the host's ``logging`` configuration decides where they
+go and at which level. Secrets are always redacted; prompt and completion text is dropped unless
+``logging.log_content`` is on.
+
+llmport never touches structlog's global configuration nor the host's handlers. It formats and
+prints its events itself only when asked (``LLMPORT_LOGGING__CONFIGURE=true``, as the CLI and the
+demo do): then a handler on ``llmport`` writes JSON lines (or console lines) to stderr, removed at
+shutdown. While the container runs, a filter on the HTTP clients' own loggers (``httpx2``,
+``httpx``) masks credentials in the URLs they log.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +28,10 @@ from .settings import LoggingSettings, Settings
 
 #: Event keys that carry conversation content; dropped unless ``log_content`` is on.
 CONTENT_KEYS = frozenset({"prompt", "messages", "completion", "text", "content", "system", "arguments"})
+#: The stdlib logger every llmport event goes to (and its children).
+LOGGER = "llmport"
+#: Loggers of HTTP clients that log full request URLs at INFO.
+HTTP_LOGGERS = ("httpx2", "httpx")
 
 
 #: Keys whose values llmport itself writes from configuration names, enums and numbers (the
@@ -112,11 +125,14 @@ def _dumps(value: Any, **_: Any) -> str:
     return _ENCODER.encode(value)
 
 
+def _renderer(config: LoggingSettings) -> Any:
+    if config.format == "json":
+        return structlog.processors.JSONRenderer(serializer=_dumps)
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
 def logging_processors(config: LoggingSettings, secrets: Iterable[str]) -> list[Any]:
-    renderer: Any = (
-        structlog.processors.JSONRenderer(serializer=_dumps) if config.format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    """The processor chain ending in the configured renderer (a string per event)."""
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -124,17 +140,74 @@ def logging_processors(config: LoggingSettings, secrets: Iterable[str]) -> list[
         structlog.processors.format_exc_info,
         DropContent(config.log_content),
         RedactSecrets(secrets),
-        renderer,
+        _renderer(config),
     ]
 
 
+def _to_stdlib(logger: Any, method: str, event: MutableMapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    # The rendered line is the record's message; the fields ride along as ``record.llmport``.
+    line = event.pop("_line")
+    return (line,), {"extra": {"llmport": dict(event)}}
+
+
+def _render_line(renderer: Any) -> Any:
+    def render(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event["_line"] = renderer(logger, method, dict(event))
+        return event
+    return render
+
+
+def event_logger(name: str, config: LoggingSettings, secrets: Iterable[str] = ()) -> Any:
+    """A structlog logger over the stdlib logger ``name`` (a child of ``llmport``), independent of
+    structlog's global configuration. Events below the stdlib logger's level cost one check."""
+    renderer = _renderer(config) if config.configure else structlog.processors.LogfmtRenderer(
+        key_order=["event"], drop_missing=True)
+    processors: list[Any] = [structlog.stdlib.filter_by_level]
+    if config.configure:
+        processors += [structlog.processors.add_log_level, IsoTimestamp()]
+    processors += [structlog.processors.format_exc_info, DropContent(config.log_content), RedactSecrets(secrets),
+                   _render_line(renderer), _to_stdlib]
+    return structlog.wrap_logger(logging.getLogger(name), processors=processors,
+                                 wrapper_class=structlog.stdlib.BoundLogger)
+
+
+class _MaskUrls(logging.Filter):
+    """Masks credentials (and configured secrets) in the messages of an HTTP client's logger."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact_secrets(message, self._secrets)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
 def configure_logging(settings: Settings) -> Iterator[None]:
-    """A dependency-injector resource: configures structlog for the deployment."""
+    """A dependency-injector resource: while the container runs, masks URL credentials in the HTTP
+    clients' logs and, only with ``logging.configure``, prints llmport's events to stderr."""
     config = settings.logging
-    structlog.configure(
-        processors=logging_processors(config, settings.secret_values()),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[config.level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
-    yield
+    url_filter = _MaskUrls(settings.secret_values())
+    for name in HTTP_LOGGERS:
+        logging.getLogger(name).addFilter(url_filter)
+    logger = logging.getLogger(LOGGER)
+    saved = (logger.level, logger.propagate)
+    handler: logging.Handler | None = None
+    if config.configure:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(config.level.upper())
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for name in HTTP_LOGGERS:
+            logging.getLogger(name).removeFilter(url_filter)
+        if handler is not None:
+            logger.removeHandler(handler)
+            logger.setLevel(saved[0])
+            logger.propagate = saved[1]

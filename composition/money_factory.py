@@ -7,7 +7,6 @@ import importlib.util
 from collections.abc import AsyncIterator
 from typing import Any
 
-import structlog
 from pydantic import ValidationError
 
 from llmport.domain import InvalidRequest
@@ -20,17 +19,18 @@ from llmport.ports.catalog import LayeredCatalog, ModelCatalog
 from llmport.ports.ledger import InMemoryUsageLedger, UsageLedger
 from llmport.ports.metering import MeteredLLM, MeteringObserver
 
+from .logging import event_logger
 from .money_settings import BudgetSettings
 from .policy_factory import StructlogObserver
-from .settings import Settings, SettingsError
+from .settings import LoggingSettings, Settings, SettingsError
 
-_log = structlog.get_logger("llmport.money")
+_log = event_logger("llmport.money", LoggingSettings())  # the stdlib logger "llmport.money"
 
 
 def _provider_ids(settings: Settings) -> dict[str, str | None]:
     from llmport.adapters.genai_prices_catalog import provider_id
 
-    return {name: provider_id(p.kind, p.preset) for name, p in settings.providers.items()}
+    return {name: provider_id(p.kind, getattr(p, "preset", None)) for name, p in settings.providers.items()}
 
 
 def catalog_overrides(settings: Settings) -> dict[str, ModelInfo]:

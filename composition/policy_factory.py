@@ -2,7 +2,7 @@
 
 Routes: each provider's ``models`` (or its ``default_model``), in configured provider order.
 Aliases: ``aliases`` (alias -> ["provider/model", ...]); ``default`` is ``default_model`` when set,
-else every route in order. ``policy`` (a mapping, e.g. ``LLMPORT_POLICY__RETRY=aggressive``)::
+else every route in order. ``policy`` is typed (``policy_settings.PolicySettings``)::
 
     retry = "balanced"  # or {preset, max_attempts, base_delay, max_delay, max_retry_after}
     strategy = "priority"  # weighted | lowest_latency | cost | least_busy
@@ -17,28 +17,23 @@ else every route in order. ``policy`` (a mapping, e.g. ``LLMPORT_POLICY__RETRY=a
     hedge = {delay = 0.5}  # or {percentile = 0.95}; hedging for every route set
     [policy.aliases.smart]  # per alias: strategy, hedge, retry
     hedge = {percentile = 0.95}
+
+Alias targets, the default model and per-alias policies are checked here, at start-up: every
+problem is a ``SettingsError`` naming the variable or file key.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from llmport.domain import InvalidRequest, ModelRef
 from llmport.domain.pricing import ModelPrice
 from llmport.ports import (
     AttemptEvent,
-    BreakerConfig,
     BreakerTransition,
     FailoverPolicy,
-    HedgeConfig,
     LLMPort,
-    PolicyConfig,
     PolicyObserver,
-    RetryBudget,
-    RetryPolicy,
     Route,
     Router,
     RouteSet,
@@ -46,100 +41,25 @@ from llmport.ports import (
 )
 from llmport.ports.catalog import ModelCatalog
 
-from .settings import ProviderSettings, Settings, SettingsError
+from .logging import event_logger
+from .policy_settings import PolicySettings
+from .provider_settings import ProviderBase
+from .settings import LoggingSettings, Settings, SettingsError
 from .skip_summary import SkipSummary
-
-StrategyName = Literal["priority", "weighted", "lowest_latency", "cost", "least_busy"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetrySettings(_Strict):
-    preset: Literal["aggressive", "balanced", "conservative"] = "balanced"
-    max_attempts: int | None = Field(default=None, ge=1)
-    base_delay: float | None = Field(default=None, ge=0)
-    max_delay: float | None = Field(default=None, ge=0)
-    max_retry_after: float | None = Field(default=None, ge=0)
-
-    def build(self) -> RetryPolicy:
-        base = RetryPolicy.preset(self.preset)
-        given = {k: v for k, v in self.model_dump(exclude={"preset"}).items() if v is not None}
-        return RetryPolicy(**{**{f: getattr(base, f) for f in ("max_attempts", "base_delay", "max_delay",
-                                                                  "max_retry_after")}, **given})
-
-
-class HedgeSettings(_Strict):
-    delay: float | None = Field(default=None, ge=0)
-    percentile: float = Field(default=0.95, gt=0, lt=1)
-    fallback_delay: float = Field(default=1.0, ge=0)
-    max_hedges: int = Field(default=1, ge=1)
-
-    def build(self) -> HedgeConfig:
-        return HedgeConfig(self.delay, self.percentile, self.fallback_delay, max_hedges=self.max_hedges)
-
-
-class BreakerSettings(_Strict):
-    failure_threshold: int = Field(default=5, ge=1)
-    failure_rate: float = Field(default=0.5, gt=0, le=1)
-    window: float = Field(default=30.0, gt=0)
-    min_calls: int = Field(default=20, ge=1)
-    cooldown: float = Field(default=15.0, ge=0)
-
-
-class BudgetSettings(_Strict):
-    ratio: float = Field(default=0.2, ge=0)
-    min_retries: int = Field(default=10, ge=0)
-    window: float = Field(default=10.0, gt=0)
-
-
-class AliasPolicy(_Strict):
-    strategy: StrategyName | None = None
-    hedge: HedgeSettings | None = None
-    retry: RetrySettings | Literal["aggressive", "balanced", "conservative"] | None = None
-
-
-class PolicySettings(_Strict):
-    """The ``policy`` section of the settings."""
-
-    retry: RetrySettings | Literal["aggressive", "balanced", "conservative"] = "balanced"
-    strategy: StrategyName = "priority"
-    timeout: float | None = Field(default=None, gt=0)
-    attempt_timeout: float | None = Field(default=None, gt=0)
-    deadline_share: float = Field(default=0.5, gt=0, le=1)
-    stall_timeout: float | None = Field(default=None, gt=0)
-    lockout_cooldown: float = Field(default=300.0, ge=0)
-    failover_on_content_filter: bool = False
-    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
-    retry_budget: BudgetSettings = Field(default_factory=BudgetSettings)
-    hedge: HedgeSettings | None = None
-    aliases: dict[str, AliasPolicy] = Field(default_factory=dict)
-
-
-def _retry(value: RetrySettings | str | None) -> RetryPolicy | None:
-    if value is None:
-        return None
-    return RetryPolicy.preset(value) if isinstance(value, str) else value.build()
 
 
 def parse_policy(raw: dict[str, Any]) -> PolicySettings:
-    """Validate the ``policy`` mapping, naming the offending key on error."""
-    try:
-        return PolicySettings.model_validate(raw)
-    except ValidationError as exc:
-        lines = ["invalid llmport settings:"]
-        for err in exc.errors(include_input=False, include_url=False):
-            key = "__".join(str(p).upper() for p in err["loc"])
-            lines.append(f"  LLMPORT_POLICY__{key}: {err['msg']}")
-        raise SettingsError("\n".join(lines)) from None
+    """Validate a ``policy`` mapping (as file keys), naming the offending key on error."""
+    from .settings import validate_settings
+
+    return validate_settings({"policy": raw}).policy
 
 
 class StructlogObserver:
     """Logs one structured event per attempt and per breaker change (no prompt text, no secrets)."""
 
     def __init__(self, logger: Any = None, skips: SkipSummary | None = None) -> None:
-        self._log = logger or structlog.get_logger("llmport.policy")
+        self._log = logger or event_logger("llmport.policy", LoggingSettings())
         self._skips = skips or SkipSummary()
 
     def on_attempt(self, event: AttemptEvent) -> None:
@@ -166,7 +86,7 @@ class StructlogObserver:
                           reason=transition.reason)
 
 
-def _route(name: str, model: str, adapter: LLMPort, p: ProviderSettings, catalog: ModelCatalog | None = None) -> Route:
+def _route(name: str, model: str, adapter: LLMPort, p: ProviderBase, catalog: ModelCatalog | None = None) -> Route:
     if catalog is not None:  # price and context window from the catalog (settings win inside it)
         info = catalog.lookup(name, model)
         return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price,
@@ -190,22 +110,30 @@ def build_routes(settings: Settings, adapters: dict[str, LLMPort], catalog: Mode
 def build_policy(settings: Settings, adapters: dict[str, LLMPort],
                  observer: PolicyObserver | None = None, catalog: ModelCatalog | None = None,
                  redis: Any = None) -> FailoverPolicy:
-    """The deployment's ``FailoverPolicy`` over ``adapters`` (by provider name); route prices and
-    context windows from ``catalog`` when given; its state shared through ``redis`` (the
-    deployment's ``RedisConnection``) when given, else in memory."""
+    """The deployment's ``FailoverPolicy`` over ``adapters`` (by provider name), route prices and
+    context windows from ``catalog`` when given, its state shared through ``redis`` (the
+    deployment's ``RedisConnection``) when given, else in memory; ``SettingsError`` listing every alias target,
+    default model or per-alias policy that names nothing configured."""
     if not adapters:
-        raise InvalidRequest("no providers are configured (set LLMPORT_PROVIDERS__<NAME>__KIND or LLMPORT_CONFIG)")
-    cfg = parse_policy(settings.policy)
+        raise SettingsError("LLMPORT_PROVIDERS: no providers are configured "
+                            "(set LLMPORT_PROVIDERS__<NAME>__KIND, or name a file in LLMPORT_CONFIG)")
+    cfg = settings.policy
     routes = build_routes(settings, adapters, catalog)
     by_name = {r.name: r for r in routes}
+    problems: list[str] = []
 
-    def lookup(text: str, alias: str) -> Route:
-        ref = ModelRef.parse(text, adapters)
+    def lookup(text: str, where: tuple[str, ...]) -> Route | None:
+        try:
+            ref = ModelRef.parse(text, adapters)
+        except InvalidRequest:
+            problems.append(f"{settings.where(where)}: not a model reference (provider/model or a model name)")
+            return None
         if ref.provider is None:
             found = [r for r in routes if r.model == ref.name]
             if not found:
-                raise SettingsError(f"LLMPORT_ALIASES__{alias.upper()}: {text!r} names no configured provider "
-                                    f"(use provider/model; providers: {', '.join(adapters)})")
+                problems.append(f"{settings.where(where)}: names a model no provider lists (use provider/model, "
+                                f"or add it to a provider's models; providers: {', '.join(adapters)})")
+                return None
             return found[0]
         route = by_name.get(f"{ref.provider}/{ref.name}")
         if route is None:
@@ -218,40 +146,40 @@ def build_policy(settings: Settings, adapters: dict[str, LLMPort],
         if extra is None:
             return RouteSet(alias, members)
         return RouteSet(alias, members, strategy(extra.strategy) if extra.strategy else None,
-                        extra.hedge.build() if extra.hedge else None, _retry(extra.retry))
+                        extra.hedge, extra.retry)
 
-    sets = {alias: route_set(alias, tuple(lookup(t, alias) for t in targets))
-            for alias, targets in settings.aliases.items()}
-    unknown = sorted(set(cfg.aliases) - set(sets) - {"default"})
-    if unknown:
-        raise SettingsError(f"LLMPORT_POLICY__ALIASES: no alias named {', '.join(unknown)}")
-    if "default" not in sets:
-        if settings.default_model and settings.default_model in sets:
-            default = sets[settings.default_model].routes
+    sets: dict[str, RouteSet] = {}
+    for alias, targets in settings.aliases.items():
+        found = [lookup(t, ("aliases", alias)) for t in targets]
+        members = tuple(r for r in found if r is not None)
+        if not targets:
+            problems.append(f"{settings.where(('aliases', alias))}: lists no targets")
+        elif len(members) == len(targets):
+            sets[alias] = route_set(alias, members)
+    for alias in sorted(set(cfg.aliases) - set(settings.aliases) - {"default"}):
+        problems.append(f"{settings.where(('policy', 'aliases', alias))}: no alias named so "
+                        f"(aliases: {', '.join(settings.aliases) or 'none'})")
+    if "default" not in sets and "default" not in settings.aliases:
+        default: tuple[Route, ...] = tuple(routes)
+        if settings.default_model and settings.default_model in settings.aliases:
+            default = sets[settings.default_model].routes if settings.default_model in sets else ()
         elif settings.default_model:
-            default = (lookup(settings.default_model, "default"),)
-        else:
-            default = tuple(routes)
+            found_default = lookup(settings.default_model, ("default_model",))
+            default = (found_default,) if found_default else ()
         if default:  # with no model configured anywhere, "default" stays unknown (a clear error)
             sets["default"] = route_set("default", default)
-    b = cfg.breaker
-    config = PolicyConfig(
-        retry=_retry(cfg.retry) or RetryPolicy(),
-        breaker=BreakerConfig(b.failure_threshold, b.failure_rate, b.window, b.min_calls, b.cooldown),
-        timeout=cfg.timeout,
-        attempt_timeout=cfg.attempt_timeout,
-        deadline_share=cfg.deadline_share,
-        stall_timeout=cfg.stall_timeout,
-        lockout_cooldown=cfg.lockout_cooldown,
-        failover_on_content_filter=cfg.failover_on_content_filter,
-        hedge=cfg.hedge.build() if cfg.hedge else None,
-    )
-    budget = RetryBudget(cfg.retry_budget.ratio, min_retries=cfg.retry_budget.min_retries,
-                         window=cfg.retry_budget.window)
+    if problems:
+        raise SettingsError(*problems)
+    config, budget = cfg.config(), cfg.retry_budget.build()
     state = None
     if redis is not None:
         from llmport.adapters.redis.route_state import RedisPolicyState
 
         state = RedisPolicyState(redis, config.breaker, budget)
     return FailoverPolicy(Router(routes, sets, adapters), config=config, strategy=strategy(cfg.strategy),
-                          budget=budget, observer=observer or StructlogObserver(), state=state)
+                          budget=budget, observer=observer or default_observer(settings), state=state)
+
+
+def default_observer(settings: Settings) -> StructlogObserver:
+    """Logs attempts to the stdlib logger ``llmport.policy``, scrubbing the deployment's secrets."""
+    return StructlogObserver(event_logger("llmport.policy", settings.logging, settings.secret_values()))

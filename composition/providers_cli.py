@@ -4,6 +4,7 @@ a local server) with its key's fingerprint, and the detected sources skipped and
 from __future__ import annotations
 
 from .detect import detect, fingerprint
+from .provider_settings import KeyFields
 from .settings import Settings, load_settings
 
 
@@ -16,10 +17,11 @@ def describe_providers(settings: Settings) -> list[str]:
         models = p.models or ([p.default_model] if p.default_model else [])
         found = detected.get(name)
         if found is not None and (found.settings.get("kind"), found.settings.get("api_key_env"),
-                                  found.settings.get("api_key_file")) == (p.kind, p.api_key_env, p.api_key_file):
+                                  found.settings.get("api_key_file")) == (p.kind, getattr(p, "api_key_env", None),
+                                                                          getattr(p, "api_key_file", None)):
             source, mark = f"detected from {found.source}", found.fingerprint
         else:
-            key = p.resolved_api_key()
+            key = p.resolved_api_key() if isinstance(p, KeyFields) else None
             source, mark = "settings", fingerprint(key) if key else None
         key_text = f", key {mark}" if mark else ""
         lines.append(f"  {name} ({p.kind}): {source}{key_text}; models: {', '.join(models) or '-'}")

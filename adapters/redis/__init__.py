@@ -25,6 +25,7 @@ policy's route state, the usage ledger, the response cache, key rotation) share 
   pass their clock), so they run alike on Redis 7 and Valkey.
 
 ``RedisPolicyState`` (``route_state``) shares the failover policy's state across replicas;
+``RedisKeyStates`` (``key_state``) the key rings' per-key cooling, retirements and usage;
 ``RedisServer`` (``server``) runs a real ``redis-server`` on a free port for tests and benchmarks.
 Importing this package imports redis-py only when one of these names is used (``keys`` is pure).
 """
@@ -38,13 +39,15 @@ from .keys import RedisKeys, check_namespace, check_url, redact_url
 if TYPE_CHECKING:
     from .connection import UNAVAILABLE, RedisConnection
     from .health import Degradation
+    from .key_state import RedisKeyStates
     from .route_state import RedisPolicyState
 
 _LAZY = {"UNAVAILABLE": "connection", "RedisConnection": "connection", "Degradation": "health",
+         "RedisKeyStates": "key_state",
          "RedisPolicyState": "route_state"}
 
-__all__ = ["UNAVAILABLE", "Degradation", "RedisConnection", "RedisKeys", "RedisPolicyState", "check_namespace",
-           "check_url", "redact_url"]
+__all__ = ["UNAVAILABLE", "Degradation", "RedisConnection", "RedisKeyStates", "RedisKeys", "RedisPolicyState",
+           "check_namespace", "check_url", "redact_url"]
 
 
 def __getattr__(name: str) -> Any:

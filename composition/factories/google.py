@@ -13,12 +13,17 @@ from __future__ import annotations
 from google import genai
 
 from llmport.adapters.google_genai import GoogleGenAIAdapter, http_options
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.credentials import find_key, require_key
+from llmport.composition.families.google import GoogleSettings, VertexSettings
+from llmport.composition.provider_settings import ProviderProblem
 from llmport.ports import LLMPort
 
+GoogleFamilySettings = GoogleSettings | VertexSettings
 
-def build_client(name: str, settings: ProviderSettings) -> genai.Client:
-    """The SDK client for one configured provider (no I/O)."""
+
+def build_client(name: str, settings: GoogleFamilySettings) -> genai.Client:
+    """The SDK client for one configured provider (no I/O); ``ProviderProblem`` when the Gemini
+    API has no key anywhere."""
     options = http_options(
         base_url=settings.base_url,
         timeout=settings.timeout,
@@ -26,23 +31,18 @@ def build_client(name: str, settings: ProviderSettings) -> genai.Client:
         max_connections=settings.max_connections,
         headers=dict(settings.extra_headers) or None,
     )
-    key = settings.resolved_api_key()
-    if settings.kind == "google":
-        if not key:
-            raise ValueError(f"provider {name!r}: kind 'google' needs an api_key (or api_key_env)")
-        return genai.Client(api_key=key, http_options=options)
-    if settings.kind == "vertex":
-        if key and not (settings.project or settings.location):
-            return genai.Client(vertexai=True, api_key=key, http_options=options)  # Vertex express mode
-        if not settings.project or not settings.location:
-            raise ValueError(f"provider {name!r}: kind 'vertex' needs a project and a location "
-                             "(or an api_key for Vertex AI express mode)")
-        return genai.Client(vertexai=True, project=settings.project, location=settings.location,
-                            http_options=options)
-    raise ValueError(f"provider {name!r}: kind {settings.kind!r} is not a Google kind")
+    if isinstance(settings, GoogleSettings):
+        return genai.Client(api_key=require_key(settings, settings.KEY_VARIABLES), http_options=options)
+    key = find_key(settings, ())
+    if key and not (settings.project or settings.location):
+        return genai.Client(vertexai=True, api_key=key, http_options=options)  # Vertex express mode
+    if not (settings.project and settings.location):
+        tried = f" (the variable {settings.api_key_env} is not set)" if settings.api_key_env else ""
+        raise ProviderProblem("project", f"vertex needs a project and a location, or an express-mode key{tried}")
+    return genai.Client(vertexai=True, project=settings.project, location=settings.location, http_options=options)
 
 
-def build_adapter(name: str, client: genai.Client, settings: ProviderSettings) -> LLMPort:
+def build_adapter(name: str, client: genai.Client, settings: GoogleFamilySettings) -> LLMPort:
     return GoogleGenAIAdapter(client, provider=name)
 
 

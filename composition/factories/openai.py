@@ -7,7 +7,6 @@ connection limits from the settings. Keys go straight into the client; they are 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx2
@@ -15,17 +14,20 @@ import openai
 
 from llmport.adapters.keyring import rotating
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
+from llmport.composition.credentials import require_key
+from llmport.composition.families.openai import AzureOpenAISettings, OpenAICompatibleSettings, OpenAISettings
 from llmport.composition.keys import weighted_keys
-from llmport.composition.openai_presets import preset
-from llmport.composition.settings import ProviderSettings
 from llmport.ports import LLMPort
+
+OpenAIFamilySettings = OpenAISettings | AzureOpenAISettings | OpenAICompatibleSettings
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 _NO_KEY = "no-key"  # the SDK insists on a key; local servers ignore it
 
 
-def build_client(name: str, settings: ProviderSettings) -> openai.AsyncOpenAI:
-    """The SDK client for one configured provider (no I/O)."""
+def build_client(name: str, settings: OpenAIFamilySettings) -> openai.AsyncOpenAI:
+    """The SDK client for one configured provider (no I/O); ``ProviderProblem`` when a credential
+    cannot be found anywhere."""
     timeout = httpx2.Timeout(settings.timeout, connect=settings.connect_timeout)
     common: dict[str, Any] = {
         "timeout": timeout,
@@ -37,42 +39,34 @@ def build_client(name: str, settings: ProviderSettings) -> openai.AsyncOpenAI:
         ),
         "default_headers": dict(settings.extra_headers) or None,
     }
-    key = settings.resolved_api_key()
-    if settings.kind == "openai":
-        if not key and not os.environ.get("OPENAI_API_KEY"):
-            raise ValueError(f"provider {name!r}: no API key (set api_key, api_key_env or OPENAI_API_KEY)")
+    if isinstance(settings, OpenAISettings):
+        key = require_key(settings, settings.KEY_VARIABLES)
         return openai.AsyncOpenAI(api_key=key, base_url=settings.base_url, **common)
-    if settings.kind == "azure_openai":
-        if not settings.endpoint and not settings.base_url:
-            raise ValueError(f"provider {name!r}: azure_openai needs endpoint (https://<resource>.openai.azure.com)")
-        if not key:
-            raise ValueError(f"provider {name!r}: azure_openai needs an API key (api_key or api_key_env)")
+    if isinstance(settings, AzureOpenAISettings):
+        key = require_key(settings, settings.KEY_VARIABLES)
         where: dict[str, Any] = (
             {"azure_endpoint": settings.endpoint} if settings.endpoint else {"base_url": settings.base_url})
         return openai.AsyncAzureOpenAI(api_key=key, api_version=settings.api_version or DEFAULT_AZURE_API_VERSION,
                                        **where, **common)
-    if settings.kind == "openai_compatible":
-        found = preset(settings.preset)
-        base_url = settings.base_url or found.base_url
-        if not base_url:
-            raise ValueError(f"provider {name!r}: openai_compatible needs a preset or a base_url")
-        key_env = settings.api_key_env or found.key_env
-        if settings.api_key is None and settings.api_key_file is None and not settings.api_keys and key_env:
-            key = os.environ.get(key_env)
-            if not key:
-                raise ValueError(f"provider {name!r}: the API key variable {key_env} is not set")
-        return openai.AsyncOpenAI(api_key=key or _NO_KEY, base_url=base_url, **common)
-    raise ValueError(f"provider {name!r}: kind {settings.kind!r} is not an OpenAI kind")
+    base_url = settings.base_url or settings.found_preset.base_url
+    preset_env = () if settings.api_key_env or not settings.found_preset.key_env else (settings.found_preset.key_env,)
+    if settings.api_key is None and (settings.api_key_env or preset_env) and not settings.api_key_file \
+            and not settings.api_keys:
+        compat_key: str | None = require_key(settings, preset_env)
+    else:
+        compat_key = require_key(settings, ()) if settings.api_key_file or settings.api_keys \
+            else settings.resolved_api_key()
+    return openai.AsyncOpenAI(api_key=compat_key or _NO_KEY, base_url=base_url, **common)
 
 
-def adapter_options(settings: ProviderSettings) -> OpenAIOptions:
+def adapter_options(settings: OpenAIFamilySettings) -> OpenAIOptions:
     """The adapter's provider quirks for these settings."""
-    if settings.kind == "openai":
+    if isinstance(settings, OpenAISettings):
         return OpenAIOptions(api=settings.api, store=settings.store, end_user_param="safety_identifier",
                              max_tokens_param="max_completion_tokens", count_tokens_endpoint=True)
-    if settings.kind == "azure_openai":
+    if isinstance(settings, AzureOpenAISettings):
         return OpenAIOptions(api=settings.api, store=settings.store, end_user_param="user")
-    found = preset(settings.preset)
+    found = settings.found_preset
     return OpenAIOptions(
         api=settings.api,
         store=True if settings.store else None,  # compatible services store nothing and may reject the field
@@ -83,10 +77,10 @@ def adapter_options(settings: ProviderSettings) -> OpenAIOptions:
     )
 
 
-def build_adapter(name: str, client: openai.AsyncOpenAI, settings: ProviderSettings) -> LLMPort:
+def build_adapter(name: str, client: openai.AsyncOpenAI, settings: OpenAIFamilySettings) -> LLMPort:
     options = adapter_options(settings)
-    if settings.api_keys:
-        return rotating(client, weighted_keys(name, settings),
+    if not isinstance(settings, AzureOpenAISettings) and settings.api_keys:
+        return rotating(client, weighted_keys(settings),
                         lambda keyed: OpenAIAdapter(keyed, provider=name, options=options), provider=name)
     return OpenAIAdapter(client, provider=name, options=options)
 

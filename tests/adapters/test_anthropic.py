@@ -15,7 +15,7 @@ import pytest
 from llmport.adapters.anthropic import AnthropicAdapter
 from llmport.adapters.testing.emulator import Fault, Reply, ScriptedToolCall, ScriptedUsage, VendorEmulator
 from llmport.composition.factories import anthropic as factory
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.families import provider_settings
 from llmport.domain import (
     AuthenticationFailed,
     CachePolicy,
@@ -264,8 +264,8 @@ async def test_secrets_never_in_errors_or_repr(llm: AnthropicAdapter, emu: Vendo
 # --- composition -----------------------------------------------------------------------------
 async def test_factory_first_party_and_vertex_against_the_emulator(emu: VendorEmulator) -> None:
     cases = [
-        ProviderSettings(kind="anthropic", api_key=KEY, base_url=emu.url, default_max_tokens=321, timeout=5),
-        ProviderSettings(kind="anthropic_vertex", region="europe-west1", project="proj-1", api_key="ya29.tok",
+        provider_settings(kind="anthropic", api_key=KEY, base_url=emu.url, default_max_tokens=321, timeout=5),
+        provider_settings(kind="anthropic_vertex", region="europe-west1", project="proj-1", api_key="ya29.tok",
                          base_url=f"{emu.url}/v1"),
     ]
     for settings in cases:
@@ -287,7 +287,7 @@ async def test_factory_first_party_and_vertex_against_the_emulator(emu: VendorEm
 
 
 async def test_factory_bedrock_construction_and_estimated_count() -> None:
-    settings = ProviderSettings(kind="anthropic_bedrock", region="eu-central-1", aws_access_key_id="AKIATESTKEY",
+    settings = provider_settings(kind="anthropic_bedrock", region="eu-central-1", aws_access_key_id="AKIATESTKEY",
                                 aws_secret_access_key="bedrock-secret-value", timeout=12, connect_timeout=3)
     client = factory.build_client("claude-bedrock", settings)
     assert isinstance(client, anthropic.AsyncAnthropicBedrock)
@@ -304,7 +304,7 @@ async def test_factory_bedrock_construction_and_estimated_count() -> None:
 
 async def test_factory_vertex_needs_a_region() -> None:
     with pytest.raises(ValueError, match="region"):
-        factory.build_client("v", ProviderSettings(kind="anthropic_vertex", project="p"))
+        factory.build_client("v", provider_settings(kind="anthropic_vertex", project="p"))
 
 
 async def test_cancelled_count_tokens_leaves_nothing_running(llm: AnthropicAdapter, emu: VendorEmulator) -> None:

@@ -16,7 +16,7 @@ import pytest
 from llmport.adapters.bedrock import BedrockConverseAdapter
 from llmport.adapters.testing.emulator import Fault, Reply, ScriptedUsage, VendorEmulator
 from llmport.composition.factories import bedrock as factory
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.families import provider_settings
 from llmport.domain import (
     AuthenticationFailed,
     CachePolicy,
@@ -295,8 +295,8 @@ async def test_a_thousand_concurrent_callers(emu: VendorEmulator) -> None:
     assert len(lags) > 10 and lags[len(lags) // 2] < 0.1  # the loop kept turning while 1000 calls were queued
 
 
-def settings(emu: VendorEmulator, **kw: Any) -> ProviderSettings:
-    return ProviderSettings(kind="bedrock", base_url=emu.url, region="eu-west-1",
+def settings(emu: VendorEmulator, **kw: Any) -> Any:
+    return provider_settings(kind="bedrock", base_url=emu.url, region="eu-west-1",
                             aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="wJalrXUtnFEMI/K7MDENG",
                             timeout=5, max_workers=3, **kw)
 
@@ -332,7 +332,7 @@ def test_factory_uses_a_named_profile(emu: VendorEmulator, tmp_path: Any, monkey
                       "aws_access_key_id = AKIAPROFILEEXAMPLE12\naws_secret_access_key = profile-secret\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    client = factory.build_client("aws", ProviderSettings(kind="bedrock", profile="llmport-test", base_url=emu.url))
+    client = factory.build_client("aws", provider_settings(kind="bedrock", profile="llmport-test", base_url=emu.url))
     try:
         assert client.meta.region_name == "ap-south-1"
         client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "hi"}]}])
@@ -369,7 +369,7 @@ async def test_credentials_failing_at_call_time_are_authentication_failures(
     config.write_text(f"[profile refreshing]\nregion = eu-west-1\ncredential_process = {script}\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    s = ProviderSettings(kind="bedrock", profile="refreshing", base_url=emu.url, timeout=5)
+    s = provider_settings(kind="bedrock", profile="refreshing", base_url=emu.url, timeout=5)
     adapter = factory.build_adapter("aws", factory.build_client("aws", s), s)
     try:
         req = CompletionRequest(MODEL, [Message.user("x")])

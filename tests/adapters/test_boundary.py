@@ -95,9 +95,9 @@ def sse(*chunks: dict[str, Any]) -> bytes:
 async def test_azure_content_filter_choice_without_message(emu: VendorEmulator) -> None:
     """Recorded from Azure OpenAI: the filter cuts the answer to a choice with no ``message`` key."""
     from llmport.composition.factories import openai as factory
-    from llmport.composition.settings import ProviderSettings
+    from llmport.composition.families import provider_settings
 
-    settings = ProviderSettings(kind="azure_openai", api_key="azure-test-key", endpoint=emu.url,
+    settings = provider_settings(kind="azure_openai", api_key="azure-test-key", endpoint=emu.url,
                                 api_version="2024-10-21")
     llm = factory.build_adapter("azure", factory.build_client("azure", settings), settings)
     emu.script(Fault.raw(chat_body(

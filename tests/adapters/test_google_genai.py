@@ -17,7 +17,8 @@ from google.oauth2.credentials import Credentials
 from llmport.adapters.google_genai import SYNTHETIC_ID_PREFIX, GoogleGenAIAdapter, http_options
 from llmport.adapters.testing.emulator import Fault, Reply, ScriptedToolCall, ScriptedUsage, VendorEmulator
 from llmport.composition.factories import factory_for
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.families import provider_settings
+from llmport.composition.provider_settings import ProviderProblem
 from llmport.domain import (
     AuthenticationFailed,
     CompletionRequest,
@@ -308,7 +309,7 @@ async def test_count_tokens_vertex_sends_system_and_tools(vertex: GoogleGenAIAda
 # --- composition -----------------------------------------------------------------------------
 async def test_factory_builds_a_gemini_client_with_retries_off(emu: VendorEmulator) -> None:
     factory = factory_for("google")
-    settings = ProviderSettings(kind="google", api_key=KEY, base_url=emu.url, timeout=3, max_connections=4,  # type: ignore[arg-type]
+    settings = provider_settings(kind="google", api_key=KEY, base_url=emu.url, timeout=3, max_connections=4,  # type: ignore[arg-type]
                                 extra_headers={"x-team": "search"})
     client = factory.build_client("gem", settings)
     llm = factory.build_adapter("gem", client, settings)
@@ -322,17 +323,19 @@ async def test_factory_builds_a_gemini_client_with_retries_off(emu: VendorEmulat
     await factory.close_client(client)
 
 
-def test_factory_vertex_kind_needs_project_and_location() -> None:
+def test_factory_vertex_kind_needs_project_and_location(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     factory = factory_for("vertex")
-    client = factory.build_client("vx", ProviderSettings(kind="vertex", project="proj", location="europe-west1"))
+    client = factory.build_client("vx", provider_settings(kind="vertex", project="proj", location="europe-west1"))
     assert client.vertexai and client._api_client.project == "proj"
     assert client._api_client.location == "europe-west1"
-    express = factory.build_client("vx", ProviderSettings(kind="vertex", api_key="vertex-express-key"))  # type: ignore[arg-type]
+    express = factory.build_client("vx", provider_settings(kind="vertex", api_key="vertex-express-key"))  # type: ignore[arg-type]
     assert express.vertexai
-    with pytest.raises(ValueError, match="project and a location"):
-        factory.build_client("vx", ProviderSettings(kind="vertex", project="proj"))
-    with pytest.raises(ValueError, match="api_key"):
-        factory.build_client("gem", ProviderSettings(kind="google"))
+    with pytest.raises(ValueError, match="needs a location"):
+        factory.build_client("vx", provider_settings(kind="vertex", project="proj"))
+    with pytest.raises(ProviderProblem, match="no API key"):
+        factory.build_client("gem", provider_settings(kind="google"))
 
 
 def test_http_options_turn_retries_off_and_pick_httpx2() -> None:

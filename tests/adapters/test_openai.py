@@ -14,8 +14,9 @@ import pytest
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
 from llmport.adapters.testing.emulator import Fault, Reply, VendorEmulator
 from llmport.composition.factories import openai as factory
+from llmport.composition.families import provider_settings
 from llmport.composition.openai_presets import PRESETS
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.provider_settings import ProviderProblem
 from llmport.domain import (
     AuthenticationFailed,
     CompletionRequest,
@@ -44,7 +45,7 @@ STRICT_SCHEMA = {**SCHEMA, "additionalProperties": False}  # what strict mode se
 
 def make(emu: VendorEmulator, **settings: Any) -> Any:
     values: dict[str, Any] = {"kind": "openai", "api_key": KEY, "base_url": f"{emu.url}/v1", **settings}
-    provider = ProviderSettings(**values)
+    provider = provider_settings(**values)
     return factory.build_adapter("test", factory.build_client("test", provider), provider)
 
 
@@ -284,18 +285,18 @@ async def test_keyless_local_preset(emu: VendorEmulator) -> None:
 
 def test_preset_needs_its_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GROQ_API_KEY", raising=False)
-    with pytest.raises(ValueError, match="GROQ_API_KEY"):
-        factory.build_client("groq", ProviderSettings(kind="openai_compatible", preset="groq"))
+    with pytest.raises(ProviderProblem, match="GROQ_API_KEY"):
+        factory.build_client("groq", provider_settings(kind="openai_compatible", preset="groq"))
     monkeypatch.setenv("GROQ_API_KEY", "gsk_" + "a" * 20)
-    client = factory.build_client("groq", ProviderSettings(kind="openai_compatible", preset="groq"))
+    client = factory.build_client("groq", provider_settings(kind="openai_compatible", preset="groq"))
     assert str(client.base_url).startswith(PRESETS["groq"].base_url) and client.max_retries == 0
-    assert "gsk_" not in repr(factory.build_adapter("groq", client, ProviderSettings(kind="openai_compatible",
+    assert "gsk_" not in repr(factory.build_adapter("groq", client, provider_settings(kind="openai_compatible",
                                                                                       preset="groq")))
 
 
 def test_unknown_preset_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match="groq"):
-        factory.build_client("x", ProviderSettings(kind="openai_compatible", preset="nope", api_key="k"))
+        factory.build_client("x", provider_settings(kind="openai_compatible", preset="nope", api_key="k"))
 
 
 def test_every_named_preset_builds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -305,7 +306,7 @@ def test_every_named_preset_builds(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, found in PRESETS.items():
         if found.key_env:
             monkeypatch.setenv(found.key_env, "test-key-value")
-        client = factory.build_client(name, ProviderSettings(kind="openai_compatible", preset=name))
+        client = factory.build_client(name, provider_settings(kind="openai_compatible", preset=name))
         assert client.max_retries == 0 and str(client.base_url).rstrip("/") == found.base_url.rstrip("/")
 
 

@@ -7,8 +7,8 @@ import pytest
 from dependency_injector import providers
 
 from llmport.adapters.testing import FakeLLM
-from llmport.composition import Container, Settings, open_llm
-from llmport.domain import CompletionRequest, InvalidRequest, Message
+from llmport.composition import Container, Settings, SettingsError, open_llm
+from llmport.domain import CompletionRequest, Message
 
 REQ = CompletionRequest(model="default", messages=[Message.user("hi")])
 
@@ -24,8 +24,8 @@ async def test_a_host_swaps_the_llm_for_a_fake_in_its_tests() -> None:
     assert fake.requests == [REQ]
 
 
-async def test_no_provider_configured_is_a_clear_error() -> None:
-    with pytest.raises(InvalidRequest, match="no providers are configured"):
+async def test_no_provider_configured_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="no providers are configured"):
         async with open_llm(Settings()):
             pass
 

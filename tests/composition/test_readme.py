@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from llmport.composition import load_settings
-from llmport.composition.policy_factory import parse_policy
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 TOML_BLOCKS = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
@@ -25,6 +24,6 @@ def test_the_readme_configuration_loads(monkeypatch: pytest.MonkeyPatch, tmp_pat
     settings = load_settings()
     assert list(settings.ordered_providers)[:3] == ["groq", "claude", "gemini"]
     assert settings.aliases["fast"][0] == "groq/llama-3.3-70b-versatile"
-    policy = parse_policy(dict(settings.policy))
+    policy = settings.policy
     assert policy.strategy == "priority"
     assert policy.aliases["smart"].hedge is not None

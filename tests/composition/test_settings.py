@@ -62,12 +62,14 @@ def test_json_config_file_and_environment_wins(monkeypatch: pytest.MonkeyPatch, 
 
 
 @pytest.mark.parametrize(("env", "fragment"), [
-    ({"LLMPORT_PROVIDERS__X__KIND": "openia"}, "LLMPORT_PROVIDERS__X__KIND: Input should be 'openai'"),
+    ({"LLMPORT_PROVIDERS__X__KIND": "openia"},
+     "LLMPORT_PROVIDERS__X__KIND: unknown provider kind; did you mean 'openai'?"),
     ({"LLMPORT_PROVIDERS__X__KIND": "openai", "LLMPORT_PROVIDERS__X__TIMEOUT": "0"},
      "LLMPORT_PROVIDERS__X__TIMEOUT: Input should be greater than 0"),
     ({"LLMPORT_PROVIDERS__X__KIND": "openai", "LLMPORT_PROVIDERS__X__API_KEYY": KEY},
-     "LLMPORT_PROVIDERS__X__API_KEYY: Extra inputs are not permitted"),
-    ({"LLMPORT_PROVIDERS__X__KIND": "openai", "LLMPORT_ORDER": "x,y"}, "LLMPORT_ORDER names unknown providers ['y']"),
+     "LLMPORT_PROVIDERS__X__API_KEYY: unknown setting; did you mean LLMPORT_PROVIDERS__X__API_KEY?"),
+    ({"LLMPORT_PROVIDERS__X__KIND": "openai", "LLMPORT_ORDER": "x,y"},
+     "LLMPORT_ORDER: names providers that are not configured: y"),
     ({"LLMPORT_CONFIG": "/nonexistent/llmport.toml"}, "LLMPORT_CONFIG: cannot read"),
 ])
 def test_invalid_settings_fail_with_one_readable_message_without_secrets(

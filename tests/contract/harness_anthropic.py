@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from llmport.adapters.anthropic import AnthropicAdapter
 from llmport.composition.factories import anthropic as factory
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.families import provider_settings
 from llmport.ports import LLMPort
 
 from .harness import Harness
@@ -26,7 +26,7 @@ def _vertex(url: str) -> LLMPort:
 
 
 def _bedrock(url: str) -> LLMPort:
-    settings = ProviderSettings(kind="anthropic_bedrock", base_url=url, region="us-east-1", timeout=5,
+    settings = provider_settings(kind="anthropic_bedrock", base_url=url, region="us-east-1", timeout=5,
                                 aws_access_key_id=SecretStr("AKIDTESTING"),
                                 aws_secret_access_key=SecretStr("testing-secret"))
     return factory.build_adapter("anthropic-bedrock", factory.build_client("anthropic-bedrock", settings), settings)

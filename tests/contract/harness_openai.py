@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmport.composition.factories import openai as factory
-from llmport.composition.settings import ProviderSettings
+from llmport.composition.families import provider_settings
 from llmport.ports import LLMPort
 
 from .harness import Harness
@@ -16,7 +16,7 @@ from .harness import Harness
 def _builder(name: str, **settings: Any) -> Any:
     def build(url: str) -> LLMPort:
         values = {k: (v.format(url=url) if isinstance(v, str) else v) for k, v in settings.items()}
-        provider = ProviderSettings(**values)
+        provider = provider_settings(**values)
         return factory.build_adapter(name, factory.build_client(name, provider), provider)
     return build
 

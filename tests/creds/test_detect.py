@@ -140,8 +140,8 @@ def test_api_key_file_setting(clean_env: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("LLMPORT_PROVIDERS__MAIN__API_KEY_FILE", str(key_file))
     assert load_settings().providers["main"].resolved_api_key() == "sk-mounted-8888"
     monkeypatch.setenv("LLMPORT_PROVIDERS__MAIN__API_KEY_FILE", str(clean_env / "nope"))
-    with pytest.raises(SettingsError, match="api_key_file"):
-        load_settings().providers["main"].resolved_api_key()
+    with pytest.raises(SettingsError, match="LLMPORT_PROVIDERS__MAIN__API_KEY_FILE: cannot read the key file"):
+        load_settings()
 
 
 def test_fingerprint_never_shows_a_short_key() -> None:

@@ -10,8 +10,8 @@ import pytest
 from llmport.adapters.testing.emulator import Reply, VendorEmulator
 from llmport.composition.detect import detect
 from llmport.composition.factories import openai as factory
+from llmport.composition.families import provider_settings
 from llmport.composition.openai_presets import PRESETS
-from llmport.composition.settings import ProviderSettings
 from llmport.domain import CompletionRequest, Message
 
 NEW = {  # preset -> (key variable, where it lives)
@@ -33,7 +33,7 @@ def test_preset_data(name: str) -> None:
 async def test_wire_request(name: str, emu: VendorEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     key_env = NEW[name][0]
     monkeypatch.setenv(key_env, f"key-for-{name}-0000")
-    settings = ProviderSettings(kind="openai_compatible", preset=name, base_url=f"{emu.url_for(name)}/v1")
+    settings = provider_settings(kind="openai_compatible", preset=name, base_url=f"{emu.url_for(name)}/v1")
     adapter = factory.build_adapter(name, factory.build_client(name, settings), settings)
     emu.script(Reply(text="hi there"), vendor="openai")
     model = MODELS.get(name, "some-model")

@@ -6,8 +6,8 @@ import pytest
 
 from llmport.adapters.testing.fake import FakeLLM
 from llmport.composition.policy_factory import build_policy
-from llmport.composition.settings import Settings, SettingsError
-from llmport.domain import InvalidRequest, ProviderUnavailable
+from llmport.composition.settings import Settings, SettingsError, validate_settings
+from llmport.domain import ProviderUnavailable
 from llmport.ports import FailoverPolicy, RecordingObserver, Weighted
 
 from .conftest import ask
@@ -16,13 +16,14 @@ from .conftest import ask
 def settings(**kw: object) -> Settings:
     base: dict[str, object] = {
         "providers": {
-            "primary": {"kind": "openai_compatible", "models": ["gpt-a"], "context_window": 8000},
+            "primary": {"kind": "openai_compatible", "base_url": "http://127.0.0.1:9/v1", "models": ["gpt-a"],
+                        "context_window": 8000},
             "backup": {"kind": "anthropic", "default_model": "claude-b", "price_input": 3, "price_output": 15},
         },
         "aliases": {"smart": ["primary/gpt-a", "backup/claude-b"], "cheap": ["backup/claude-haiku"]},
     }
     base.update(kw)
-    return Settings(**base)  # type: ignore[arg-type]
+    return validate_settings(base)
 
 
 def adapters() -> dict[str, FakeLLM]:
@@ -58,16 +59,16 @@ def test_policy_options_are_applied() -> None:
 
 
 def test_invalid_policy_names_the_variable() -> None:
-    with pytest.raises(SettingsError, match="LLMPORT_POLICY__RETRY"):
-        build_policy(settings(policy={"retry": "reckless"}), adapters())  # type: ignore[arg-type]
-    with pytest.raises(SettingsError, match="LLMPORT_POLICY__BREAKER__COOLDOWN"):
-        build_policy(settings(policy={"breaker": {"cooldown": -1}}), adapters())  # type: ignore[arg-type]
-    with pytest.raises(SettingsError, match="no alias named fast"):
+    with pytest.raises(SettingsError, match=r"settings: policy\.retry: unknown retry preset"):
+        settings(policy={"retry": "reckless"})
+    with pytest.raises(SettingsError, match=r"settings: policy\.breaker: .*cooldown"):
+        settings(policy={"breaker": {"cooldown": -1}})
+    with pytest.raises(SettingsError, match=r"settings: policy\.aliases\.fast: no alias named so"):
         build_policy(settings(policy={"aliases": {"fast": {"strategy": "cost"}}}), adapters())  # type: ignore[arg-type]
 
 
-def test_no_adapters_is_a_clear_error() -> None:
-    with pytest.raises(InvalidRequest, match="no providers are configured"):
+def test_no_adapters_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="no providers are configured"):
         build_policy(Settings(), {})
 
 
@@ -92,7 +93,7 @@ def test_hardening_options_are_applied_and_checked() -> None:
     assert (config.deadline_share, config.stall_timeout, config.lockout_cooldown) == (0.25, 4.0, 900.0)
     defaults = build_policy(settings(), adapters()).config  # type: ignore[arg-type]
     assert (defaults.deadline_share, defaults.stall_timeout, defaults.lockout_cooldown) == (0.5, None, 300.0)
-    with pytest.raises(SettingsError, match="LLMPORT_POLICY__DEADLINE_SHARE"):
-        build_policy(settings(policy={"deadline_share": 0}), adapters())  # type: ignore[arg-type]
-    with pytest.raises(SettingsError, match="LLMPORT_POLICY__STALL_TIMEOUT"):
-        build_policy(settings(policy={"stall_timeout": -1}), adapters())  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match=r"settings: policy\.deadline_share"):
+        settings(policy={"deadline_share": 0})
+    with pytest.raises(SettingsError, match=r"settings: policy\.stall_timeout"):
+        settings(policy={"stall_timeout": -1})

@@ -13,7 +13,7 @@ import pytest
 
 from llmport.adapters.anthropic import AnthropicAdapter
 from llmport.adapters.keyring import KeyRotatingAdapter, WeightedKey, rotating
-from llmport.adapters.openai import OpenAIAdapter
+from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Fault, Reply
 from llmport.domain import (
@@ -36,6 +36,7 @@ from llmport.ports import (
     RouteSet,
 )
 from llmport.ports.keyring import fingerprint
+from llmport.ports.keyring_state import KeyUsage
 
 KEY_A, KEY_B, KEY_C = "sk-test-key-aaaa", "sk-test-key-bbbb", "sk-test-key-cccc"
 FP_A, FP_B, FP_C = fingerprint(KEY_A), fingerprint(KEY_B), fingerprint(KEY_C)
@@ -224,3 +225,53 @@ async def test_anthropic_keys_share_the_client_too(emu: VendorEmulator) -> None:
     finally:
         await adapter.aclose()
     assert "sk-ant-key" not in repr(adapter)
+
+
+async def test_each_call_is_counted_per_key_and_outcome(emu: VendorEmulator, two_keys: KeyRotatingAdapter) -> None:
+    first = first_key(two_keys)
+    fps = [FP_A, FP_B]
+    emu.script(Fault.rate_limited(retry_after=30), key=fps[first])
+    await two_keys.complete(ask())  # 429 on the first key, served by the other
+    emu.script(Fault.http(500), key=fps[1 - first])
+    with pytest.raises(ProviderUnavailable):
+        await two_keys.complete(ask())
+    async with two_keys.stream(ask()) as events:
+        async for _ in events:
+            pass
+    await two_keys.count_tokens(ask())  # often an estimate, no call: not counted
+    usage = two_keys.usage()
+    assert usage[fps[first]] == KeyUsage(rate_limited=1)
+    assert usage[fps[1 - first]] == KeyUsage(served=2, failed=1)
+    assert usage[fps[1 - first]].requests == 3
+
+
+async def test_token_counts_rotate_keys_too_but_are_not_counted(emu: VendorEmulator) -> None:
+    client = openai.AsyncOpenAI(api_key="sk-unused-base", base_url=f"{emu.url_for('keys')}/v1", max_retries=0)
+    adapter = rotating(client, [WeightedKey(KEY_A), WeightedKey(KEY_B)],
+                       lambda c: OpenAIAdapter(c, provider="primary", options=OpenAIOptions(
+                           api="responses", count_tokens_endpoint=True)),
+                       provider="primary", rng=random.Random(1))
+    try:
+        emu.script(Fault.http(401), key=FP_A, then=Fault.http(401))
+        for _ in range(3):
+            assert await adapter.count_tokens(ask()) > 0
+        assert adapter.ring.retired(0) and not adapter.ring.retired(1)
+        assert [e.key for e in emu.journal.entries(tag="keys")].count(FP_A) == 1
+        assert adapter.usage() == {FP_A: KeyUsage(), FP_B: KeyUsage()}
+        emu.script(Fault.http(500), key=FP_B)
+        with pytest.raises(ProviderUnavailable):
+            await adapter.count_tokens(ask())
+        assert adapter.usage()[FP_B] == KeyUsage()
+    finally:
+        await adapter.aclose()
+
+
+async def test_keys_that_end_alike_are_kept_apart_and_shown_summed(emu: VendorEmulator) -> None:
+    adapter = openai_keys(emu, WeightedKey("sk-one-9999"), WeightedKey("sk-two-9999"), seed=4)
+    try:
+        emu.script(Fault.http(401), tag="keys")
+        await adapter.complete(ask())
+        assert [adapter.ring.retired(i) for i in (0, 1)].count(True) == 1  # the other key still serves
+        assert adapter.usage() == {"…9999": KeyUsage(served=1, rejected=1)}
+    finally:
+        await adapter.aclose()

@@ -33,20 +33,20 @@ async def test_the_container_rotates_the_configured_keys(emu: VendorEmulator, mo
     assert KEY_ONE not in repr(settings) and KEY_TWO not in repr(settings)
     emu.script(Fault.http(401), key=fingerprint(KEY_ONE), then=Fault.http(401))
     async with open_llm(settings) as llm:
-        for _ in range(5):
+        for _ in range(40):  # the draw is random: 40 make sure (1 - 2**-40) key one is tried
             assert (await llm.complete(ask(f"main/{model}"))).text
     counts = Counter((e.key, e.status) for e in emu.journal.entries(tag="cfg"))
     assert counts[(fingerprint(KEY_ONE), 401)] == 1
-    assert counts[(fingerprint(KEY_TWO), 200)] == 5
+    assert counts[(fingerprint(KEY_TWO), 200)] == 40
 
 
 def test_an_api_keys_entry_needs_exactly_one_source() -> None:
-    with pytest.raises(SettingsError, match="LLMPORT_PROVIDERS__MAIN__API_KEYS__0"):
+    with pytest.raises(SettingsError, match=r"providers\.main\.api_keys: an api_keys entry needs exactly one of"):
         load_settings(providers={"main": {"kind": "openai", "api_keys": [{"weight": 2}]}}, order=["main"])
 
 
 def test_api_keys_is_refused_on_kinds_that_cannot_rotate() -> None:
-    with pytest.raises(SettingsError, match="api_keys is for the kinds"):
+    with pytest.raises(SettingsError, match=r"api_keys: does not apply to kind google \(a setting of the kinds openai"):
         load_settings(providers={"main": {"kind": "google", "api_keys": [{"key": "k-123456"}]}}, order=["main"])
 
 

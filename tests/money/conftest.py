@@ -48,10 +48,12 @@ def deployment(emu: VendorEmulator, *names: str, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def stack(settings: Settings) -> AsyncIterator[Container]:
-    """The container built from ``settings`` (resources up), closed afterwards."""
+async def stack(settings: Settings, overrides: dict[str, Any] | None = None) -> AsyncIterator[Container]:
+    """The container built from ``settings`` and provider ``overrides`` (resources up), closed afterwards."""
     container = Container()
     container.settings.override(providers.Object(settings))
+    for name, provider in (overrides or {}).items():
+        getattr(container, name).override(provider)
     result = container.init_resources()
     if result is not None:
         await result

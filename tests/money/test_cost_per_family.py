@@ -91,7 +91,7 @@ async def test_unknown_model_costs_none_and_warns_once(emu: VendorEmulator,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     settings = deployment(emu, "oai")
     providers = {"oai": {**settings.providers["oai"].model_dump(), "default_model": "my-private-finetune"}}
-    s = load_settings(providers=providers, logging={"level": "warning"})
+    s = load_settings(providers=providers, logging={"level": "warning", "configure": True})
     emu.script(then=Reply("x", usage=ScriptedUsage(10, 10)), tag="oai")
     async with open_llm(s) as llm:
         for _ in range(3):

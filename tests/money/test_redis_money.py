@@ -42,9 +42,10 @@ async def test_200_concurrent_requests_on_two_replicas_against_room_for_50(emu: 
             # A generous timeout: a busy CI machine must not make Redis look down (the fallback is local)
             connection = RedisConnection(redis_url, namespace="money", timeout=30.0)
             stack_.push_async_callback(connection.aclose)
-            container = await stack_.enter_async_context(stack(settings))
-            container.budget_store.override(providers.Object(RedisBudgetStore(connection)))
-            container.ledger.override(providers.Object(RedisUsageLedger(connection, write_timeout=30.0)))
+            # Overrides before start: the container builds its pipeline (budgets step included) at start.
+            overrides = {"budget_store": providers.Object(RedisBudgetStore(connection)),
+                         "ledger": providers.Object(RedisUsageLedger(connection, write_timeout=30.0))}
+            container = await stack_.enter_async_context(stack(settings, overrides))
             replicas.append(container)
         results = await asyncio.gather(*(replicas[i % 2].llm().complete(ask()) for i in range(200)),
                                        return_exceptions=True)

@@ -10,6 +10,7 @@ from dependency_injector import providers
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Reply
 from llmport.adapters.testing.fake import FakeLLM
+from llmport.composition import Container, start, stop
 from llmport.composition.settings import SettingsError, load_settings
 from llmport.domain import CachePolicy, Completion, CompletionRequest, Message
 from llmport.ports.context import CallableContextSource, ContextEnricher, Snippet
@@ -39,7 +40,7 @@ async def test_the_container_assembles_enrichment_cache_budgets_policy(emu: Vend
     async with stack(settings) as c:
         llm = c.llm()
         chain = []
-        port = llm
+        port = llm.inner  # the container's llm guards the event loop in front of the pipeline
         while isinstance(port, LLMStep):
             chain.append(type(port))
             port = port.inner
@@ -63,7 +64,7 @@ async def test_requests_opt_in_and_the_backend_can_be_off(emu: VendorEmulator) -
         assert not (await c.llm().complete(ask())).cached
     assert len(chat_calls(emu)) == 2
     async with stack(deployment(emu, "oai", aliases=ALIAS, cache={"backend": "off"})) as c:
-        assert c.llm() is c.metered()
+        assert c.llm().inner is c.metered()
         await c.llm().complete(ask(cache=CachePolicy(response_ttl=30)))
         assert not (await c.llm().complete(ask(cache=CachePolicy(response_ttl=30)))).cached
     assert len(chat_calls(emu)) == 4
@@ -76,10 +77,15 @@ async def test_a_host_inserts_its_own_steps_and_context_source(emu: VendorEmulat
             return await self.inner.complete(evolve(request, messages=(*request.messages[:-1], message)))
 
     source = CallableContextSource(lambda q: [Snippet(f"Guidance for {q.tenant}.", "kb")])
-    async with stack(deployment(emu, "oai", aliases=ALIAS)) as c:
-        c.pipeline_steps.override(providers.Object([Redact]))
-        c.context_source.override(providers.Object(source))
-        await c.llm().complete(ask("My card is 4111-1111", tenant_id="acme"))
+    container = Container()
+    container.settings.override(providers.Object(deployment(emu, "oai", aliases=ALIAS)))
+    container.pipeline_steps.override(providers.Object([Redact]))  # before start: the pipeline is built then
+    container.context_source.override(providers.Object(source))
+    llm = await start(container)
+    try:
+        await llm.complete(ask("My card is 4111-1111", tenant_id="acme"))
+    finally:
+        await stop(container)
     body = chat_calls(emu)[0].body  # type: ignore[attr-defined]
     assert body["messages"] == [{"role": "system", "content": "Guidance for acme."},
                                 {"role": "user", "content": "My card is [card]"}]

@@ -53,7 +53,11 @@ def test_off_imports_nothing_of_opentelemetry() -> None:
         "c = Container()\n"
         "c.settings.override(providers.Object(load_settings(providers={'p': {'kind': 'openai', 'api_key': 'k',"
         " 'default_model': 'm'}})))\n"
-        "c.llm()\n"
+        "from llmport.composition import start, stop\n"
+        "async def main():\n"
+        "    await start(c)\n"
+        "    await stop(c)\n"
+        "asyncio.run(main())\n"
         "assert not [m for m in sys.modules if m.startswith('opentelemetry')], 'imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
