@@ -8,6 +8,7 @@ import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from types import TracebackType
 from typing import NoReturn, TypeVar
 
@@ -33,7 +34,7 @@ from llmport.domain import (
     Usage,
     UsageUpdate,
 )
-from llmport.domain.frozen import builder
+from llmport.domain.frozen import builder, unchecked
 from llmport.domain.pricing import estimate_output_tokens
 
 from .backoff import RetryBudget, RetryPolicy
@@ -252,6 +253,9 @@ async def _call_complete(route: Route, request: CompletionRequest) -> Completion
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
+_request_fields = attrgetter(*_REQUEST_FIELDS)
+_request_copy = unchecked(CompletionRequest)
+_MODEL, _ATTEMPT_TIMEOUT = _REQUEST_FIELDS.index("model"), _REQUEST_FIELDS.index("attempt_timeout")
 _LOCKOUT = (AuthenticationFailed, PermissionDenied)
 _THROTTLED = (RateLimited, Overloaded)
 
@@ -287,13 +291,11 @@ def _for_route(request: CompletionRequest, route: Route, limit: float | None) ->
     and a limit the policy computed, so the copy skips ``__post_init__``."""
     if request.model == route.model and (limit is None or limit == request.attempt_timeout):
         return request
-    clone = object.__new__(CompletionRequest)
-    for name in _REQUEST_FIELDS:
-        object.__setattr__(clone, name, getattr(request, name))
-    object.__setattr__(clone, "model", route.model)
+    values = list(_request_fields(request))
+    values[_MODEL] = route.model
     if limit is not None:
-        object.__setattr__(clone, "attempt_timeout", limit)
-    return clone
+        values[_ATTEMPT_TIMEOUT] = limit
+    return _request_copy(*values)
 
 
 class _Run:
