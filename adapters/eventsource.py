@@ -17,6 +17,7 @@ Frames (``event:`` name, ``data:`` one line of JSON, ``id:`` a sequence number):
 ``usage``           ``{"input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
                     "reasoning_tokens", "reported", "cached", "cost"}``
 ``done``            ``{"stop_reason", "raw", "provider", "model", "response_id", "cost", "request_cost"}``
+                    (+ ``"extras"`` when the vendor's kept fields are not empty)
 ``error``           ``{"type", "message", "retryable", "status", "retry_after", "partial_text"}``
 ==================  ========================================================================
 
@@ -90,11 +91,14 @@ def encode_event(event: StreamEvent, seq: int | None = None, *, reasoning: bool 
             "cost": _cost(event.cost),
         }, seq)
     if isinstance(event, StreamEnd):
-        return _frame("done", {
+        done: dict[str, Any] = {
             "stop_reason": event.stop_reason.kind, "raw": event.stop_reason.raw, "provider": event.provider,
             "model": event.model, "response_id": event.response_id, "cost": _cost(event.cost),
             "request_cost": _cost(event.request_cost),
-        }, seq)
+        }
+        if event.extras:
+            done["extras"] = dict(event.extras)
+        return _frame("done", done, seq)
     raise TypeError(f"not a stream event: {type(event).__name__}")  # unreachable for StreamEvent
 
 
@@ -209,7 +213,8 @@ def decode_frames(frames: Iterable[ServerSentEvent]) -> Iterator[StreamEvent | L
             yield UsageUpdate(usage, cached=d["cached"], cost=_decimal(d["cost"]))
         elif f.event == "done":
             yield StreamEnd(StopReason(d["stop_reason"], d["raw"]), d["provider"], d["model"], d["response_id"],
-                            cost=_decimal(d["cost"]), request_cost=_decimal(d["request_cost"]))
+                            cost=_decimal(d["cost"]), request_cost=_decimal(d["request_cost"]),
+                            extras=d.get("extras") or {})
         elif f.event == "error":
             yield LLMError(f"{d['type']}: {d['message']}", status=d["status"], retry_after=d["retry_after"])
 

@@ -132,11 +132,14 @@ class GoogleGenAIAdapter(SDKAdapter):
 
     family = FAMILY
 
-    def __init__(self, client: genai.Client, *, provider: str | None = None) -> None:
+    def __init__(self, client: genai.Client, *, provider: str | None = None, api_key: str | None = None) -> None:
+        """``api_key``: send this key on every request instead of the client's (one adapter per
+        key of a key ring, all over the one client and its connection pool)."""
         super().__init__(provider=provider)
         self._client = client
         self._models = client.aio.models
         self._vertex = bool(client.vertexai)
+        self._key_header = {"x-goog-api-key": api_key} if api_key else None
 
     # -- LLMPort ------------------------------------------------------------------------------
 
@@ -184,8 +187,7 @@ class GoogleGenAIAdapter(SDKAdapter):
         elif system:
             # The Gemini API counts contents only; the system prompt is counted as a leading turn.
             contents.insert(0, {"role": "user", "parts": [{"text": system}]})
-        if (timeout := attempt_timeout(request)) is not None:
-            config["http_options"] = {"timeout": math.ceil(timeout * 1000)}
+        self._http_options(request, config)
         counted = await self._guard(self._models.count_tokens(
             model=request.model, contents=contents, config=cast("types.CountTokensConfigDict", config) or None),
             request)
@@ -194,6 +196,16 @@ class GoogleGenAIAdapter(SDKAdapter):
     async def aclose(self) -> None:
         await self._client.aio.aclose()
         self._client.close()
+
+    def _http_options(self, request: CompletionRequest, config: dict[str, Any]) -> None:
+        """Per-request HTTP options: the attempt's time limit and this adapter's own key."""
+        http: dict[str, Any] = {}
+        if (timeout := attempt_timeout(request)) is not None:
+            http["timeout"] = math.ceil(timeout * 1000)
+        if self._key_header is not None:
+            http["headers"] = self._key_header
+        if http:
+            config["http_options"] = http
 
     # -- request mapping ----------------------------------------------------------------------
 
@@ -233,8 +245,7 @@ class GoogleGenAIAdapter(SDKAdapter):
             elif reasoning.effort is not None:
                 thinking["thinking_level"] = _THINKING_LEVEL[reasoning.effort]
             config["thinking_config"] = thinking
-        if (timeout := attempt_timeout(request)) is not None:
-            config["http_options"] = {"timeout": math.ceil(timeout * 1000)}
+        self._http_options(request, config)
         return _contents(request.messages), config
 
     # -- response mapping ---------------------------------------------------------------------

@@ -57,6 +57,7 @@ from llmport.domain import (
 from .base import SDKAdapter, attempt_timeout, with_calls
 from .estimate import estimate_input_tokens
 from .http_errors import error_for_status
+from .openai_quirks import NO_QUIRKS, Quirks
 from .openai_wire import open_stream
 from .strict_schema import to_openai_strict
 
@@ -106,7 +107,8 @@ class OpenAIOptions:
     request parameter that carries the tenant id (None: not sent). ``max_tokens_param``: None picks
     by model family. ``reasoning_effort``: send ``reasoning_effort`` on Chat Completions.
     ``count_tokens_endpoint``: the service has ``/responses/input_tokens`` (else an estimate).
-    ``stream_usage``: ask for ``stream_options.include_usage``.
+    ``stream_usage``: ask for ``stream_options.include_usage``. ``quirks``: the service's request
+    rules and kept response fields (``openai_quirks``), for Chat Completions.
     """
 
     api: Literal["chat", "responses"] = "chat"
@@ -116,6 +118,7 @@ class OpenAIOptions:
     reasoning_effort: bool = True
     count_tokens_endpoint: bool = False
     stream_usage: bool = True
+    quirks: Quirks = NO_QUIRKS
 
 
 class OpenAIAdapter(SDKAdapter):
@@ -223,7 +226,7 @@ class OpenAIAdapter(SDKAdapter):
         self._common_params(request, params)
         if opts.store and request.metadata:
             params["metadata"] = dict(request.metadata)  # Chat Completions keeps metadata only when stored
-        return params
+        return opts.quirks.apply(request.model, params)
 
     def _common_params(self, request: CompletionRequest, params: dict[str, Any]) -> None:
         """The parameters a caller cannot override: storage and the end-user identifier."""
@@ -245,7 +248,7 @@ class OpenAIAdapter(SDKAdapter):
                 raise ProviderUnavailable(f"the provider returned a choice without a message (finish_reason "
                                           f"{finish!r})", request_id=_request_id(response))
             return Completion((), StopReason("content_filter", finish), _chat_usage(response.usage), self.provider,
-                              response.model, response.id)
+                              response.model, response.id, extras=self.options.quirks.kept(response.model_extra))
         parts: list[Part] = []
         reasoning = _extra_reasoning(message)
         if reasoning:
@@ -263,7 +266,7 @@ class OpenAIAdapter(SDKAdapter):
             parts.append(ToolCallPart(call.id, function.name, arguments, raw))
         stop = _chat_stop(finish, refusal=bool(refusal), has_calls=any(isinstance(p, ToolCallPart) for p in parts))
         return Completion(tuple(parts), stop, _chat_usage(response.usage), self.provider, response.model,
-                          response.id)
+                          response.id, extras=self.options.quirks.kept(response.model_extra))
 
     # --- Chat Completions: stream -----------------------------------------------------------
     async def _chat_events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -282,9 +285,13 @@ class OpenAIAdapter(SDKAdapter):
             model = response_id = None
             open_calls: dict[int, int] = {}  # vendor index -> domain index
             called = False
+            quirks = self.options.quirks
+            extras: dict[str, Any] = {}
             async for chunk in stream:
                 if chunk.usage is not None:
                     usage = chunk.usage
+                if quirks.keep:
+                    extras.update(quirks.kept(chunk.model_extra))
                 choices = chunk.choices
                 if not choices:
                     continue
@@ -323,7 +330,7 @@ class OpenAIAdapter(SDKAdapter):
                 raise ConnectionFailed("the stream ended before its final chunk")
             yield UsageUpdate(_chat_usage(usage))
             yield StreamEnd(_chat_stop(finish, refusal=refused, has_calls=bool(called)), self.provider, model,
-                            response_id)
+                            response_id, extras=extras)
         finally:
             await stream.close()
 

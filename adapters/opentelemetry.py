@@ -3,32 +3,115 @@
 ``TracingLLM`` is a pipeline step: one span per request (``chat {alias-or-model}``), a child of the
 host's current span, with GenAI semantic-convention attributes. ``TelemetryObserver`` is a
 ``PolicyObserver``: one child span per attempt (``chat {model}``, started at the attempt's start),
-an event on the request span for a skipped route, and llmport's metrics. No prompt or completion
+an event on the request span for a skipped route, and llmport's counters. No prompt or completion
 text is recorded unless ``capture_content`` is on; no credential ever reaches an attribute.
+
+Cheap by construction (a host pays this on every call): each span gets its attributes in one call,
+the attributes of a route and of a metric series are built once and reused, and llmport's counters
+are in-memory sums that observable counters read at collection time (one dict update per event
+instead of an SDK measurement).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from llmport.domain import Completion, CompletionRequest, LLMError, StreamEnd, StreamEvent
+from llmport.domain import (
+    Completion,
+    CompletionRequest,
+    LLMError,
+    StreamEnd,
+    StreamEvent,
+    Usage,
+    UsageUpdate,
+)
+from llmport.domain.events import Accumulator
+from llmport.domain.pricing import ModelPrice
 from llmport.ports import LLMPort
+from llmport.ports.correlation import REQUEST_ID_KEY, bind, request_id_of, unbind
 from llmport.ports.observer import AttemptEvent, BreakerTransition
 from llmport.ports.pipeline import LLMStep
+from llmport.ports.routing import Route
+
+from .opentelemetry_content import DETAILS_EVENT, finish_reason, input_attributes, output_attributes
+from .opentelemetry_server import server_attributes
 
 _SCOPE = "llmport"
 _CHAT = "chat"
+_REQUEST = otel_context.create_key("llmport.request")  # the _Request of the call in progress
+_CACHE_LIMIT = 4096  # attribute sets kept per kind: more distinct models than this start afresh
+_NETWORK = frozenset({"ok", "error", "cancelled", "lost", "interrupted"})
+_FAILED = frozenset({"error", "interrupted"})
+Attributes = dict[str, Any]
+
+
+class _Tally:
+    """A monotonic sum per attribute set, kept in memory and reported by an observable counter."""
+
+    __slots__ = ("_lock", "names", "sums")
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.sums: dict[tuple[Any, ...], float] = {}
+        self._lock = threading.Lock()  # event loops in several threads may count at once
+
+    def add(self, key: tuple[Any, ...], value: float = 1) -> None:
+        with self._lock:
+            self.sums[key] = self.sums.get(key, 0) + value
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            items = list(self.sums.items())
+        return [Observation(value, dict(zip(self.names, key, strict=True))) for key, value in items]
+
+
+class _Counters:
+    """llmport's counters of one meter (shared by every ``Telemetry`` on it: the SDK keeps the
+    callbacks of an observable instrument's first registration only)."""
+
+    def __init__(self, meter: metrics.Meter) -> None:
+        self.attempts = _Tally("llmport.outcome", "llmport.route")
+        self.retries = _Tally("llmport.route")
+        self.failovers = _Tally("llmport.route")
+        self.breaker_changes = _Tally("llmport.route", "llmport.breaker.state")
+        self.cost = _Tally("gen_ai.request.model")
+        self.cache_hits = _Tally("gen_ai.request.model")
+        for name, unit, description, tally in (
+            ("llmport.attempts", "{attempt}", "Attempts by outcome", self.attempts),
+            ("llmport.retries", "{attempt}", "Retried attempts", self.retries),
+            ("llmport.failovers", "{request}", "Requests answered by another route than their first", self.failovers),
+            ("llmport.breaker.transitions", "{transition}", "Circuit breaker state changes", self.breaker_changes),
+            ("llmport.cost", "USD", "Cost of the requests (every attempt)", self.cost),
+            ("llmport.cache.hits", "{request}", "Requests a response cache answered", self.cache_hits),
+        ):
+            meter.create_observable_counter(name, callbacks=[tally.observe], unit=unit, description=description)
+
+
+_COUNTERS: weakref.WeakKeyDictionary[Any, _Counters] = weakref.WeakKeyDictionary()
+_COUNTERS_LOCK = threading.Lock()
+
+
+def _counters(meter: metrics.Meter) -> _Counters:
+    with _COUNTERS_LOCK:
+        found = _COUNTERS.get(meter)
+        if found is None:
+            found = _COUNTERS[meter] = _Counters(meter)
+        return found
 
 
 class Telemetry:
-    """The tracer and instruments (from the global providers unless the host passes its own)."""
+    """The tracer, the instruments (from the global providers unless the host passes its own) and
+    what is known of the routes (``describe``)."""
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None,
                  meter_provider: metrics.MeterProvider | None = None, *, capture_content: bool = False) -> None:
@@ -43,25 +126,93 @@ class Telemetry:
                                            description="Time to the first content of a stream")
         self.per_chunk = meter.create_histogram("gen_ai.client.operation.time_per_output_chunk", unit="s",
                                                 description="Time between output chunks of a stream")
-        self.attempts = meter.create_counter("llmport.attempts", unit="{attempt}", description="Attempts by outcome")
-        self.retries = meter.create_counter("llmport.retries", unit="{attempt}", description="Retried attempts")
-        self.failovers = meter.create_counter("llmport.failovers", unit="{request}",
-                                              description="Requests answered by another route than their first")
-        self.breaker_changes = meter.create_counter("llmport.breaker.transitions", unit="{transition}",
-                                                    description="Circuit breaker state changes")
-        self.cost = meter.create_counter("llmport.cost", unit="USD", description="Cost of every attempt")
-        self.cache_hits = meter.create_counter("llmport.cache.hits", unit="{request}", description="Cache hits")
+        self.counters = _counters(meter)
+        self._servers: dict[str, dict[str, str | int]] = {}  # provider -> server.address / server.port
+        self._prices: dict[str, ModelPrice] = {}  # route name -> price
+        self._routes: dict[tuple[str, str, str], Attributes] = {}  # (route, provider, model) -> span attributes
+        self._series: dict[tuple[str, str], tuple[Attributes, Attributes, Attributes]] = {}
+
+    def describe(self, routes: Iterable[Route], adapters: Mapping[str, object] | None = None) -> None:
+        """Learn each route's vendor endpoint (``server.address``/``server.port`` of its attempt
+        spans) and price (``llmport.cost_usd`` of its attempts); ``adapters``: every provider's
+        adapter, for the routes a request names on demand (``provider/model``)."""
+        for provider, adapter in (adapters or {}).items():
+            self._server(provider, adapter)
+        for route in routes:
+            self._server(route.provider, route.adapter)
+            if route.price is not None:
+                self._prices[route.name] = route.price
+        self._routes.clear()
+
+    def _server(self, provider: str, adapter: object) -> None:
+        server = server_attributes(adapter)
+        if server:
+            self._servers[provider] = server
+
+    def price(self, route: str) -> ModelPrice | None:
+        return self._prices.get(route)
+
+    def route_attributes(self, route: str, provider: str, model: str) -> Attributes:
+        """The attributes every attempt span of this route shares (built once)."""
+        key = (route, provider, model)
+        attrs = self._routes.get(key)
+        if attrs is None:
+            if len(self._routes) >= _CACHE_LIMIT:
+                self._routes.clear()
+            attrs = self._routes[key] = {
+                "gen_ai.operation.name": _CHAT, "gen_ai.provider.name": provider, "gen_ai.request.model": model,
+                "llmport.route": route, **self._servers.get(provider, {}),
+            }
+        return attrs
+
+    def series(self, provider: str, model: str) -> tuple[Attributes, Attributes, Attributes]:
+        """The metric attributes of a request for ``model`` answered by ``provider``: the operation's,
+        and those of its input and output token counts (built once)."""
+        key = (provider, model)
+        found = self._series.get(key)
+        if found is None:
+            if len(self._series) >= _CACHE_LIMIT:
+                self._series.clear()
+            base = {"gen_ai.operation.name": _CHAT, "gen_ai.provider.name": provider, "gen_ai.request.model": model}
+            found = self._series[key] = (base, {**base, "gen_ai.token.type": "input"},
+                                         {**base, "gen_ai.token.type": "output"})
+        return found
 
 
-def _request_attributes(request: CompletionRequest) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"gen_ai.operation.name": _CHAT, "gen_ai.request.model": request.model}
+class _Request:
+    """One traced request: its span, and what its attempts told about it."""
+
+    __slots__ = ("cache_hit", "first_route", "request_id", "route", "span")
+
+    def __init__(self, span: trace.Span, request_id: str) -> None:
+        self.span = span
+        self.request_id = request_id
+        self.first_route: str | None = None
+        self.route: str | None = None
+        self.cache_hit = False
+
+
+def _request_attributes(request: CompletionRequest, request_id: str) -> Attributes:
+    attrs: Attributes = {"gen_ai.operation.name": _CHAT, "gen_ai.request.model": request.model,
+                         "llmport.request_id": request_id}
     if request.max_tokens is not None:
         attrs["gen_ai.request.max_tokens"] = request.max_tokens
     if request.temperature is not None:
         attrs["gen_ai.request.temperature"] = request.temperature
     if request.top_p is not None:
         attrs["gen_ai.request.top_p"] = request.top_p
+    if request.tenant_id is not None:
+        attrs["llmport.tenant"] = request.tenant_id
+    for key, value in request.metadata.items():
+        if key != REQUEST_ID_KEY:
+            attrs[f"llmport.tag.{key}"] = value
     return attrs
+
+
+def _usage_attributes(attrs: Attributes, usage: Usage | None) -> None:
+    if usage is not None and usage.reported:
+        attrs["gen_ai.usage.input_tokens"] = usage.input_tokens
+        attrs["gen_ai.usage.output_tokens"] = usage.output_tokens
 
 
 class TracingLLM(LLMStep):
@@ -71,23 +222,27 @@ class TracingLLM(LLMStep):
         super().__init__(inner)
         self.telemetry = telemetry
 
-    def _start(self, request: CompletionRequest) -> trace.Span:
+    def _start(self, request: CompletionRequest) -> tuple[_Request, otel_context.Context]:
+        rid = request_id_of(request)  # bound for the steps within, so every one reports the same id
         span = self.telemetry.tracer.start_span(f"{_CHAT} {request.model}", kind=SpanKind.CLIENT,
-                                                attributes=_request_attributes(request))
-        if self.telemetry.capture_content:
-            span.add_event("gen_ai.user.message", {"content": "\n".join(m.text for m in request.messages)})
-        return span
+                                                attributes=_request_attributes(request, rid))
+        state = _Request(span, rid)
+        return state, otel_context.set_value(_REQUEST, state, trace.set_span_in_context(span))
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        span = self._start(request)
+        state, ctx = self._start(request)
         start = time.perf_counter()
-        with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-            try:
-                answer = await self.inner.complete(request)
-            except BaseException as exc:
-                self._failed(span, request, exc, time.perf_counter() - start)
-                raise
-        self._answered(span, request, answer, time.perf_counter() - start)
+        token = otel_context.attach(ctx)
+        bound = bind(state.request_id)
+        try:
+            answer = await self.inner.complete(request)
+        except BaseException as exc:
+            self._failed(state, request, exc, time.perf_counter() - start)
+            raise
+        finally:
+            unbind(bound)
+            otel_context.detach(token)
+        self._answered(state, request, answer, answer.usage, time.perf_counter() - start, answer)
         return answer
 
     def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
@@ -95,96 +250,120 @@ class TracingLLM(LLMStep):
 
     @asynccontextmanager
     async def _stream(self, request: CompletionRequest) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        span = self._start(request)
+        state, ctx = self._start(request)
         start = time.perf_counter()
-        ctx = trace.set_span_in_context(span)
         token = otel_context.attach(ctx)
+        bound = bind(state.request_id)
         try:
             inner = self.inner.stream(request)
             events = await inner.__aenter__()
         except BaseException as exc:
-            self._failed(span, request, exc, time.perf_counter() - start)
+            self._failed(state, request, exc, time.perf_counter() - start)
             raise
         finally:
+            unbind(bound)
             otel_context.detach(token)
-        traced = _TracedEvents(events, ctx)
+        traced = _TracedEvents(events, ctx, Accumulator() if self.telemetry.capture_content else None)
         try:
             yield traced
         except BaseException as exc:
-            self._failed(span, request, exc, time.perf_counter() - start)
+            self._failed(state, request, exc, time.perf_counter() - start)
             await inner.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         token = otel_context.attach(ctx)
+        bound = bind(state.request_id)
         try:
             await inner.__aexit__(None, None, None)
         finally:
+            unbind(bound)
             otel_context.detach(token)
         if traced.failure is not None:
-            self._failed(span, request, traced.failure, time.perf_counter() - start)
+            self._failed(state, request, traced.failure, time.perf_counter() - start)
         elif traced.answer is not None:
-            self._answered(span, request, traced.answer, time.perf_counter() - start)
+            content = None
+            if traced.content is not None:
+                traced.content.add(traced.answer)
+                content = traced.content.partial()
+            self._answered(state, request, traced.answer, traced.usage, time.perf_counter() - start, content)
         else:  # the caller left before the end
-            span.set_attribute("llmport.outcome", "cancelled")
-            span.end()
+            self._cancelled(state, request)
 
-    def _answered(self, span: trace.Span, request: CompletionRequest, answer: Completion | StreamEnd,
-                  duration: float) -> None:
+    def _answered(self, state: _Request, request: CompletionRequest, answer: Completion | StreamEnd,
+                  usage: Usage | None, duration: float, content: Completion | None) -> None:
         t = self.telemetry
         provider = answer.provider or ""
-        attrs: dict[str, Any] = {"gen_ai.provider.name": provider, "llmport.outcome": "ok",
-                                 "gen_ai.response.finish_reasons": (answer.stop_reason.kind,)}
+        attrs: Attributes = {"gen_ai.provider.name": provider, "llmport.outcome": "ok",
+                             "gen_ai.response.finish_reasons": (finish_reason(answer.stop_reason),),
+                             "llmport.cache.hit": state.cache_hit or (isinstance(answer, Completion) and answer.cached)}
         if answer.model:
             attrs["gen_ai.response.model"] = answer.model
         if answer.response_id:
             attrs["gen_ai.response.id"] = answer.response_id
-        if answer.request_cost is not None:
-            attrs["llmport.cost_usd"] = float(answer.request_cost)
-            t.cost.add(float(answer.request_cost), {"gen_ai.request.model": request.model})
-        cached = isinstance(answer, Completion) and answer.cached
-        attrs["llmport.cache.hit"] = cached
-        usage = answer.usage if isinstance(answer, Completion) else None
-        if usage is not None and usage.reported:
-            attrs["gen_ai.usage.input_tokens"] = usage.input_tokens
-            attrs["gen_ai.usage.output_tokens"] = usage.output_tokens
+        if state.route is not None:
+            attrs["llmport.route"] = state.route
+        cost = answer.request_cost
+        if cost is not None:
+            attrs["llmport.cost_usd"] = float(cost)
+            t.counters.cost.add((request.model,), float(cost))
+        _usage_attributes(attrs, usage)
+        span = state.span
         span.set_attributes(attrs)
-        if t.capture_content and isinstance(answer, Completion):
-            span.add_event("gen_ai.choice", {"content": answer.text})
+        if t.capture_content and content is not None:
+            span.add_event(DETAILS_EVENT, {**input_attributes(request), **output_attributes(content)})
         span.end()
-        metric = {"gen_ai.operation.name": _CHAT, "gen_ai.provider.name": provider,
-                  "gen_ai.request.model": request.model}
-        t.duration.record(duration, metric)
+        base, tokens_in, tokens_out = t.series(provider, request.model)
+        t.duration.record(duration, base)
         if usage is not None and usage.reported:
-            t.tokens.record(usage.input_tokens, {**metric, "gen_ai.token.type": "input"})
-            t.tokens.record(usage.output_tokens, {**metric, "gen_ai.token.type": "output"})
+            t.tokens.record(usage.input_tokens, tokens_in)
+            t.tokens.record(usage.output_tokens, tokens_out)
         timing = answer.timing
         if timing.time_to_first_token is not None:
-            t.ttft.record(timing.time_to_first_token, metric)
+            t.ttft.record(timing.time_to_first_token, base)
             if timing.total is not None and timing.events > 1:
-                t.per_chunk.record((timing.total - timing.time_to_first_token) / (timing.events - 1), metric)
+                t.per_chunk.record((timing.total - timing.time_to_first_token) / (timing.events - 1), base)
 
-    def _failed(self, span: trace.Span, request: CompletionRequest, exc: BaseException, duration: float) -> None:
+    def _failed(self, state: _Request, request: CompletionRequest, exc: BaseException, duration: float) -> None:
+        if not isinstance(exc, Exception):  # cancelled (or the process is going down)
+            self._cancelled(state, request)
+            return
+        t = self.telemetry
         kind = type(exc).__name__
-        cancelled = not isinstance(exc, Exception)
-        span.set_attribute("llmport.outcome", "cancelled" if cancelled else "error")
-        if not cancelled:
-            span.set_attribute("error.type", kind)
-            span.set_status(Status(StatusCode.ERROR, kind))
-            if isinstance(exc, LLMError) and exc.request_cost is not None:
-                span.set_attribute("llmport.cost_usd", float(exc.request_cost))
-            self.telemetry.duration.record(duration, {"gen_ai.operation.name": _CHAT,
-                                                      "gen_ai.request.model": request.model, "error.type": kind})
+        span = state.span
+        attrs: Attributes = {"llmport.outcome": "error", "error.type": kind}
+        if state.route is not None:
+            attrs["llmport.route"] = state.route
+        if isinstance(exc, LLMError) and exc.request_cost is not None:
+            attrs["llmport.cost_usd"] = float(exc.request_cost)
+            t.counters.cost.add((request.model,), float(exc.request_cost))
+        span.set_attributes(attrs)
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, kind))
+        if t.capture_content:
+            span.add_event(DETAILS_EVENT, input_attributes(request))
+        span.end()
+        t.duration.record(duration, {**t.series("", request.model)[0], "error.type": kind})
+
+    def _cancelled(self, state: _Request, request: CompletionRequest) -> None:
+        span = state.span
+        span.set_attribute("llmport.outcome", "cancelled")
+        if self.telemetry.capture_content:
+            span.add_event(DETAILS_EVENT, input_attributes(request))
         span.end()
 
 
 class _TracedEvents:
-    """The inner events, each read with the request span current (so attempt spans nest under it)."""
+    """The inner events, each read with the request's context current (so attempt spans nest
+    under the request span); notes the final event, the last usage and (content capture) the answer."""
 
-    __slots__ = ("_ctx", "_events", "answer", "failure")
+    __slots__ = ("_ctx", "_events", "answer", "content", "failure", "usage")
 
-    def __init__(self, events: AsyncIterator[StreamEvent], ctx: otel_context.Context) -> None:
+    def __init__(self, events: AsyncIterator[StreamEvent], ctx: otel_context.Context,
+                 content: Accumulator | None) -> None:
         self._events = events
         self._ctx = ctx
+        self.content = content
         self.answer: StreamEnd | None = None
+        self.usage: Usage | None = None
         self.failure: Exception | None = None
 
     def __aiter__(self) -> _TracedEvents:
@@ -204,8 +383,14 @@ class _TracedEvents:
             raise
         finally:
             otel_context.detach(token)
-        if type(event) is StreamEnd:
-            self.answer = event
+        kind = type(event)
+        if kind is UsageUpdate:
+            self.usage = event.usage  # type: ignore[union-attr]
+        elif kind is StreamEnd:
+            self.answer = event  # type: ignore[assignment]
+            return event
+        if self.content is not None:
+            self.content.add(event)
         return event
 
 
@@ -214,35 +399,27 @@ class TelemetryObserver:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
-        self._first: dict[int, str] = {}  # request span id -> the route its first attempt used
 
     def on_attempt(self, event: AttemptEvent) -> None:
         t = self.telemetry
-        parent = trace.get_current_span()
+        counters = t.counters
         outcome = event.outcome
-        t.attempts.add(1, {"llmport.outcome": outcome, "llmport.route": event.route})
-        if outcome == "skipped":
-            parent.add_event("llmport.route.skipped", {"llmport.route": event.route,
-                                                       "llmport.breaker.state": event.breaker})
+        route = event.route
+        counters.attempts.add((outcome, route))
+        state: _Request | None = otel_context.get_value(_REQUEST)  # type: ignore[assignment]
+        if outcome not in _NETWORK:
+            self._step(event, state)
             return
-        if outcome == "cached":
-            t.cache_hits.add(1, {"gen_ai.request.model": event.target})
-            parent.set_attribute("llmport.cache.hit", True)
-            return
-        if outcome == "enriched":
-            return
-        if event.attempt > 1:
-            t.retries.add(1, {"llmport.route": event.route})
-        attrs: dict[str, Any] = {
-            "gen_ai.operation.name": _CHAT, "gen_ai.provider.name": event.provider,
-            "gen_ai.request.model": event.model, "llmport.route": event.route, "llmport.attempt": event.attempt,
-            "llmport.breaker.state": event.breaker, "llmport.hedge": event.hedge, "llmport.outcome": outcome,
-        }
+        attrs: Attributes = {**t.route_attributes(route, event.provider, event.model), "llmport.attempt": event.attempt,
+                             "llmport.breaker.state": event.breaker, "llmport.hedge": event.hedge,
+                             "llmport.outcome": outcome}
         if event.request_id:
             attrs["llmport.request_id"] = event.request_id
+        _usage_attributes(attrs, event.usage)
         if event.usage is not None:
-            attrs["gen_ai.usage.input_tokens"] = event.usage.input_tokens
-            attrs["gen_ai.usage.output_tokens"] = event.usage.output_tokens
+            price = t.price(route)
+            if price is not None:
+                attrs["llmport.cost_usd"] = float(price.usage_cost(event.usage))
         if event.status is not None:
             attrs["http.response.status_code"] = event.status
         if event.error is not None:
@@ -250,24 +427,42 @@ class TelemetryObserver:
         end = time.time_ns()
         span = t.tracer.start_span(f"{_CHAT} {event.model}", kind=SpanKind.CLIENT, attributes=attrs,
                                    start_time=end - int(event.latency * 1e9))
-        if outcome == "error" or outcome == "interrupted":
+        if outcome in _FAILED:
             span.set_status(Status(StatusCode.ERROR, event.error or outcome))
-        if event.time_to_first_token is not None:
-            t.ttft.record(event.time_to_first_token, {"gen_ai.provider.name": event.provider,
-                                                      "gen_ai.request.model": event.model})
         span.end(end_time=end)
-        key = parent.get_span_context().span_id
-        first = self._first.setdefault(key, event.route) if key else event.route
+        if event.attempt > 1:
+            counters.retries.add((route,))
+        if state is None:
+            return
+        if event.hedge:  # an extra attempt in parallel: neither the first route nor a failover
+            if outcome == "ok":
+                state.route = route
+            return
+        if state.first_route is None:  # the primary chain's attempts are reported in the order made
+            state.first_route = route
         if outcome == "ok":
-            self._first.pop(key, None)
-            parent.set_attribute("llmport.route", event.route)
-            if first != event.route:
-                t.failovers.add(1, {"llmport.route": event.route})
-        elif len(self._first) > 4096:  # requests that never succeeded: forget the oldest
-            self._first.pop(next(iter(self._first)))
+            state.route = route
+            if route != state.first_route:
+                counters.failovers.add((route,))
+
+    def _step(self, event: AttemptEvent, state: _Request | None) -> None:
+        """A route skipped (an event on the request span), or a step that answered without a
+        vendor call (a response cache hit)."""
+        if event.outcome == "skipped":
+            span = state.span if state is not None else trace.get_current_span()
+            span.add_event("llmport.route.skipped", {"llmport.route": event.route,
+                                                     "llmport.breaker.state": event.breaker,
+                                                     "llmport.reason": event.error or ""})
+        elif event.outcome == "cached":
+            self.telemetry.counters.cache_hits.add((event.target,))
+            if state is not None:
+                state.cache_hit = True
 
     def on_breaker(self, transition: BreakerTransition) -> None:
-        self.telemetry.breaker_changes.add(1, {"llmport.route": transition.route, "llmport.breaker.state":
-                                               transition.new})
-        trace.get_current_span().add_event("llmport.breaker", {"llmport.route": transition.route,
-                                                               "llmport.breaker.state": transition.new})
+        self.telemetry.counters.breaker_changes.add((transition.route, transition.new))
+        state: _Request | None = otel_context.get_value(_REQUEST)  # type: ignore[assignment]
+        span = state.span if state is not None else trace.get_current_span()
+        span.add_event("llmport.breaker", {"llmport.route": transition.route, "llmport.breaker.state": transition.new,
+                                           "llmport.breaker.previous": transition.old})
+
+

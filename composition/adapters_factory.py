@@ -21,12 +21,14 @@ from .settings import Settings, SettingsError
 
 @dataclass(frozen=True)
 class ProviderClients:
-    """The SDK clients of a deployment, by provider name, in configured order."""
+    """The SDK clients of a deployment, by provider name, in configured order, and the Redis
+    connection the replicas share (None without one): key rings keep their key state there."""
 
     clients: dict[str, Any]
+    redis: Any = None
 
 
-def build_clients(settings: Settings) -> ProviderClients:
+def build_clients(settings: Settings, redis: Any = None) -> ProviderClients:
     """Every provider's SDK client (construction is synchronous and does no I/O); one
     ``SettingsError`` listing every provider's problem."""
     clients: dict[str, Any] = {}
@@ -45,7 +47,7 @@ def build_clients(settings: Settings) -> ProviderClients:
                             f"settings ({type(exc).__name__})")
     if problems:
         raise SettingsError(*problems)
-    return ProviderClients(clients)
+    return ProviderClients(clients, redis)
 
 
 def build_adapters(settings: Settings, clients: ProviderClients) -> dict[str, LLMPort]:
@@ -64,7 +66,39 @@ def build_adapters(settings: Settings, clients: ProviderClients) -> dict[str, LL
         adapters[name] = adapter
     if problems:
         raise SettingsError(*problems)
+    share_key_state(clients, adapters)
     return adapters
+
+
+def share_key_state(clients: ProviderClients, adapters: dict[str, LLMPort]) -> None:
+    """With a shared Redis, every key ring keeps its key state there (one ``RedisKeyStates`` for
+    all; closed by ``close_all``): a key one replica saw throttled or revoked is skipped by all."""
+    rings = [a for a in adapters.values() if isinstance(a, KeyRotatingAdapter)]
+    if clients.redis is None or not rings:
+        return
+    from llmport.adapters.redis.key_state import RedisKeyStates
+
+    states = RedisKeyStates(clients.redis)
+    for ring in rings:
+        ring.share_state(states)
+
+
+def _key_states(adapters: dict[str, LLMPort] | None) -> list[Any]:
+    """The distinct key-state stores of the key rings among ``adapters``."""
+    found: dict[int, Any] = {}
+    for adapter in (adapters or {}).values():
+        if isinstance(adapter, KeyRotatingAdapter):
+            found.setdefault(id(adapter.ring.states), adapter.ring.states)
+    return list(found.values())
+
+
+async def start_key_state(adapters: dict[str, LLMPort]) -> None:
+    """Learn the key rings' shared state before the first call (a shared store only; bounded by
+    the Redis timeout, and a Redis that does not answer leaves each replica deciding alone)."""
+    for states in _key_states(adapters):
+        start = getattr(states, "start", None)
+        if start is not None:
+            await start()
 
 
 async def close_all(settings: Settings, clients: ProviderClients | None, adapters: dict[str, LLMPort] | None) -> None:
@@ -75,6 +109,11 @@ async def close_all(settings: Settings, clients: ProviderClients | None, adapter
         try:
             await adapter.aclose()
         except Exception as exc:  # every adapter must get its close
+            errors.append(exc)
+    for states in _key_states(adapters):  # flushes what the key rings queued (a no-op in memory)
+        try:
+            await states.aclose()
+        except Exception as exc:
             errors.append(exc)
     for name, client in (clients.clients if clients else {}).items():
         provider = settings.providers.get(name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import sys
@@ -27,17 +28,23 @@ from .settings import Settings, SettingsError, load_settings
 async def _chat(prompt: str, model: str, system: str | None) -> int:
     request = CompletionRequest(model=model, messages=[Message.user(prompt)], system=system)
     usage = Usage()  # a stream need not carry a UsageUpdate
+    settings = load_settings()
     # llmport's log lines are held back while the answer streams, then written to stderr: they never
-    # interleave with the answer.
+    # interleave with the answer. With LLMPORT_LOGGING__CONFIGURE llmport's own stderr handler prints
+    # them, so stderr itself is held; otherwise a buffer on the ``llmport`` logger holds them.
+    real_stderr, held_stderr = sys.stderr, io.StringIO()
     held = BufferingHandler(capacity=10_000)
     held.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger(LOGGER)
-    logger.addHandler(held)
     saved = (logger.level, logger.propagate)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    if not settings.logging.configure:
+        logger.addHandler(held)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    summary: str | None = None
+    sys.stderr = held_stderr
     try:
-        async with open_llm() as llm, llm.stream(request) as events:
+        async with open_llm(settings) as llm, llm.stream(request) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     sys.stdout.write(event.text)
@@ -49,14 +56,18 @@ async def _chat(prompt: str, model: str, system: str | None) -> int:
                     sys.stdout.flush()
                     where = "/".join(p for p in (event.provider, event.model) if p)
                     cost = "" if event.request_cost is None else f", ${event.request_cost:.6f}"
-                    print(f"[{where}: {event.stop_reason.kind}, {usage.input_tokens} in / "
-                          f"{usage.output_tokens} out{cost}]", file=sys.stderr)
+                    summary = (f"[{where}: {event.stop_reason.kind}, {usage.input_tokens} in / "
+                               f"{usage.output_tokens} out{cost}]")
     finally:
+        sys.stderr = real_stderr
         logger.removeHandler(held)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
+        if summary is not None:
+            print(summary, file=real_stderr)
+        real_stderr.write(held_stderr.getvalue())
         for record in held.buffer:
-            print(held.format(record), file=sys.stderr)
+            print(held.format(record), file=real_stderr)
     return 0
 
 

@@ -32,7 +32,7 @@ from llmport.ports import FailoverPolicy, FanoutObserver, LLMPort, PolicyObserve
 from llmport.ports.context import ContextSource
 from llmport.ports.pipeline import Step
 
-from .adapters_factory import ProviderClients, build_adapters, build_clients, close_all
+from .adapters_factory import ProviderClients, build_adapters, build_clients, close_all, start_key_state
 from .logging import configure_logging
 from .loop_guard import LoopBoundLLM
 from .money_factory import (
@@ -44,11 +44,14 @@ from .money_factory import (
     hold_ledger,
 )
 from .pipeline_factory import build_llm, build_response_cache
-from .policy_factory import build_policy, default_observer
-from .settings import Settings, load_settings
+from .policy_factory import build_policy, default_observer, route_problems
+from .settings import Settings, SettingsError, load_settings
 from .state_factory import build_redis
 from .sync_llm import SyncLLM
 from .telemetry_factory import build_telemetry, traced_llm, traced_observer
+
+#: Seconds start-up waits at most for the shared state (Redis down: the replica starts on local state).
+STATE_START_WAIT = 1.0
 
 
 @dataclass
@@ -83,18 +86,28 @@ class Lifetime(resources.AsyncResource[LLMPort]):
         built_clients: ProviderClients | None = None
         built_adapters: dict[str, LLMPort] | None = None
         try:
-            built_clients = clients() if callable(clients) else clients
+            try:
+                built_clients = clients() if callable(clients) else clients
+            except SettingsError as exc:  # also list the alias and default-model problems, found without clients
+                more = [p for p in route_problems(settings) if p not in exc.problems]
+                if not more:
+                    raise
+                raise SettingsError(*exc.problems, *more) from None
             built_adapters = adapters(settings, built_clients) if callable(adapters) else adapters
+            await start_key_state(built_adapters)
             built_policy = policy(adapters=built_adapters)
             runtime.metered = metered(policy=built_policy)
             # the request span (telemetry on) is outermost: it covers every step
-            top = traced_llm(pipeline(policy=built_policy, terminal=runtime.metered), telemetry)
+            top = traced_llm(pipeline(policy=built_policy, terminal=runtime.metered), telemetry, built_policy)
         except BaseException:
             runtime.metered = None
             await close_all(settings, built_clients, built_adapters)
             if redis is not None:
                 await redis.aclose()
             raise
+        starter = getattr(built_policy.state, "start", None)
+        if redis is not None and starter is not None:  # learn the fleet's breakers before serving
+            await starter(wait=STATE_START_WAIT, routes=[r.name for r in built_policy.router.all_routes()])
         runtime.redis = redis
         runtime.settings = settings
         runtime.clients, runtime.adapters, runtime.policy = built_clients, built_adapters, built_policy
@@ -134,14 +147,15 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(load_settings)
     observer: providers.Provider[PolicyObserver | None] = providers.Object(None)
     logging = providers.Resource(configure_logging, settings)
-    # Factories: each start builds fresh clients and adapters (the container is restartable).
-    clients = providers.Factory(build_clients, settings)
+    # the Redis connection replicas share (None without LLMPORT_STATE__URL); closed at shutdown
+    redis = providers.Singleton(build_redis, settings)
+    # Factories: each start builds fresh clients and adapters (the container is restartable);
+    # key rings keep their key state in the shared Redis when there is one.
+    clients = providers.Factory(build_clients, settings, redis)
     adapters = providers.Object(build_adapters)
     # money: catalog (genai-prices + settings), metering of every attempt, ledger, budgets
     catalog = providers.Singleton(build_catalog, settings)
     metering = providers.Singleton(build_metering, catalog)
-    # the Redis connection replicas share (None without LLMPORT_STATE__URL); closed at shutdown
-    redis = providers.Singleton(build_redis, settings)
     # The ledger and budgets are shared by the replicas through Redis when the state has a URL.
     ledger = providers.Singleton(build_ledger, settings, redis)
     budget_store = providers.Singleton(build_budget_store, settings, redis)

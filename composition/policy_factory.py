@@ -24,7 +24,7 @@ problem is a ``SettingsError`` naming the variable or file key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from llmport.domain import InvalidRequest, ModelRef
 from llmport.domain.pricing import ModelPrice
@@ -32,6 +32,7 @@ from llmport.ports import (
     AttemptEvent,
     BreakerTransition,
     FailoverPolicy,
+    FanoutObserver,
     LLMPort,
     PolicyObserver,
     Route,
@@ -178,6 +179,17 @@ def build_policy(settings: Settings, adapters: dict[str, LLMPort],
         state = RedisPolicyState(redis, config.breaker, budget)
     return FailoverPolicy(Router(routes, sets, adapters), config=config, strategy=strategy(cfg.strategy),
                           budget=budget, observer=observer or default_observer(settings), state=state)
+
+
+def route_problems(settings: Settings) -> tuple[str, ...]:
+    """The alias, default-model and per-alias policy problems ``build_policy`` would report, found
+    without any client (over stand-in adapters): start-up lists them next to credential problems."""
+    stand_ins = {name: cast(LLMPort, object()) for name in settings.providers}
+    try:
+        build_policy(settings, stand_ins, observer=FanoutObserver())
+    except SettingsError as exc:
+        return exc.problems
+    return ()
 
 
 def default_observer(settings: Settings) -> StructlogObserver:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmport.ports import FanoutObserver, LLMPort, PolicyObserver
+from llmport.ports import FailoverPolicy, FanoutObserver, LLMPort, PolicyObserver
 
 from .settings import Settings, SettingsError
 
@@ -30,10 +30,13 @@ def traced_observer(observer: PolicyObserver, telemetry: Any) -> PolicyObserver:
     return FanoutObserver(observer, TelemetryObserver(telemetry))
 
 
-def traced_llm(llm: LLMPort, telemetry: Any) -> LLMPort:
-    """``llm`` inside the request span when telemetry is on (outermost: the span covers every step)."""
+def traced_llm(llm: LLMPort, telemetry: Any, policy: FailoverPolicy | None = None) -> LLMPort:
+    """``llm`` inside the request span when telemetry is on (outermost: the span covers every step);
+    ``policy``'s routes and adapters give attempt spans their vendor endpoint and price."""
     if telemetry is None:
         return llm
     from llmport.adapters.opentelemetry import TracingLLM
 
+    if policy is not None:
+        telemetry.describe(policy.router.all_routes(), policy.router.adapters)
     return TracingLLM(llm, telemetry)

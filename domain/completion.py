@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import ClassVar, Literal
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal
 
 from .messages import Message, Part, ReasoningPart, Role, TextPart, ToolCallPart
 
@@ -108,12 +109,24 @@ def normalise_parts(parts: Iterable[Part]) -> tuple[Part, ...]:
     return tuple(merged)
 
 
+NO_EXTRAS: Mapping[str, Any] = MappingProxyType({})
+
+
+def read_only(extras: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``extras`` as a read-only mapping (a copy; the shared empty one when there are none)."""
+    if type(extras) is MappingProxyType:
+        return extras
+    return MappingProxyType(dict(extras)) if extras else NO_EXTRAS
+
+
 @dataclass(frozen=True, slots=True)
 class Completion:
     """A model's answer. Timing is not part of equality: the same answer may arrive at any speed.
     ``cost`` is the USD cost of the call that produced it and ``request_cost`` that of every attempt
     the request made (retries, failovers, hedges); ``None`` when no price is known. Neither is part
-    of equality either."""
+    of equality either. ``extras``: response fields a vendor adds that the domain does not model
+    (e.g. Perplexity's ``search_results``), kept by name as decoded JSON where the provider's
+    quirks say so (empty otherwise); read-only, not part of equality."""
 
     parts: tuple[Part, ...]
     stop_reason: StopReason
@@ -126,9 +139,11 @@ class Completion:
     cached: bool = field(default=False, compare=False)
     cost: Decimal | None = field(default=None, compare=False)
     request_cost: Decimal | None = field(default=None, compare=False)
+    extras: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", normalise_parts(self.parts))
+        object.__setattr__(self, "extras", read_only(self.extras))
 
     @property
     def text(self) -> str:

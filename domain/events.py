@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from ._json import parse_tool_arguments
-from .completion import Completion, StopReason, Timing, Usage
+from .completion import NO_EXTRAS, Completion, StopReason, Timing, Usage, read_only
 from .messages import Part, ReasoningPart, TextPart, ToolCallPart
 
 
@@ -70,6 +71,11 @@ class StreamEnd:
     request_cost: Decimal | None = field(default=None, compare=False)
     # How the stream went (filled by the adapter); not part of equality, like ``Completion.timing``.
     timing: Timing = field(default_factory=Timing, compare=False)
+    # The vendor's extra response fields kept (``Completion.extras``).
+    extras: Mapping[str, Any] = field(default_factory=lambda: NO_EXTRAS, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extras", read_only(self.extras))
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | UsageUpdate | StreamEnd
@@ -153,6 +159,7 @@ class Accumulator:
             cached=self.cached,
             cost=end.cost if end else None,
             request_cost=end.request_cost if end else None,
+            extras=end.extras if end else NO_EXTRAS,
         )
 
 
@@ -188,4 +195,4 @@ def completion_events(completion: Completion, chunk_size: int = 8) -> Iterator[S
             call_index += 1
     yield UsageUpdate(completion.usage, cached=completion.cached, cost=completion.cost)
     yield StreamEnd(completion.stop_reason, completion.provider, completion.model, completion.response_id,
-                    cost=completion.cost, request_cost=completion.request_cost)
+                    cost=completion.cost, request_cost=completion.request_cost, extras=completion.extras)

@@ -37,13 +37,15 @@ def encode(key: str, completion: Completion) -> bytes:
         else:
             raise Uncacheable(f"an answer holding a {type(p).__name__} is not cached")
     u = completion.usage
-    doc = {
+    doc: dict[str, Any] = {
         "f": FORMAT, "k": key, "p": parts,
         "s": [completion.stop_reason.kind, completion.stop_reason.raw],
         "u": [u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens,
               u.reported],
         "m": [completion.provider, completion.model, completion.response_id],
     }
+    if completion.extras:
+        doc["x"] = dict(completion.extras)
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -63,10 +65,14 @@ def decode(key: str, data: bytes) -> Completion:
                 type(reported) is not bool:
             raise CacheDataError("bad usage")
         provider, model, response_id = doc["m"]
+        extras = doc.get("x", {})
+        if type(extras) is not dict:
+            raise CacheDataError("bad extras")
         return Completion(
             tuple(_part(p) for p in doc["p"]), StopReason(kind, _opt_str(raw)),
             Usage(tokens, output, cached, written, reasoning, reported),
             _opt_str(provider), _opt_str(model), _opt_str(response_id), cached=True, cost=_ZERO, request_cost=_ZERO,
+            extras=extras,
         )
     except CacheDataError:
         raise

@@ -117,8 +117,10 @@ class RedisKeyStates:
                 self._task = asyncio.ensure_future(self._run())
 
     async def start(self) -> None:
-        """Start the background work (optional: the first use inside an event loop starts it)."""
+        """Start the background work and learn the watched rings' shared state now (optional: the
+        first use inside an event loop starts it, and the state arrives within ``interval``)."""
         self._start()
+        await self.sync()
 
     async def aclose(self) -> None:
         if self._closed:

@@ -14,6 +14,7 @@ import openai
 
 from llmport.adapters.keyring import rotating
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
+from llmport.adapters.openai_quirks import quirks_for
 from llmport.composition.credentials import require_key
 from llmport.composition.families.openai import AzureOpenAISettings, OpenAICompatibleSettings, OpenAISettings
 from llmport.composition.keys import weighted_keys
@@ -74,12 +75,13 @@ def adapter_options(settings: OpenAIFamilySettings) -> OpenAIOptions:
         max_tokens_param=found.max_tokens_param,
         reasoning_effort=found.reasoning_effort,
         stream_usage=found.stream_usage,
+        quirks=quirks_for(settings.preset),
     )
 
 
 def build_adapter(name: str, client: openai.AsyncOpenAI, settings: OpenAIFamilySettings) -> LLMPort:
     options = adapter_options(settings)
-    if not isinstance(settings, AzureOpenAISettings) and settings.api_keys:
+    if settings.api_keys:
         return rotating(client, weighted_keys(settings),
                         lambda keyed: OpenAIAdapter(keyed, provider=name, options=options), provider=name)
     return OpenAIAdapter(client, provider=name, options=options)

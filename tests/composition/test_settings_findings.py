@@ -143,6 +143,15 @@ async def test_alias_targets_default_model_and_alias_policies_are_checked_at_sta
     assert named in await start_up_problem()
 
 
+async def test_credential_and_alias_problems_are_listed_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    env(monkeypatch, LLMPORT_PROVIDERS__C__KIND="anthropic", LLMPORT_PROVIDERS__C__MODELS="m",
+        LLMPORT_ALIASES__FAST="nowhere/x", LLMPORT_DEFAULT_MODEL="fsat")
+    message = await start_up_problem()
+    assert "LLMPORT_PROVIDERS__C__API_KEY: no API key" in message
+    assert "LLMPORT_ALIASES__FAST: " in message
+    assert "LLMPORT_DEFAULT_MODEL: names a model no provider lists" in message
+
+
 async def test_no_providers_configured_is_a_settings_error_not_an_invalid_request() -> None:
     assert "no providers are configured" in await start_up_problem()
 

@@ -14,7 +14,7 @@ from llmport.composition.container import Container, _settle
 from llmport.domain import CompletionRequest, Message, StreamEnd
 
 from ..money.conftest import deployment
-from .test_otel import PROMPT, Otel, no_prompt_anywhere
+from .otel_kit import PROMPT, Otel, no_prompt_anywhere
 
 
 @pytest.mark.parametrize("name", ["oai", "ant", "gem", "brk"])
@@ -40,7 +40,9 @@ async def test_every_family_is_traced_through_the_container(emu: VendorEmulator,
         (attempt,) = [s for s in otel.finished() if s.parent is not None
                       and s.parent.span_id == root.context.span_id]
         assert attempt.attributes["gen_ai.provider.name"] == name
-        assert attempt.attributes["llmport.request_id"]
+        assert attempt.attributes["llmport.request_id"] == root.attributes["llmport.request_id"]
+        assert (attempt.attributes["server.address"], attempt.attributes["server.port"]) == ("127.0.0.1", emu.port)
+        assert attempt.attributes["llmport.cost_usd"] > 0 and root.attributes["llmport.cost_usd"] > 0
     no_prompt_anywhere(otel, f"test-{name}-key", "secret-example")
 
 

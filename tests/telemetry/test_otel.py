@@ -5,97 +5,17 @@ cancellation; the real OpenAI adapter against the emulator; no prompt text, no c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import Any
+import json
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from llmport.adapters.opentelemetry import Telemetry, TelemetryObserver, TracingLLM
 from llmport.adapters.testing.emulator import Reply, ScriptedUsage, VendorEmulator
 from llmport.adapters.testing.fake import FakeLLM, FakeReply
-from llmport.domain import (
-    AllProvidersFailed,
-    Completion,
-    CompletionRequest,
-    Message,
-    ProviderUnavailable,
-    StopReason,
-    StreamInterrupted,
-    TextPart,
-    Usage,
-)
-from llmport.ports import FailoverPolicy, HedgeConfig, RetryPolicy, Route, Router, RouteSet
-from llmport.ports.failover import PolicyConfig
+from llmport.domain import AllProvidersFailed, CompletionRequest, Message, ProviderUnavailable, StreamInterrupted
+from llmport.ports import HedgeConfig, Route
 
-PROMPT = "the secret plan is in the attic"
-ANSWER = Completion((TextPart("fine answer"),), StopReason("end_turn"), Usage(3, 5), response_id="resp-1")
-
-
-class Otel:
-    def __init__(self, *, capture_content: bool = False) -> None:
-        self.spans = InMemorySpanExporter()
-        tracer_provider = TracerProvider()
-        tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
-        self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
-        self.telemetry = Telemetry(tracer_provider, self.meter_provider,
-                                   capture_content=capture_content)
-        self.tracer_provider = tracer_provider
-
-    def finished(self) -> list[ReadableSpan]:
-        return list(self.spans.get_finished_spans())
-
-    def request_span(self) -> ReadableSpan:
-        (span,) = [s for s in self.finished() if s.parent is None or s.name.startswith("chat a")]
-        return span
-
-    def attempts(self) -> list[ReadableSpan]:
-        root = self.request_span()
-        return [s for s in self.finished() if s.parent is not None and s.parent.span_id == root.context.span_id]
-
-    def metrics(self) -> dict[str, list[Any]]:
-        data = self.reader.get_metrics_data()
-        found: dict[str, list[Any]] = {}
-        for rm in data.resource_metrics if data else ():
-            for sm in rm.scope_metrics:
-                for m in sm.metrics:
-                    found.setdefault(m.name, []).extend(m.data.data_points)
-        return found
-
-
-@pytest.fixture
-def otel() -> Iterator[Otel]:
-    o = Otel()
-    yield o
-    o.tracer_provider.shutdown()
-
-
-def stack(otel: Otel, *routes: Route, **config: Any) -> TracingLLM:
-    policy = FailoverPolicy(Router(list(routes), {"a": RouteSet("a", tuple(routes))}),
-                            config=PolicyConfig(retry=RetryPolicy(2, base_delay=0.0), **config),
-                            observer=TelemetryObserver(otel.telemetry))
-    return TracingLLM(policy, otel.telemetry)
-
-
-def ask() -> CompletionRequest:
-    return CompletionRequest(model="a", messages=[Message.user(PROMPT)], max_tokens=50, temperature=0.5,
-                             top_p=0.9)
-
-
-def no_prompt_anywhere(otel: Otel, *secrets: str) -> None:
-    for span in otel.finished():
-        texts = [str(v) for v in span.attributes.values()] + [
-            str(v) for e in span.events for v in (e.attributes or {}).values()]
-        for text in texts:
-            assert PROMPT not in text
-            for secret in secrets:
-                assert secret not in text
+from .otel_kit import ANSWER, PROMPT, Otel, ask, no_prompt_anywhere, stack
 
 
 async def test_success_is_a_request_span_with_one_attempt_child(otel: Otel) -> None:
@@ -108,7 +28,7 @@ async def test_success_is_a_request_span_with_one_attempt_child(otel: Otel) -> N
     assert a["gen_ai.request.max_tokens"] == 50 and a["gen_ai.request.temperature"] == 0.5
     assert a["gen_ai.request.top_p"] == 0.9 and a["gen_ai.response.id"] == "resp-1"
     assert a["gen_ai.usage.input_tokens"] == 3 and a["gen_ai.usage.output_tokens"] == 5
-    assert a["gen_ai.response.finish_reasons"] == ("end_turn",) and a["llmport.outcome"] == "ok"
+    assert a["gen_ai.response.finish_reasons"] == ("stop",) and a["llmport.outcome"] == "ok"
     assert a["llmport.route"] == "p1/m1" and a["llmport.cache.hit"] is False
     (attempt,) = otel.attempts()
     b = attempt.attributes
@@ -192,13 +112,37 @@ async def test_the_request_span_is_a_child_of_the_hosts_span(otel: Otel) -> None
     assert root.parent is not None and root.parent.span_id == host.get_span_context().span_id
 
 
-async def test_content_only_when_asked() -> None:
+async def test_content_only_when_asked_as_the_conventions_details_event() -> None:
     o = Otel(capture_content=True)
     llm = stack(o, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
+    request = CompletionRequest(model="a", system="be brief", messages=[Message.user(PROMPT)])
+    await llm.complete(request)
+    (event,) = [e for e in o.request_span().events if e.name == "gen_ai.client.inference.operation.details"]
+    attrs = event.attributes
+    assert json.loads(attrs["gen_ai.system_instructions"]) == [{"type": "text", "content": "be brief"}]
+    assert json.loads(attrs["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": PROMPT}]}]
+    assert json.loads(attrs["gen_ai.output.messages"]) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "fine answer"}], "finish_reason": "stop"}]
+
+
+async def test_streamed_content_is_captured_whole_when_asked() -> None:
+    o = Otel(capture_content=True)
+    llm = stack(o, Route("p1", "m1", FakeLLM(default=FakeReply(ANSWER, chunk_size=2), name="p1")))
+    async with llm.stream(ask()) as events:
+        [e async for e in events]
+    (event,) = [e for e in o.request_span().events if e.name == "gen_ai.client.inference.operation.details"]
+    (message,) = json.loads(event.attributes["gen_ai.output.messages"])
+    assert message["parts"] == [{"type": "text", "content": "fine answer"}]
+
+
+async def test_no_content_event_by_default(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
     await llm.complete(ask())
-    events = {e.name: e for e in o.request_span().events}
-    assert events["gen_ai.user.message"].attributes["content"] == PROMPT
-    assert events["gen_ai.choice"].attributes["content"] == "fine answer"
+    async with llm.stream(ask()) as events:
+        [e async for e in events]
+    assert not [e for s in otel.finished() for e in s.events if e.name.startswith("gen_ai.")]
+    no_prompt_anywhere(otel)
 
 
 async def test_openai_adapter_through_the_emulator(emu: VendorEmulator, otel: Otel) -> None:

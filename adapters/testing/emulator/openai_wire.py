@@ -156,6 +156,7 @@ class OpenAIWire:
             "choices": [{"index": 0, "message": message, "logprobs": None,
                          "finish_reason": _FINISH[reply.stop_kind]}],
             "usage": _chat_usage(reply), "service_tier": "default", "system_fingerprint": "fp_emulator",
+            **reply.extra_fields,
         }
 
     def stream_frames(self, call: Call, reply: Reply) -> list[bytes]:
@@ -171,7 +172,8 @@ class OpenAIWire:
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
             return _sse({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                              "finish_reason": finish}], **extra})
+                                              "finish_reason": finish}], **extra,
+                         **(reply.extra_fields if finish else {})})
 
         step = max(1, reply.chunk_size)
         frames = [chunk({"role": "assistant", "content": "", "refusal": None})]

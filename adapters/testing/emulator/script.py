@@ -32,7 +32,9 @@ class ScriptedUsage:
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A successful answer. Text streams in ``chunk_size``-character pieces (or the explicit
-    ``chunks``), ``chunk_delay`` seconds apart; ``latency`` is waited before the response headers."""
+    ``chunks``), ``chunk_delay`` seconds apart; ``latency`` is waited before the response headers.
+    ``extra_fields``: top-level fields a vendor adds to its answer (e.g. Perplexity's
+    ``search_results``), on the JSON answer and on a stream's finishing chunk (OpenAI wire)."""
 
     text: str = ""
     reasoning: str = ""
@@ -44,6 +46,7 @@ class Reply:
     chunks: tuple[str, ...] | None = None
     chunk_delay: float = 0.0
     latency: float = 0.0
+    extra_fields: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def stop_kind(self) -> StopKind:
