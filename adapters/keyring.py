@@ -196,12 +196,22 @@ def rotating(client: Any, keys: Sequence[WeightedKey], build: Callable[[Any], LL
     ``states``: where key state lives (this process by default; pass a shared store so every
     replica skips a key one of them saw throttled or revoked).
     """
+    return rotating_ports(keys, lambda key: build(client.with_options(api_key=key)), provider=provider, rng=rng,
+                          clock=clock, states=states)
+
+
+def rotating_ports(keys: Sequence[WeightedKey], make: Callable[[str], LLMPort], *, provider: str,
+                   rng: random.Random | None = None, clock: Clock = SYSTEM_CLOCK,
+                   states: KeyStates | None = None) -> KeyRotatingAdapter:
+    """A ``KeyRotatingAdapter`` over ``make(key)`` for each key: ``make`` builds the adapter that
+    sends that key, over the provider's one SDK client (``aclose`` closes the first one only).
+    Each adapter scrubs every key from the errors it raises."""
     if not keys:
         raise ValueError(f"{provider}: api_keys lists no key")
     secrets = [k.key for k in keys]
     ports: list[LLMPort] = []
     for weighted in keys:
-        port = build(client.with_options(api_key=weighted.key))
+        port = make(weighted.key)
         redact = getattr(port, "redact", None)
         if redact is not None:
             redact(secrets)

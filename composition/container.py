@@ -50,6 +50,9 @@ from .state_factory import build_redis
 from .sync_llm import SyncLLM
 from .telemetry_factory import build_telemetry, traced_llm, traced_observer
 
+#: Seconds start-up waits at most for the shared state (Redis down: the replica starts on local state).
+STATE_START_WAIT = 1.0
+
 
 @dataclass
 class Runtime:
@@ -102,6 +105,9 @@ class Lifetime(resources.AsyncResource[LLMPort]):
             if redis is not None:
                 await redis.aclose()
             raise
+        starter = getattr(built_policy.state, "start", None)
+        if redis is not None and starter is not None:  # learn the fleet's breakers before serving
+            await starter(wait=STATE_START_WAIT, routes=[r.name for r in built_policy.router.all_routes()])
         runtime.redis = redis
         runtime.settings = settings
         runtime.clients, runtime.adapters, runtime.policy = built_clients, built_adapters, built_policy

@@ -1,13 +1,16 @@
-"""llmport's logging: events go to the stdlib logger ``llmport`` (``llmport.policy`` for attempts),
-through structlog's stdlib integration, so the host's ``logging`` configuration decides where they
+"""llmport's logging: events go to the stdlib logger ``llmport`` (``llmport.policy`` for attempts,
+``llmport.money``, ``llmport.keys``, ...), so the host's ``logging`` configuration decides where they
 go and at which level. Secrets are always redacted; prompt and completion text is dropped unless
 ``logging.log_content`` is on.
 
-llmport never touches structlog's global configuration nor the host's handlers. It formats and
-prints its events itself only when asked (``LLMPORT_LOGGING__CONFIGURE=true``, as the CLI and the
-demo do): then a handler on ``llmport`` writes JSON lines (or console lines) to stderr, removed at
-shutdown. While the container runs, a filter on the HTTP clients' own loggers (``httpx2``,
-``httpx``) masks credentials in the URLs they log.
+An event is a name and fields (``log.warning("llm.attempt", route=..., outcome=...)``); the record's
+message is the event rendered as one ``key=value`` line, and the fields ride along on the record as
+``record.llmport`` for a host's own formatter. llmport never touches the host's handlers, and needs
+no logging library of its own (structlog's global configuration, if the host uses it, is untouched).
+It formats and prints its events itself only when asked (``LLMPORT_LOGGING__CONFIGURE=true``, as the
+CLI and the demo do): then the lines are JSON (or console) with level and timestamp, written to
+stderr by a handler on ``llmport`` that is removed at shutdown. While the container runs, a filter on
+the HTTP clients' own loggers (``httpx2``, ``httpx``) masks credentials in the URLs they log.
 """
 
 from __future__ import annotations
@@ -16,11 +19,10 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator, MutableMapping
+import traceback
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
-
-import structlog
 
 from llmport.domain import redact_secrets
 
@@ -44,7 +46,7 @@ _MEMO_LEN, _MEMO_SIZE = 64, 512  # short strings repeat (event names, error type
 
 
 class RedactSecrets:
-    """A structlog processor: replaces every configured secret and key-shaped token in every value
+    """An event step: replaces every configured secret and key-shaped token in every value
     that can hold caller or vendor text (``TRUSTED_KEYS`` are skipped when their value is not text
     from elsewhere: a string, number, bool or None)."""
 
@@ -83,7 +85,7 @@ _PLAIN = frozenset({str, int, float, bool})
 
 
 class DropContent:
-    """A structlog processor: removes prompt/completion text unless content logging is enabled."""
+    """An event step: removes prompt/completion text unless content logging is enabled."""
 
     def __init__(self, enabled: bool) -> None:
         self._enabled = enabled
@@ -96,8 +98,8 @@ class DropContent:
 
 
 class IsoTimestamp:
-    """A structlog processor: the UTC ISO-8601 ``timestamp`` with microseconds, the date and time
-    of each second formatted once (``TimeStamper`` formats a datetime per event)."""
+    """Adds the UTC ISO-8601 ``timestamp`` with microseconds; the date and time of each second are
+    formatted once."""
 
     __slots__ = ("_prefix", "_second")
 
@@ -120,55 +122,103 @@ def _unknown(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=_unknown)
 
 
-def _dumps(value: Any, **_: Any) -> str:
-    """One encoder for every line (``json.dumps`` with ``default`` builds one per call)."""
-    return _ENCODER.encode(value)
+def render_json(event: MutableMapping[str, Any]) -> str:
+    """One JSON object per line (one encoder for every line)."""
+    return _ENCODER.encode(event)
 
 
-def _renderer(config: LoggingSettings) -> Any:
-    if config.format == "json":
-        return structlog.processors.JSONRenderer(serializer=_dumps)
-    return structlog.dev.ConsoleRenderer(colors=False)
+def render_logfmt(event: MutableMapping[str, Any]) -> str:
+    """``event=name key=value ...``: strings with spaces, quotes or ``=`` quoted, None as ``key=``."""
+    parts = [f"event={_logfmt_value(event['event'])}"] if "event" in event else []
+    parts.extend(f"{key}={_logfmt_value(value)}" for key, value in event.items() if key != "event")
+    return " ".join(parts)
+
+
+def _logfmt_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value if isinstance(value, str) else (json.dumps(value, default=repr)
+                                                 if isinstance(value, dict | list | tuple) else str(value))
+    if text == "" or any(c in text for c in ' "=\n\t\\'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return text
+
+
+def render_console(event: MutableMapping[str, Any]) -> str:
+    """A line for a developer's terminal: ``timestamp [level] event  key=value ...``."""
+    head = " ".join(str(event[k]) for k in ("timestamp", "level") if k in event)
+    rest = {k: v for k, v in event.items() if k not in ("timestamp", "level", "event")}
+    fields = render_logfmt(rest)
+    return f"{head} {event.get('event', '')}" + (f"  {fields}" if fields else "")
+
+
+def _renderer(config: LoggingSettings) -> Callable[[MutableMapping[str, Any]], str]:
+    return render_json if config.format == "json" else render_console
+
+
+def _format_exc_info(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    exc_info = event.pop("exc_info", None)
+    if exc_info:
+        if isinstance(exc_info, BaseException):
+            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+        elif not isinstance(exc_info, tuple):
+            exc_info = sys.exc_info()
+        event["exception"] = "".join(traceback.format_exception(*exc_info))
+    return event
+
+
+def _add_log_level(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event["level"] = method
+    return event
 
 
 def logging_processors(config: LoggingSettings, secrets: Iterable[str]) -> list[Any]:
-    """The processor chain ending in the configured renderer (a string per event)."""
-    return [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        IsoTimestamp(),
-        structlog.processors.format_exc_info,
-        DropContent(config.log_content),
-        RedactSecrets(secrets),
-        _renderer(config),
-    ]
+    """The processing of one event, in order, ending in the configured rendering: each step takes
+    ``(logger, method, event)`` and returns the event (the last one, a string)."""
+    renderer = _renderer(config)
+    return [_add_log_level, IsoTimestamp(), _format_exc_info, DropContent(config.log_content),
+            RedactSecrets(secrets), lambda logger, method, event: renderer(event)]
 
 
-def _to_stdlib(logger: Any, method: str, event: MutableMapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    # The rendered line is the record's message; the fields ride along as ``record.llmport``.
-    line = event.pop("_line")
-    return (line,), {"extra": {"llmport": dict(event)}}
+class EventLogger:
+    """Events over the stdlib logger ``name`` (a child of ``llmport``): ``info("llm.attempt", **fields)``.
+    An event below the logger's level costs one check."""
+
+    __slots__ = ("_logger", "_render", "_steps")
+
+    def __init__(self, name: str, config: LoggingSettings, secrets: Iterable[str] = ()) -> None:
+        self._logger = logging.getLogger(name)
+        steps: list[Any] = [_add_log_level, IsoTimestamp()] if config.configure else []
+        self._steps: tuple[Any, ...] = (*steps, _format_exc_info, DropContent(config.log_content),
+                                        RedactSecrets(secrets))
+        self._render = _renderer(config) if config.configure else render_logfmt
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log(logging.DEBUG, "debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log(logging.INFO, "info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log(logging.WARNING, "warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log(logging.ERROR, "error", event, fields)
+
+    def _log(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
+        if not self._logger.isEnabledFor(level):
+            return
+        record: MutableMapping[str, Any] = {**fields, "event": event}
+        for step in self._steps:
+            record = step(self._logger, method, record)
+        self._logger.log(level, self._render(record), extra={"llmport": dict(record)})
 
 
-def _render_line(renderer: Any) -> Any:
-    def render(logger: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        event["_line"] = renderer(logger, method, dict(event))
-        return event
-    return render
-
-
-def event_logger(name: str, config: LoggingSettings, secrets: Iterable[str] = ()) -> Any:
-    """A structlog logger over the stdlib logger ``name`` (a child of ``llmport``), independent of
-    structlog's global configuration. Events below the stdlib logger's level cost one check."""
-    renderer = _renderer(config) if config.configure else structlog.processors.LogfmtRenderer(
-        key_order=["event"], drop_missing=True)
-    processors: list[Any] = [structlog.stdlib.filter_by_level]
-    if config.configure:
-        processors += [structlog.processors.add_log_level, IsoTimestamp()]
-    processors += [structlog.processors.format_exc_info, DropContent(config.log_content), RedactSecrets(secrets),
-                   _render_line(renderer), _to_stdlib]
-    return structlog.wrap_logger(logging.getLogger(name), processors=processors,
-                                 wrapper_class=structlog.stdlib.BoundLogger)
+def event_logger(name: str, config: LoggingSettings, secrets: Iterable[str] = ()) -> EventLogger:
+    """llmport's event logger over the stdlib logger ``name``."""
+    return EventLogger(name, config, secrets)
 
 
 class _MaskUrls(logging.Filter):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
-
-import structlog
 
 
 class Degradation:
@@ -27,7 +26,7 @@ class Degradation:
         self.retry_interval = retry_interval
         self.failures = 0  # outages seen (each logged once)
         self._clock = clock
-        self._log = logger if logger is not None else structlog.get_logger("llmport.redis")
+        self._log = logger if logger is not None else _Events(logging.getLogger("llmport.redis"))
         self._since: float | None = None
         self._next_try = 0.0
         self._on_recover: list[Callable[[], None]] = []
@@ -65,3 +64,24 @@ class Degradation:
     def on_recover(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (synchronously, keep it short) each time Redis comes back."""
         self._on_recover.append(callback)
+
+
+class _Events:
+    """``warning("redis.degraded", **fields)`` over a stdlib logger: one ``event=... key=value`` line,
+    the fields also on the record as ``record.llmport`` (the container passes llmport's own logger)."""
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit(logging.WARNING, event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._emit(logging.INFO, event, fields)
+
+    def _emit(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        if self._logger.isEnabledFor(level):
+            line = " ".join([f"event={event}", *(f"{k}={v}" for k, v in fields.items())])
+            self._logger.log(level, line, extra={"llmport": {**fields, "event": event}})

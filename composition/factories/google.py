@@ -13,8 +13,10 @@ from __future__ import annotations
 from google import genai
 
 from llmport.adapters.google_genai import GoogleGenAIAdapter, http_options
+from llmport.adapters.keyring import rotating_ports
 from llmport.composition.credentials import find_key, require_key
 from llmport.composition.families.google import GoogleSettings, VertexSettings
+from llmport.composition.keys import weighted_keys
 from llmport.composition.provider_settings import ProviderProblem
 from llmport.ports import LLMPort
 
@@ -43,6 +45,9 @@ def build_client(name: str, settings: GoogleFamilySettings) -> genai.Client:
 
 
 def build_adapter(name: str, client: genai.Client, settings: GoogleFamilySettings) -> LLMPort:
+    if isinstance(settings, GoogleSettings) and settings.api_keys:
+        return rotating_ports(weighted_keys(settings),
+                              lambda key: GoogleGenAIAdapter(client, provider=name, api_key=key), provider=name)
     return GoogleGenAIAdapter(client, provider=name)
 
 

@@ -81,7 +81,7 @@ def adapter_options(settings: OpenAIFamilySettings) -> OpenAIOptions:
 
 def build_adapter(name: str, client: openai.AsyncOpenAI, settings: OpenAIFamilySettings) -> LLMPort:
     options = adapter_options(settings)
-    if not isinstance(settings, AzureOpenAISettings) and settings.api_keys:
+    if settings.api_keys:
         return rotating(client, weighted_keys(settings),
                         lambda keyed: OpenAIAdapter(keyed, provider=name, options=options), provider=name)
     return OpenAIAdapter(client, provider=name, options=options)

@@ -7,11 +7,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from llmport.composition.provider_settings import HttpFields, KeyFields, ProviderBase, field_error
+from llmport.composition.provider_settings import HttpFields, KeyFields, KeyRingFields, ProviderBase, field_error
 
 
-class GoogleSettings(ProviderBase, KeyFields, HttpFields):
-    """The Gemini API. The key: ``api_key``, ``api_key_env``, ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``."""
+class GoogleSettings(ProviderBase, KeyFields, HttpFields, KeyRingFields):
+    """The Gemini API. The key: ``api_key``, ``api_key_env``, ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``;
+    or several (``api_keys``), each request sending one over the one client."""
 
     kind: Literal["google"]
     KEY_VARIABLES: ClassVar[tuple[str, ...]] = ("GOOGLE_API_KEY", "GEMINI_API_KEY")

@@ -32,8 +32,9 @@ class OpenAISettings(_OpenAIFields, KeyRingFields):
     KEY_VARIABLES: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
 
 
-class AzureOpenAISettings(_OpenAIFields):
-    """Azure OpenAI: ``endpoint`` (https://<resource>.openai.azure.com) or ``base_url``, a key."""
+class AzureOpenAISettings(_OpenAIFields, KeyRingFields):
+    """Azure OpenAI: ``endpoint`` (https://<resource>.openai.azure.com) or ``base_url``, a key (or
+    several, ``api_keys``: e.g. the resource's KEY1 and KEY2 while one is regenerated)."""
 
     kind: Literal["azure_openai"]
     URL_FIELDS: ClassVar[tuple[str, ...]] = ("base_url", "endpoint")

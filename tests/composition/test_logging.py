@@ -2,9 +2,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import structlog
-
 from llmport.composition.logging import logging_processors
 from llmport.composition.settings import LoggingSettings
 
@@ -43,11 +40,6 @@ def test_prompt_and_completion_text_is_never_logged_unless_enabled() -> None:
 def test_console_format_for_development() -> None:
     line = render({"event": "hello", "route": "x"}, fmt="console")
     assert "hello" in line and "route=x" in line
-
-
-@pytest.fixture(autouse=True)
-def reset_structlog() -> None:
-    structlog.reset_defaults()
 
 
 def test_text_fields_are_redacted_every_time_and_trusted_keys_only_when_plain() -> None:

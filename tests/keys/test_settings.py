@@ -20,12 +20,22 @@ def ask(model: str) -> CompletionRequest:
     return CompletionRequest(model=model, messages=[Message.user("hi")])
 
 
-@pytest.mark.parametrize(("kind", "base", "model"), [("openai", "/v1", "gpt-test"), ("anthropic", "", "claude-test")])
+KINDS = {  # kind -> (where the emulator is, the model)
+    "openai": ({"base_url": "{url}/v1"}, "gpt-test"),
+    "anthropic": ({"base_url": "{url}"}, "claude-test"),
+    "azure_openai": ({"endpoint": "{url}", "api_version": "2024-10-21"}, "my-deployment"),
+    "google": ({"base_url": "{url}"}, "gemini-test"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
 async def test_the_container_rotates_the_configured_keys(emu: VendorEmulator, monkeypatch: pytest.MonkeyPatch,
-                                                         kind: str, base: str, model: str) -> None:
+                                                         kind: str) -> None:
     monkeypatch.setenv("KEYS_TEST_SECOND", KEY_TWO)
+    where, model = KINDS[kind]
     settings = load_settings(
-        providers={"main": {"kind": kind, "base_url": f"{emu.url_for('cfg')}{base}", "default_model": model,
+        providers={"main": {"kind": kind, "default_model": model,
+                            **{k: v.format(url=emu.url_for("cfg")) for k, v in where.items()},
                             "api_keys": [{"key": KEY_ONE, "weight": 1}, {"key_env": "KEYS_TEST_SECOND", "weight": 1}]}},
         order=["main"], logging={"level": "error"},
         policy={"retry": {"preset": "balanced", "base_delay": 0.0, "max_delay": 0.0}},
@@ -35,9 +45,14 @@ async def test_the_container_rotates_the_configured_keys(emu: VendorEmulator, mo
     async with open_llm(settings) as llm:
         for _ in range(40):  # the draw is random: 40 make sure (1 - 2**-40) key one is tried
             assert (await llm.complete(ask(f"main/{model}"))).text
-    counts = Counter((e.key, e.status) for e in emu.journal.entries(tag="cfg"))
+        async with llm.stream(ask(f"main/{model}")) as events:
+            assert [e async for e in events]
+    entries = emu.journal.entries(tag="cfg")
+    counts = Counter((e.key, e.status) for e in entries)
     assert counts[(fingerprint(KEY_ONE), 401)] == 1
-    assert counts[(fingerprint(KEY_TWO), 200)] == 40
+    assert counts[(fingerprint(KEY_TWO), 200)] == 41
+    assert len({e.client for e in entries}) == 1  # every key over the one connection
+    assert all(KEY_ONE not in str(e.headers) and KEY_TWO not in str(e.headers) for e in entries)
 
 
 def test_an_api_keys_entry_needs_exactly_one_source() -> None:
@@ -45,9 +60,10 @@ def test_an_api_keys_entry_needs_exactly_one_source() -> None:
         load_settings(providers={"main": {"kind": "openai", "api_keys": [{"weight": 2}]}}, order=["main"])
 
 
-def test_api_keys_is_refused_on_kinds_that_cannot_rotate() -> None:
-    with pytest.raises(SettingsError, match=r"api_keys: does not apply to kind google \(a setting of the kinds openai"):
-        load_settings(providers={"main": {"kind": "google", "api_keys": [{"key": "k-123456"}]}}, order=["main"])
+@pytest.mark.parametrize("kind", ["bedrock", "vertex"])
+def test_api_keys_is_refused_on_kinds_that_cannot_rotate(kind: str) -> None:
+    with pytest.raises(SettingsError, match=rf"api_keys: does not apply to kind {kind} \(a setting of the kinds "):
+        load_settings(providers={"main": {"kind": kind, "api_keys": [{"key": "k-123456"}]}}, order=["main"])
 
 
 async def test_a_preset_with_api_keys_needs_no_preset_variable(emu: VendorEmulator,
