@@ -82,7 +82,7 @@ def _json_list(value: Any) -> Any:
         try:
             return json.loads(value)
         except (ValueError, RecursionError):
-            raise ValueError("must be a JSON list (e.g. [{\"key_env\": \"KEY_A\"}, {\"key_env\": \"KEY_B\"}])") from None
+            raise ValueError("must be a JSON list (e.g. [{\"key_env\": \"KEY_A\"}, {\"key\": ...}])") from None
     return value
 
 
