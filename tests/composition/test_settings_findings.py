@@ -377,3 +377,10 @@ async def test_key_files_and_key_rings_are_checked_at_start(monkeypatch: pytest.
     message = await start_up_problem()
     assert "LLMPORT_PROVIDERS__X__API_KEYS: entry 1: the API key variable NOPE_KEY is not set" in message
     assert SECRET not in message
+
+
+async def test_settings_given_as_a_mapping_are_named_as_its_keys_at_start() -> None:
+    settings = validate_settings({"providers": {"x": {"kind": "anthropic", "models": ["m"]}}})
+    with pytest.raises(SettingsError, match=r"settings: providers\.x\.api_key: no API key"):
+        async with open_llm(settings):
+            pass
