@@ -103,7 +103,7 @@ class KeyStatesContract:
 
     async def test_calls_are_counted_per_key_and_outcome(self, states: KeyStates) -> None:
         for outcome in ("served", "served", "served", "rate_limited", "rejected", "failed", "failed"):
-            states.record(RING, A, outcome)  # type: ignore[arg-type]
+            states.record(RING, A, outcome)
         states.record(RING, B, "served")
         assert states.usage(RING, A) == KeyUsage(served=3, rate_limited=1, rejected=1, failed=2)
         assert states.usage(RING, A).requests == 7
