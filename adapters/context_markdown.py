@@ -49,9 +49,10 @@ class _Guidance:
 class MarkdownContextSource:
     """A ``ContextSource`` over a directory of Markdown files with front matter."""
 
+    _guidance: tuple[_Guidance, ...]  # set by reload()
+
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self._guidance: tuple[_Guidance, ...] = ()
         self.reload()
 
     def reload(self) -> None:

@@ -24,12 +24,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers, resources
 
 from llmport.ports import FailoverPolicy, FanoutObserver, LLMPort, PolicyObserver
-from llmport.ports.context import ContextSource
 from llmport.ports.pipeline import Step
 
 from .adapters_factory import ProviderClients, build_adapters, build_clients, close_all, start_key_state
@@ -49,6 +48,12 @@ from .settings import Settings, SettingsError, load_settings
 from .state_factory import build_redis
 from .sync_llm import SyncLLM
 from .telemetry_factory import build_telemetry, traced_llm, traced_observer
+
+if TYPE_CHECKING:
+    from llmport.ports.context import ContextSource
+
+#: Seconds start-up waits at most for the shared state (Redis down: the replica starts on local state).
+STATE_START_WAIT = 1.0
 
 
 @dataclass
@@ -102,6 +107,9 @@ class Lifetime(resources.AsyncResource[LLMPort]):
             if redis is not None:
                 await redis.aclose()
             raise
+        starter = getattr(built_policy.state, "start", None)
+        if redis is not None and starter is not None:  # learn the fleet's breakers before serving
+            await starter(wait=STATE_START_WAIT, routes=[r.name for r in built_policy.router.all_routes()])
         runtime.redis = redis
         runtime.settings = settings
         runtime.clients, runtime.adapters, runtime.policy = built_clients, built_adapters, built_policy

@@ -24,6 +24,7 @@ problem is a ``SettingsError`` naming the variable or file key.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 from llmport.domain import InvalidRequest, ModelRef
@@ -41,6 +42,7 @@ from llmport.ports import (
     strategy,
 )
 from llmport.ports.catalog import ModelCatalog
+from llmport.ports.json_tool import JsonThroughTool
 
 from .logging import event_logger
 from .policy_settings import PolicySettings
@@ -90,6 +92,8 @@ class StructlogObserver:
 def _route(name: str, model: str, adapter: LLMPort, p: ProviderBase, catalog: ModelCatalog | None = None) -> Route:
     if catalog is not None:  # price and context window from the catalog (settings win inside it)
         info = catalog.lookup(name, model)
+        if info.supports_json_schema is False and info.supports_tools is not False:  # JSON through a forced tool
+            adapter, info = JsonThroughTool(adapter), dataclasses.replace(info, supports_json_schema=True)
         return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price,
                      info=info)
     price = None

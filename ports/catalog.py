@@ -27,7 +27,7 @@ class LayeredCatalog:
         self.overrides = dict(overrides or {})
         self.clock = clock
         self._cache: dict[tuple[str, str], ModelInfo] = {}
-        self._day = -1
+        self._day: int | None = None  # the day the cached lookups belong to
 
     def lookup(self, provider: str, model: str) -> ModelInfo:
         day = int(self.clock() // 86400)

@@ -53,7 +53,7 @@ class MemoryPolicyState:
         self._stats: dict[str, RouteStats] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
         self._listeners: list[Callable[[BreakerTransition], None]] = []
-        self._tokens = itertools.count(1)
+        self._tokens = itertools.count()  # probe tokens: only compared for equality
         self._now = 0.0  # the latest instant seen, for eviction
 
     # -- routes -----------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
@@ -189,12 +189,19 @@ class RedisPolicyState:
         if not self._tasks and not self._closed:
             self._tasks = [asyncio.ensure_future(self._run()), asyncio.ensure_future(self._listen())]
 
-    async def start(self, wait: float = 5.0) -> None:
-        """Start the background work and wait (at most ``wait`` seconds) until this replica hears
-        the others' changes. Optional: the first ``admit`` starts it without waiting."""
+    async def start(self, wait: float = 5.0, routes: Iterable[str] = ()) -> None:
+        """Start the background work, learn the fleet's state of ``routes`` (a new replica honours
+        a breaker the others opened from its first request) and wait until this replica hears the
+        others' changes; at most ``wait`` seconds in all (Redis down: local state, as always).
+        Optional: the first ``admit`` starts the background work without waiting."""
+        for route in routes:
+            if route not in self._routes:
+                self._add(route)
         self._start()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait):
+                if self._routes:
+                    await self._sync(force=True)
                 await self._subscribed.wait()
 
     async def aclose(self) -> None:

@@ -76,14 +76,14 @@ async def test_a_new_day_starts_from_zero(store: BudgetStore) -> None:
 async def test_rolling_window_resets_when_its_oldest_spend_leaves(store: BudgetStore) -> None:
     s = spec(period=BudgetPeriod.parse("1h"), limit_tokens=100)
     t0 = 1_000_020.0  # bucket 16667 of 60 s
-    for at in (t0, t0 + 600):
-        rid = await store.reserve([Charge(s, "*", Decimal(0), 10)], at)
-        await store.settle(rid, [Charge(s, "*", Decimal(0), 10)], [Charge(s, "*", Decimal(0), 10)], at)
+    for at, usd in ((t0, Decimal("0.25")), (t0 + 600, Decimal("0.5"))):
+        rid = await store.reserve([Charge(s, "*", usd, 10)], at)
+        await store.settle(rid, [Charge(s, "*", usd, 10)], [Charge(s, "*", usd, 10)], at)
     status = await store.status(s, "*", t0 + 700)
-    assert status.spent_tokens == 20
+    assert (status.spent_tokens, status.spent_usd) == (20, Decimal("0.75"))
     assert status.resets_at.timestamp() == (16667 + 1) * 60 + 3600
     later = await store.status(s, "*", (16667 + 1) * 60 + 3600 + 1)
-    assert later.spent_tokens == 10
+    assert (later.spent_tokens, later.spent_usd) == (10, Decimal("0.5"))
 
 
 async def test_old_windows_are_pruned() -> None:

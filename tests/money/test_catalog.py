@@ -50,6 +50,17 @@ def test_cache_is_renewed_every_day() -> None:
     assert base.calls == 2
 
 
+def test_the_cache_holds_at_most_4096_lookups() -> None:
+    base = Base()
+    catalog = LayeredCatalog(base)
+    for i in range(4097):
+        catalog.lookup("p", f"m{i}")
+    catalog.lookup("p", "m0")  # among the first 4,096: cached
+    assert base.calls == 4097
+    catalog.lookup("p", "m4096")  # beyond the bound: looked up again
+    assert base.calls == 4098
+
+
 def test_settings_overrides_name_their_variable() -> None:
     providers = {"oai": {"kind": "openai", "api_key": "sk-x", "price_input": 1, "price_output": 2}}
     infos = catalog_overrides(load_settings(providers=providers, prices={"oai/gpt-4o": {"input": 3, "output": 4}},

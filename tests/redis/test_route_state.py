@@ -38,11 +38,11 @@ async def fleet(redis_url: str) -> AsyncIterator[Fleet]:
 
     async def make(breaker: BreakerConfig | None = None, budget: RetryBudget | None = None, *,
                    url: str = redis_url, call_timeout: float = 1.0, retry_interval: float = 0.5, wait: float = 5.0,
-                   **kwargs: object) -> RedisPolicyState:
+                   routes: tuple[str, ...] = (), **kwargs: object) -> RedisPolicyState:
         connection = RedisConnection(url, namespace="fleet", timeout=call_timeout, retry_interval=retry_interval)
         state = RedisPolicyState(connection, breaker or BreakerConfig(failure_threshold=3, cooldown=10.0), budget,
                                  owns_connection=True, **kwargs)  # type: ignore[arg-type]
-        await state.start(wait)
+        await state.start(wait, routes)
         made.append(state)
         return state
 
@@ -82,6 +82,20 @@ async def test_consecutive_failures_count_across_replicas(fleet: Fleet) -> None:
         await asyncio.sleep(0.05)  # each failure reaches Redis before the next
     await until(lambda: all(s.breaker_state(R, now) == "open" for s in (a, b, c)))
     assert [await s.admit(R, now + 1) for s in (a, b, c)] == [None, None, None]
+
+
+async def test_a_new_replica_honours_an_open_breaker_from_its_first_request(fleet: Fleet) -> None:
+    a = await fleet()
+    now = time.monotonic()
+    for _ in range(3):
+        await fail(a, now)
+    await until(lambda: a.breaker_state(R, now) == "open")
+    await asyncio.sleep(0.2)  # the opening is in Redis (and was published before the new replicas listened)
+    told = await fleet(routes=(R,))  # the container passes every configured route at start-up
+    assert told.breaker_state(R, now) == "open"
+    assert await told.admit(R, now + 0.01) is None
+    untold = await fleet()  # a route it never heard of: learned only after its first request
+    assert await untold.admit(R, now + 0.01) is not None
 
 
 async def test_a_success_anywhere_resets_the_fleets_consecutive_failures(fleet: Fleet) -> None:

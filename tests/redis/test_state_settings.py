@@ -61,6 +61,7 @@ async def test_the_container_shares_one_connection_and_closes_it(redis_url: str,
     assert isinstance(redis, RedisConnection)
     state = container.policy().state
     assert isinstance(state, RedisPolicyState) and state.connection is redis
+    assert "p/m" in state.breakers()  # the configured routes' shared state was learned at start-up
     assert await redis.ping()
     await container.shutdown_resources()
     assert redis._clients == {}  # closed

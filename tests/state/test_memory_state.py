@@ -25,7 +25,7 @@ class TestMemoryPolicyState(PolicyStateContract):
 
 
 async def test_50000_model_names_keep_at_most_max_routes_breakers() -> None:
-    state = MemoryPolicyState(max_routes=1024)
+    state = MemoryPolicyState()  # the default bound: 1,024 routes
     for i in range(50_000):
         route = f"openai/model-{i}"
         permit = await state.admit(route, float(i))
