@@ -267,16 +267,16 @@ class TracingLLM(LLMStep):
         try:
             yield traced
         except BaseException as exc:
-            self._failed(state, request, exc, time.perf_counter() - start)
-            await inner.__aexit__(type(exc), exc, exc.__traceback__)
+            try:
+                await _exit(inner, state, ctx, exc)
+            finally:  # after the inner stream reported its last attempt, which must nest under this span
+                self._failed(state, request, exc, time.perf_counter() - start)
             raise
-        token = otel_context.attach(ctx)
-        bound = bind(state.request_id)
         try:
-            await inner.__aexit__(None, None, None)
-        finally:
-            unbind(bound)
-            otel_context.detach(token)
+            await _exit(inner, state, ctx, None)
+        except BaseException as exc:
+            self._failed(state, request, exc, time.perf_counter() - start)
+            raise
         if traced.failure is not None:
             self._failed(state, request, traced.failure, time.perf_counter() - start)
         elif traced.answer is not None:
@@ -330,8 +330,6 @@ class TracingLLM(LLMStep):
         kind = type(exc).__name__
         span = state.span
         attrs: Attributes = {"llmport.outcome": "error", "error.type": kind}
-        if state.route is not None:
-            attrs["llmport.route"] = state.route
         if isinstance(exc, LLMError) and exc.request_cost is not None:
             attrs["llmport.cost_usd"] = float(exc.request_cost)
             t.counters.cost.add((request.model,), float(exc.request_cost))
@@ -349,6 +347,22 @@ class TracingLLM(LLMStep):
         if self.telemetry.capture_content:
             span.add_event(DETAILS_EVENT, input_attributes(request))
         span.end()
+
+
+async def _exit(inner: AbstractAsyncContextManager[Any], state: _Request, ctx: otel_context.Context,
+                exc: BaseException | None) -> None:
+    """Close the inner stream with the request's context current and its id bound (the attempt
+    it ends reports under the request span)."""
+    token = otel_context.attach(ctx)
+    bound = bind(state.request_id)
+    try:
+        if exc is None:
+            await inner.__aexit__(None, None, None)
+        else:
+            await inner.__aexit__(type(exc), exc, exc.__traceback__)
+    finally:
+        unbind(bound)
+        otel_context.detach(token)
 
 
 class _TracedEvents:

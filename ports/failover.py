@@ -265,16 +265,16 @@ _attempt_event = builder(AttemptEvent)
 _SKIP_MESSAGES = {"CircuitOpen": "circuit breaker open", "CoolingDown": "cooling down after Retry-After"}
 # The attempt a skipped route adds to ``AllProvidersFailed.attempts``: the same frozen value for
 # every request that skips that route, so an outage builds none per request.
-_SKIP_ATTEMPTS: dict[tuple[str, str], Attempt] = {}
+_SKIP_ATTEMPTS: dict[str, dict[str, Attempt]] = {error: {} for error in _SKIP_MESSAGES}
 
 
 def _skip_attempt(route: str, error: str) -> Attempt:
-    key = (route, error)
-    found = _SKIP_ATTEMPTS.get(key)
+    known = _SKIP_ATTEMPTS[error]
+    found = known.get(route)
     if found is None:
-        if len(_SKIP_ATTEMPTS) >= 4096:  # bounded: route names can come from callers
-            _SKIP_ATTEMPTS.clear()
-        found = _SKIP_ATTEMPTS[key] = Attempt(route, error, None, 0.0, 0, _SKIP_MESSAGES[error])
+        if len(known) >= 4096:  # bounded: route names can come from callers
+            known.clear()
+        found = known[route] = Attempt(route, error, None, 0.0, 0, _SKIP_MESSAGES[error])
     return found
 
 
@@ -585,7 +585,7 @@ class _Run:
         return slot
 
     async def _next_route(self) -> _Slot | None:
-        clock, state = self.policy.clock, self.policy.state
+        monotonic, state = self.policy.clock.monotonic, self.policy.state
         order, started, deadline = self.order, self.started, self.deadline
         # Set only by ``decide``, never while this loop runs.
         filtered = self.bad_providers is not None or self.context_floor is not None
@@ -594,7 +594,7 @@ class _Run:
             self.idx += 1
             if route.name in started or (filtered and not self._eligible(route)):
                 continue
-            now = clock.monotonic()
+            now = monotonic()
             if deadline is not None and now >= deadline:
                 return None
             permit = await state.admit(route.name, now)

@@ -20,6 +20,7 @@ from types import TracebackType
 
 from llmport.domain import Completion, CompletionRequest, LLMError, StreamEnd, StreamEvent, Usage, UsageUpdate
 from llmport.domain.budget import BudgetSpec, BudgetStatus, BudgetThreshold, Charge
+from llmport.domain.frozen import builder
 from llmport.domain.pricing import DEFAULT_OUTPUT_ESTIMATE, ModelPrice, estimate_input_tokens
 from llmport.domain.usage_record import UsageRecord
 
@@ -31,6 +32,7 @@ from .llm import LLMPort
 from .observer import AttemptEvent, BreakerTransition
 from .routing import Route
 
+_usage_record = builder(UsageRecord)  # one per attempt: the fast frozen constructor
 _CURRENT: ContextVar[RequestMeter | None] = ContextVar("llmport_request_meter", default=None)
 _ZERO = Decimal(0)
 _NETWORK_OUTCOMES = frozenset({"ok", "error", "cancelled", "lost", "interrupted"})
@@ -76,7 +78,7 @@ class RequestMeter:
         else:
             cost = _ZERO
         request = self.request
-        record = UsageRecord(
+        record = _usage_record(
             now, self.request_id, event.provider, event.model, event.target, usage, cost,
             event.outcome, request.tenant_id, request.metadata,  # type: ignore[arg-type]
             estimated, event.attempt, event.hedge,
