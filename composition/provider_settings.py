@@ -76,6 +76,16 @@ def _split_list(value: Any) -> Any:
     return value
 
 
+def _json_list(value: Any) -> Any:
+    """A JSON list from an environment variable (``[{"key_env": "A"}, {"key_env": "B", "weight": 2}]``)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            raise ValueError("must be a JSON list (e.g. [{\"key_env\": \"KEY_A\"}, {\"key\": ...}])") from None
+    return value
+
+
 def _json_object(value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -279,7 +289,8 @@ class KeyRingFields(BaseModel):
     """Several keys, requests spread by weight (``llmport.adapters.keyring``); kinds whose client
     takes another key by ``with_options(api_key=...)`` over the same pool."""
 
-    api_keys: list[ApiKeySetting] = Field(default_factory=list, repr=False, max_length=1_000)
+    api_keys: Annotated[list[ApiKeySetting], BeforeValidator(_json_list)] = Field(
+        default_factory=list, repr=False, max_length=1_000)
 
     def ring_secrets(self) -> list[str]:
         return [v for v in (k.resolved() for k in self.api_keys) if v]
