@@ -67,8 +67,8 @@ class PydanticOutput(Generic[T]):
                 raise OutputInvalid(self._errors(exc)) from None
             try:  # a model that wrapped its JSON in a Markdown code fence
                 value = self._adapter.validate_json(fenced.group(1))
-            except ValidationError:
-                raise OutputInvalid(self._errors(exc)) from None
+            except ValidationError as inner:
+                raise OutputInvalid(self._errors(inner)) from None
         return self._unwrap(value)
 
     def validate_partial(self, text: str) -> T | None:
@@ -85,7 +85,7 @@ class PydanticOutput(Generic[T]):
 
     def _errors(self, exc: ValidationError) -> list[str]:
         lines = []
-        for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        for error in exc.errors():  # only the location and the message are read: never the input value
             loc = [str(part) for part in error["loc"]]
             if self._wrapped and loc and loc[0] == _WRAPPED:
                 loc = loc[1:]
@@ -97,13 +97,13 @@ class PydanticOutput(Generic[T]):
 
 
 @overload
-def structured(llm: LLMPort, output: OutputValidator[T], *, mode: StructuredMode = "native",
-               max_repairs: int = 2, strict: bool = True) -> StructuredLLM[T]: ...
+def structured(llm: LLMPort, output: OutputValidator[T], *, mode: StructuredMode = ...,
+               max_repairs: int = ..., strict: bool = ...) -> StructuredLLM[T]: ...
 
 
 @overload
-def structured(llm: LLMPort, output: type[T], *, mode: StructuredMode = "native",
-               max_repairs: int = 2, strict: bool = True) -> StructuredLLM[T]: ...
+def structured(llm: LLMPort, output: type[T], *, mode: StructuredMode = ...,
+               max_repairs: int = ..., strict: bool = ...) -> StructuredLLM[T]: ...
 
 
 def structured(llm: LLMPort, output: OutputValidator[Any] | type[Any], *, mode: StructuredMode = "native",
@@ -114,9 +114,6 @@ def structured(llm: LLMPort, output: OutputValidator[Any] | type[Any], *, mode: 
         result = await people.complete(CompletionRequest(model="fast", messages=[Message.user("...")]))
         result.value  # a Person; result.usage / result.cost cover every attempt
     """
-    validator: OutputValidator[Any]
-    if not isinstance(output, type) and isinstance(output, OutputValidator):
-        validator = output
-    else:
-        validator = PydanticOutput(output)
+    validator = output if not isinstance(output, type) and isinstance(output, OutputValidator) \
+        else PydanticOutput(output)
     return StructuredLLM(llm, validator, mode=mode, max_repairs=max_repairs, strict=strict)

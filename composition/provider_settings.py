@@ -203,11 +203,10 @@ class ProviderBase(BaseModel):
                 yield value
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        # ``extra_headers`` is left out of reprs altogether (``repr=False``); URLs are masked.
         for name, value in super().__repr_args__():
             if name in self.URL_FIELDS and isinstance(value, str):
                 yield name, mask_url_credentials(value)
-            elif name == "extra_headers" and isinstance(value, dict):
-                yield name, _masked_headers(value)
             else:
                 yield name, value
 

@@ -40,13 +40,11 @@ _DESCRIPTION = "Respond with the answer as this tool's input."
 
 def through_tool(request: CompletionRequest) -> CompletionRequest:
     """``request`` with its JSON schema output asked as a forced tool call."""
-    fmt = request.response_format
-    if fmt.schema is None:
-        raise InvalidRequest("a json_schema response format needs a schema", field="response_format")
+    fmt = request.response_format  # a json_schema format always has its schema (ResponseFormat checks)
     if any(tool.name == fmt.name for tool in request.tools):
         raise InvalidRequest(f"the request already has a tool named {fmt.name!r}, the response format's name",
                              field="response_format")
-    return dataclasses.replace(request, tools=(*request.tools, ToolSpec(fmt.name, _DESCRIPTION, fmt.schema)),
+    return dataclasses.replace(request, tools=(*request.tools, ToolSpec(fmt.name, _DESCRIPTION, fmt.schema or {})),
                                tool_choice=ToolChoice.tool(fmt.name), response_format=ResponseFormat.TEXT)
 
 

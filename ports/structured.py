@@ -100,7 +100,8 @@ class Structured(Generic[T]):
 
     @property
     def cost(self) -> Decimal | None:
-        """USD cost summed over every attempt; None when any attempt's cost is unknown."""
+        """USD cost summed over every attempt (each answer's ``request_cost`` where the metering step
+        set it: retries and failovers included; else its ``cost``); None when any is unknown."""
         return _total_cost(self.attempts)
 
 
@@ -186,13 +187,12 @@ class StructuredLLM(Generic[T]):
                     piece = self._json_piece(event, our_call)
                     if isinstance(event, ToolCallStart) and event.name == self.output.name:
                         our_call = event.index
-                    if not piece:
-                        continue
-                    buffer.append(piece)
-                    partial = self.output.validate_partial("".join(buffer))
-                    if partial is not None and partial != last:
-                        last = partial
-                        yield StructuredUpdate(partial, len(attempts) + 1)
+                    if piece:
+                        buffer.append(piece)
+                        partial = self.output.validate_partial("".join(buffer))
+                        if partial is not None and partial != last:
+                            last = partial
+                            yield StructuredUpdate(partial, len(attempts) + 1)
             completion = acc.partial()
             attempts.append(completion)
             raw, call = self._answer(completion)
@@ -263,7 +263,7 @@ def _feedback(errors: Sequence[str]) -> str:
 
 
 def _total_cost(attempts: Sequence[Completion]) -> Decimal | None:
-    costs = [c.cost for c in attempts]
+    costs = [c.request_cost if c.request_cost is not None else c.cost for c in attempts]
     if any(c is None for c in costs):
         return None
     return sum((c for c in costs if c is not None), Decimal(0))

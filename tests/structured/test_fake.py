@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from llmport.adapters.pydantic_output import PydanticOutput, structured
 from llmport.adapters.testing.fake import FakeLLM, FakeReply
@@ -58,10 +58,10 @@ async def test_a_valid_answer_is_a_validated_instance_sent_as_native_json_schema
 
 
 async def test_an_invalid_answer_is_repaired_with_its_validation_errors() -> None:
-    fake = FakeLLM(priced('{"name": "Alice", "age": -1}', "0.01"), priced(json.dumps(ALICE), "0.02"))
+    fake = FakeLLM(priced('{"name": "Alice", "age": -1}', "0.01", 10), priced(json.dumps(ALICE), "0.02", 25))
     result = await structured(fake, Person).complete(ask())
     assert result.value.age == 33 and len(result.attempts) == 2
-    assert result.usage == Usage(20, 20) and result.cost == Decimal("0.03")
+    assert result.usage == Usage(35, 35) and result.cost == Decimal("0.03")
     repair = fake.requests[1].messages
     assert repair[:1] == fake.requests[0].messages
     assert repair[1] == Message.assistant('{"name": "Alice", "age": -1}')
@@ -72,13 +72,19 @@ async def test_an_invalid_answer_is_repaired_with_its_validation_errors() -> Non
 async def test_no_valid_answer_within_the_repairs_is_a_typed_error_with_the_last_raw_text() -> None:
     fake = FakeLLM(priced("not json", "0.01"), priced('{"name": 3}', "0.01"), priced('{"age": 2}', "0.01"))
     with pytest.raises(StructuredOutputInvalid) as caught:
-        await structured(fake, Person, max_repairs=2).complete(ask())
+        await structured(fake, Person).complete(ask())  # two repairs by default
     error = caught.value
     assert not isinstance(error, ValidationError) and error.__cause__ is None and error.__context__ is None
     assert error.attempts == 3 and len(fake.requests) == 3
     assert error.raw_text == '{"age": 2}' and error.errors == ("name: Field required",)
     assert error.request_cost == Decimal("0.03") and not error.retryable and not error.failover
     assert "'Person' after 3 attempt(s): name: Field required" in str(error)
+
+
+async def test_the_cost_counts_every_attempt_of_each_answer_where_known() -> None:
+    failed_over = priced('{"name": "x"}', "0.01").with_cost(Decimal("0.01"), Decimal("0.05"))
+    result = await structured(FakeLLM(failed_over, priced(json.dumps(ALICE), "0.02")), Person).complete(ask())
+    assert result.cost == Decimal("0.07")  # 0.05 for the first request (a failover included), 0.02 for the repair
 
 
 async def test_max_repairs_zero_asks_once_and_an_unknown_cost_stays_unknown() -> None:
@@ -250,3 +256,75 @@ def test_names_are_made_safe_for_every_vendor() -> None:
     assert PydanticOutput(Person, name="a person!").name == "a_person_"
     assert PydanticOutput(Person, name="x" * 80).name == "x" * 64
     assert repr(PydanticOutput(Person)) == "PydanticOutput(Person)"
+
+
+async def test_the_errors_sent_back_and_raised_are_bounded() -> None:
+    class Many(BaseModel):
+        values: list[int]
+
+    bad = json.dumps({"values": [f"x{i}" for i in range(25)]})
+    fake = FakeLLM(bad, bad)
+    with pytest.raises(StructuredOutputInvalid) as caught:
+        await structured(fake, Many, max_repairs=1).complete(ask())
+    feedback = fake.requests[1].messages[-1].text
+    assert [line for line in feedback.splitlines() if line.startswith("- values.")] == [
+        f"- values.{i}: Input should be a valid integer, unable to parse string as an integer" for i in range(20)]
+    assert "- ... and 5 more" in feedback and len(caught.value.errors) == 25
+    assert str(caught.value).count("values.") == 3 and "; ...  (fake/m)" not in str(caught.value)
+    assert "values.2: Input should be a valid integer, unable to parse string as an integer; ..." in str(caught.value)
+    twenty = json.dumps({"values": [f"x{i}" for i in range(20)]})
+    fake = FakeLLM(twenty, json.dumps({"values": [1]}))
+    await structured(fake, Many).complete(ask())
+    assert "more" not in fake.requests[1].messages[-1].text
+
+
+async def test_four_errors_are_cut_after_three() -> None:
+    class Four(BaseModel):
+        a: int
+        b: int
+        c: int
+        d: int
+
+    with pytest.raises(StructuredOutputInvalid) as caught:
+        await structured(FakeLLM("{}"), Four, max_repairs=0).complete(ask())
+    assert str(caught.value).endswith("c: Field required; ... (fake/m)") and "d: Field" not in str(caught.value)
+
+
+def test_a_validator_class_is_not_a_validator_instance() -> None:
+    with pytest.raises(InvalidRequest, match="no JSON schema can be made"):
+        structured(FakeLLM(), Scores)  # the class, not an instance: taken as an output type pydantic refuses
+
+
+def test_a_fenced_answer_that_does_not_validate_reports_its_errors() -> None:
+    with pytest.raises(OutputInvalid) as caught:
+        PydanticOutput(Person).validate('```json\n{"name": "Al"}\n```')
+    assert caught.value.errors == ("age: Field required",)
+
+
+async def test_three_errors_are_shown_whole() -> None:
+    class Three(BaseModel):
+        a: int
+        b: int
+        c: int
+
+    with pytest.raises(StructuredOutputInvalid) as caught:
+        await structured(FakeLLM("{}"), Three, max_repairs=0).complete(ask())
+    assert str(caught.value).endswith("a: Field required; b: Field required; c: Field required (fake/m)")
+
+
+def test_output_invalid_reads_as_its_errors() -> None:
+    assert str(OutputInvalid(["a: bad", "b: worse"])) == "a: bad; b: worse"
+    assert OutputInvalid([]).errors == ("the answer does not validate",)
+
+
+async def test_defaults_of_the_core_helper() -> None:
+    fake = FakeLLM('{"n": 1}')
+    plain = StructuredLLM(fake, Scores(), mode="tool")
+    with pytest.raises(StructuredOutputInvalid) as caught:  # text, not the tool's call
+        await plain.complete(ask())
+    assert caught.value.attempts == 3 and (plain.max_repairs, plain.strict) == (2, True)
+    assert fake.requests[0].tools[0].description == "Respond with the answer as this tool's input."
+    custom = StructuredLLM(FakeLLM(), Scores(), mode="tool", max_repairs=10, strict=False, description="Fill it.")
+    assert custom.max_repairs == 10 and custom.description == "Fill it."
+    await StructuredLLM(fake.add('{"n": 2}'), Scores()).complete(ask())
+    assert fake.requests[-1].response_format.strict is True
