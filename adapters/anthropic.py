@@ -26,6 +26,7 @@ from llmport.adapters.anthropic_wire import open_stream, speaks_sse
 from llmport.adapters.base import SDKAdapter, attempt_timeout, with_calls
 from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status
+from llmport.adapters.strict_schema import require_object_root
 from llmport.domain import (
     AuthenticationFailed,
     Completion,
@@ -224,8 +225,11 @@ class AnthropicAdapter(SDKAdapter):
         if fmt.kind != "text":
             schema = dict(fmt.schema) if fmt.schema is not None else {"type": "object"}
             if tools or request.reasoning is not None:
+                if fmt.kind == "json_schema":
+                    schema = _output_schema(schema)
                 params["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
             else:
+                require_object_root(schema, "an Anthropic JSON output schema (sent as a forced tool's input)")
                 json_tool = fmt.name
                 tools.append(_tool(json_tool, "Respond with the answer as this tool's input.", schema))
                 params["tool_choice"] = {"type": "tool", "name": json_tool}
@@ -412,6 +416,16 @@ def _image_source(part: ImagePart) -> dict[str, Any]:
             raise InvalidRequest("an image data URL must be base64 with a media type", field="image")
         return {"type": "base64", "media_type": media_type, "data": data}
     return {"type": "url", "url": url}
+
+
+def _output_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema as Anthropic's structured outputs take it, converted by the SDK's own
+    ``transform_schema`` (closed objects; unsupported keywords moved into descriptions)."""
+    try:
+        return anthropic.transform_schema(dict(schema))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidRequest(f"Anthropic structured output cannot take this schema ({exc}); give every sub-schema "
+                             "a type, anyOf, enum or const", field="response_format") from None
 
 
 def _tool(name: str, description: str, schema: Mapping[str, Any]) -> dict[str, Any]:

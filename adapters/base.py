@@ -30,6 +30,7 @@ from llmport.domain import (
     UsageUpdate,
     redact_secrets,
 )
+from llmport.ports.pipeline import evolve
 
 T = TypeVar("T")
 
@@ -127,7 +128,7 @@ class SDKAdapter(ABC):
             error = self._boundary(exc, request)
         else:
             total = time.perf_counter() - start
-            return replace(completion, timing=Timing.measure(
+            return evolve(completion, timing=Timing.measure(  # valid as it is: no second validation
                 None, total, output_tokens=completion.usage.output_tokens,
                 text_bytes=len(completion.text.encode("utf-8", "surrogatepass"))))
         raise error  # outside the handler: the SDK exception must not ride along as __context__
@@ -253,7 +254,7 @@ class AdapterStream:
     def partial(self) -> Completion:
         """Everything received so far, as a completion."""
         so_far = self._acc.partial()
-        return replace(so_far, timing=self._timing(so_far))
+        return evolve(so_far, timing=self._timing(so_far))
 
     async def __anext__(self) -> StreamEvent:
         if self._done:

@@ -37,6 +37,7 @@ import urllib3.exceptions
 from llmport.adapters.base import SDKAdapter, attempt_timeout, with_calls
 from llmport.adapters.estimate import estimate_input_tokens
 from llmport.adapters.http_errors import error_for_status, is_context_length_message, retry_after_seconds
+from llmport.adapters.strict_schema import to_closed_objects
 from llmport.domain import (
     AuthenticationFailed,
     Completion,
@@ -482,7 +483,7 @@ class BedrockConverseAdapter(SDKAdapter):
             params["additionalModelRequestFields"] = extra
         fmt = request.response_format
         if fmt.kind != "text":
-            schema = dict(fmt.schema) if fmt.schema is not None else {"type": "object"}
+            schema = to_closed_objects(fmt.schema, "Bedrock") if fmt.schema is not None else {"type": "object"}
             params["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {
                 "jsonSchema": {"schema": json.dumps(schema), "name": fmt.name}}}}
         if request.metadata:

@@ -27,7 +27,7 @@ import json
 import math
 import mimetypes
 import uuid
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -35,8 +35,8 @@ import google.auth.exceptions
 import httpx2
 import pydantic
 from google import genai
+from google.genai import _transformers, types
 from google.genai import errors as genai_errors
-from google.genai import types
 
 from llmport.domain import (
     AuthenticationFailed,
@@ -228,7 +228,7 @@ class GoogleGenAIAdapter(SDKAdapter):
         if fmt.kind != "text":
             config["response_mime_type"] = "application/json"
             if fmt.kind == "json_schema":
-                config["response_json_schema"] = dict(fmt.schema or {})
+                config["response_schema"] = _response_schema(fmt.schema or {}, self._client)
         if request.tools:
             config["tools"] = _tools(request)
         choice = request.tool_choice
@@ -599,4 +599,84 @@ def _retry_after(headers: Any, details: list[dict[str, Any]]) -> float | None:
                 return max(0.0, float(delay[:-1]))
             except ValueError:
                 return None
+    return None
+
+
+def _response_schema(schema: Mapping[str, Any], client: genai.Client) -> types.Schema:
+    """The JSON schema as Gemini's ``response_schema`` (an OpenAPI subset), converted by the SDK's own
+    ``t_schema`` ($defs inlined, null as ``nullable``, single-value literals as enums); what it cannot
+    express is an ``InvalidRequest`` naming the keyword, before any network call."""
+    api = getattr(client, "_api_client", None)
+    vertex = bool(getattr(api, "vertexai", False))
+    loop = _recursive_definition(schema)
+    if loop is not None:
+        raise InvalidRequest(f"Gemini's response_schema cannot express the recursive definition {loop!r}; "
+                             "bound the nesting with separate types", field="response_format")
+    ready = _gemini_ready(json.loads(json.dumps(schema)), vertex)
+    try:
+        converted = _transformers.t_schema(api, ready)
+    except pydantic.ValidationError as exc:
+        where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)[:3])
+        raise InvalidRequest(f"Gemini's response_schema (an OpenAPI subset) does not take {where}: remove or "
+                             "rewrite those keywords (allOf, oneOf, not, if/then/else, $schema are not supported)",
+                             field="response_format") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidRequest(f"Gemini's response_schema cannot take this schema: {exc}",
+                             field="response_format") from None
+    if converted is None:  # an empty schema: any JSON object
+        return types.Schema(type=types.Type.OBJECT)
+    return converted
+
+
+def _gemini_ready(node: Any, vertex: bool) -> Any:
+    """Type lists as ``nullable``; ``additionalProperties: false`` dropped outside Vertex AI, where the
+    Gemini API has no such field (objects there never get unlisted properties)."""
+    if isinstance(node, list):
+        return [_gemini_ready(item, vertex) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: value if key in ("enum", "const", "default", "example", "required")
+           else _gemini_ready(value, vertex) for key, value in node.items()}
+    kind = out.get("type")
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        if len(kinds) != 1:
+            raise InvalidRequest(f"Gemini's response_schema takes one type per schema, not {kind!r}: use anyOf",
+                                 field="response_format")
+        out["type"] = kinds[0]
+        if "null" in kind:
+            out["nullable"] = True
+    if not vertex and out.get("additionalProperties") is False:
+        del out["additionalProperties"]
+    return out
+
+
+def _recursive_definition(schema: Mapping[str, Any]) -> str | None:
+    """The name of a ``$defs`` entry that refers to itself (directly or through others), if any."""
+    defs = schema.get("$defs") or schema.get("definitions") or {}
+    if not isinstance(defs, Mapping):
+        return None
+
+    def refs(node: Any) -> Iterable[str]:
+        if isinstance(node, Mapping):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                yield ref.rsplit("/", 1)[-1]
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    graph = {name: set(refs(body)) for name, body in defs.items()}
+    for start in graph:
+        seen: set[str] = set()
+        todo = list(graph[start])
+        while todo:
+            name = todo.pop()
+            if name == start:
+                return str(start)
+            if name not in seen and name in graph:
+                seen.add(name)
+                todo.extend(graph[name])
     return None

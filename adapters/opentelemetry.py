@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Iterable, Mapping
+from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -245,48 +245,8 @@ class TracingLLM(LLMStep):
         self._answered(state, request, answer, answer.usage, time.perf_counter() - start, answer)
         return answer
 
-    def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
-        return self._stream(request)
-
-    @asynccontextmanager
-    async def _stream(self, request: CompletionRequest) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        state, ctx = self._start(request)
-        start = time.perf_counter()
-        token = otel_context.attach(ctx)
-        bound = bind(state.request_id)
-        try:
-            inner = self.inner.stream(request)
-            events = await inner.__aenter__()
-        except BaseException as exc:
-            self._failed(state, request, exc, time.perf_counter() - start)
-            raise
-        finally:
-            unbind(bound)
-            otel_context.detach(token)
-        traced = _TracedEvents(events, ctx, Accumulator() if self.telemetry.capture_content else None)
-        try:
-            yield traced
-        except BaseException as exc:
-            self._failed(state, request, exc, time.perf_counter() - start)
-            await inner.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        token = otel_context.attach(ctx)
-        bound = bind(state.request_id)
-        try:
-            await inner.__aexit__(None, None, None)
-        finally:
-            unbind(bound)
-            otel_context.detach(token)
-        if traced.failure is not None:
-            self._failed(state, request, traced.failure, time.perf_counter() - start)
-        elif traced.answer is not None:
-            content = None
-            if traced.content is not None:
-                traced.content.add(traced.answer)
-                content = traced.content.partial()
-            self._answered(state, request, traced.answer, traced.usage, time.perf_counter() - start, content)
-        else:  # the caller left before the end
-            self._cancelled(state, request)
+    def stream(self, request: CompletionRequest) -> TracedStream:
+        return TracedStream(self, request)
 
     def _answered(self, state: _Request, request: CompletionRequest, answer: Completion | StreamEnd,
                   usage: Usage | None, duration: float, content: Completion | None) -> None:
@@ -330,8 +290,6 @@ class TracingLLM(LLMStep):
         kind = type(exc).__name__
         span = state.span
         attrs: Attributes = {"llmport.outcome": "error", "error.type": kind}
-        if state.route is not None:
-            attrs["llmport.route"] = state.route
         if isinstance(exc, LLMError) and exc.request_cost is not None:
             attrs["llmport.cost_usd"] = float(exc.request_cost)
             t.counters.cost.add((request.model,), float(exc.request_cost))
@@ -351,25 +309,85 @@ class TracingLLM(LLMStep):
         span.end()
 
 
-class _TracedEvents:
-    """The inner events, each read with the request's context current (so attempt spans nest
-    under the request span); notes the final event, the last usage and (content capture) the answer."""
+class TracedStream:
+    """``TracingLLM.stream``: the inner stream inside the request span. Each event is read with the
+    request's context current (attempt spans nest under the request span); the final event, the
+    last usage and (content capture) the answer are noted for the span. One object serves as the
+    context manager and the event iterator: a stream pays one wrapper, not a generator and a wrapper."""
 
-    __slots__ = ("_ctx", "_events", "answer", "content", "failure", "usage")
+    __slots__ = ("_ctx", "_events", "_inner", "_llm", "_request", "_start", "_state", "answer", "content",
+                 "failure", "usage")
 
-    def __init__(self, events: AsyncIterator[StreamEvent], ctx: otel_context.Context,
-                 content: Accumulator | None) -> None:
-        self._events = events
-        self._ctx = ctx
-        self.content = content
+    def __init__(self, llm: TracingLLM, request: CompletionRequest) -> None:
+        self._llm = llm
+        self._request = request
         self.answer: StreamEnd | None = None
         self.usage: Usage | None = None
         self.failure: Exception | None = None
+        self.content = Accumulator() if llm.telemetry.capture_content else None
 
-    def __aiter__(self) -> _TracedEvents:
+    async def __aenter__(self) -> TracedStream:
+        llm, request = self._llm, self._request
+        self._state, self._ctx = state, ctx = llm._start(request)
+        self._start = time.perf_counter()
+        token = otel_context.attach(ctx)
+        bound = bind(state.request_id)
+        try:
+            self._inner = llm.inner.stream(request)
+            self._events = await self._inner.__aenter__()
+        except BaseException as exc:
+            llm._failed(state, request, exc, time.perf_counter() - self._start)
+            raise
+        finally:
+            unbind(bound)
+            otel_context.detach(token)
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        llm, request, state = self._llm, self._request, self._state
+        if exc is not None:
+            try:
+                await self._close(exc)
+            finally:  # after the inner stream reported its last attempt, which must nest under this span
+                llm._failed(state, request, exc, time.perf_counter() - self._start)
+            return
+        try:
+            await self._close(None)
+        except BaseException as failed:
+            llm._failed(state, request, failed, time.perf_counter() - self._start)
+            raise
+        if self.failure is not None:
+            llm._failed(state, request, self.failure, time.perf_counter() - self._start)
+        elif self.answer is not None:
+            content = None
+            if self.content is not None:
+                self.content.add(self.answer)
+                content = self.content.partial()
+            llm._answered(state, request, self.answer, self.usage, time.perf_counter() - self._start, content)
+        else:  # the caller left before the end
+            llm._cancelled(state, request)
+
+    async def _close(self, exc: BaseException | None) -> None:
+        """Close the inner stream with the request's context current and its id bound (the
+        attempt it ends reports under the request span)."""
+        token = otel_context.attach(self._ctx)
+        bound = bind(self._state.request_id)
+        try:
+            if exc is None:
+                await self._inner.__aexit__(None, None, None)
+            else:
+                await self._inner.__aexit__(type(exc), exc, exc.__traceback__)
+        finally:
+            unbind(bound)
+            otel_context.detach(token)
+
+    def __aiter__(self) -> TracedStream:
         return self
 
     def __getattr__(self, name: str) -> Any:  # ``route`` and the like of the inner stream
+        if name.startswith("_"):  # a slot of ours not set yet: never the inner stream's
+            raise AttributeError(name)
         return getattr(self._events, name)
 
     async def __anext__(self) -> StreamEvent:

@@ -21,16 +21,14 @@ def _base_url(client: Any) -> str | None:
     return str(url) if url else None
 
 
-def _client(adapter: object, depth: int = 0) -> Any:
-    """The SDK client of an adapter, or of the first adapter a wrapper (a key ring) delegates to."""
+def _client(adapter: object) -> Any:
+    """The SDK client of an adapter, or of a key ring's first adapter (every key, one endpoint)."""
     client = getattr(adapter, "_client", None)
-    if client is not None or depth > 3:
-        return client
-    ports = getattr(adapter, "ports", None)
-    if isinstance(ports, tuple | list) and ports:
-        return _client(ports[0], depth + 1)
-    inner = getattr(adapter, "inner", None)
-    return _client(inner, depth + 1) if inner is not None else None
+    if client is None:
+        ports = getattr(adapter, "ports", ())
+        if ports:
+            client = getattr(ports[0], "_client", None)
+    return client
 
 
 def server_attributes(adapter: object) -> dict[str, str | int]:

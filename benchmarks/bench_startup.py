@@ -1,11 +1,13 @@
 """Start-up, each in a fresh interpreter: ``import openai`` + ``AsyncOpenAI(...)`` (the raw SDK)
 against building the container from the environment (one openai provider) and its first
 ``llm()``; plus ``import llmport.composition`` alone. Wall time of the child process (interpreter
-start-up included on both sides) and its peak RSS, interleaved repeats."""
+start-up included on both sides), its CPU time (user + system: what other processes on a shared
+machine cannot inflate) and its peak RSS, interleaved repeats."""
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -27,29 +29,34 @@ STACK = ("import asyncio\n"
 IMPORT = "import llmport.composition\n" + _REPORT
 
 
-def _child(code: str, env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS bytes) of one fresh interpreter running ``code``."""
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _child(code: str, env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS bytes) of one fresh interpreter running ``code``."""
+    cpu = _cpu_of_children()
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
-    return wall, float(out.stdout.strip().splitlines()[-1]) * 1024
+    return wall, _cpu_of_children() - cpu, float(out.stdout.strip().splitlines()[-1]) * 1024
 
 
 def run() -> list[Result]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPORT_")}
     stack = base_env | stack_env(FAMILIES[0], "http://127.0.0.1:9")
-    samples: dict[str, list[tuple[float, float]]] = {"raw": [], "stack": [], "import": []}
+    samples: dict[str, list[tuple[float, float, float]]] = {"raw": [], "stack": [], "import": []}
     for r in range(rounds(5, 3)):
         order = [("raw", RAW, base_env), ("stack", STACK, stack), ("import", IMPORT, base_env)]
         for name, code, env in order if r % 2 == 0 else reversed(order):
             samples[name].append(_child(code, env))
-    raw_wall, raw_rss = zip(*samples["raw"], strict=True)
+    raw = list(zip(*samples["raw"], strict=True))
     out = []
     for name, label in (("stack", "container build + first llm()"), ("import", "import llmport.composition")):
-        wall, rss = zip(*samples[name], strict=True)
+        ours = list(zip(*samples[name], strict=True))
         target = 1.0 if name == "stack" else None
-        out.append(Result("startup", f"{label}: wall", "ms", Stat.of(wall), Stat.of(raw_wall),
-                          ratios(raw_wall, wall), target))
-        out.append(Result("startup", f"{label}: peak RSS", "MiB", Stat.of(rss), Stat.of(raw_rss),
-                          ratios(raw_rss, rss), target))
+        for i, (what, unit) in enumerate((("wall", "ms"), ("CPU", "ms"), ("peak RSS", "MiB"))):
+            out.append(Result("startup", f"{label}: {what}", unit, Stat.of(ours[i]), Stat.of(raw[i]),
+                              ratios(raw[i], ours[i]), target))
     return out

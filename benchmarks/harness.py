@@ -59,7 +59,9 @@ def stream_text(port: LLMPort, req: CompletionRequest) -> Op:
 class Case:
     """One row of an in-process suite: ``baseline`` and ``ours`` do the same work, ``n`` calls per
     timed batch; both must return ``expect`` first. ``target``: seconds, on llmport's side alone
-    (``"absolute"``) or on what it adds to the baseline (``"overhead"``)."""
+    (``"absolute"``) or on what it adds to the baseline (``"overhead"``). ``clock``: ``"cpu"``
+    (this process's CPU time: for work done in-process, which other processes on a shared machine
+    cannot inflate) or ``"wall"`` (for cases that wait on another process, e.g. a Redis server)."""
 
     name: str
     baseline: Op
@@ -67,26 +69,31 @@ class Case:
     n: int
     expect: object = None
     target: tuple[str, float] | None = None
+    clock: str = "cpu"
 
 
 async def measure_cases(suite: str, cases: contextlib.AbstractAsyncContextManager[list[Case]],
                         n_rounds: tuple[int, int] = (7, 3)) -> list[Any]:
     """Interleaved rounds of every case's two sides: one row each (medians, ranges, ratio), plus
     a row for its target when it has one."""
-    from benchmarks.stats import Result, Stat, interleave, ratios, rounds, wall_batch
+    from benchmarks.stats import Result, Stat, cpu_batch, interleave, ratios, rounds, wall_batch
 
     out = []
     async with cases as table:
         for case in table:
             if case.expect is not None and (await case.baseline(), await case.ours()) != (case.expect, case.expect):
                 raise RuntimeError(f"{suite} {case.name}: baseline and llmport disagree on the answer")
-            b, o = await interleave([wall_batch(case.baseline, case.n), wall_batch(case.ours, case.n)],
-                                    rounds(*n_rounds))
-            out.append(Result(suite, case.name, "us", Stat.of(o), Stat.of(b), ratios(b, o)))
+            if case.clock == "cpu":
+                sides = [cpu_batch(case.baseline, case.n, 1), cpu_batch(case.ours, case.n, 1)]
+            else:
+                sides = [wall_batch(case.baseline, case.n), wall_batch(case.ours, case.n)]
+            b, o = await interleave(sides, rounds(*n_rounds))
+            name = f"{case.name} ({case.clock.upper() if case.clock == 'cpu' else case.clock})"
+            out.append(Result(suite, name, "us", Stat.of(o), Stat.of(b), ratios(b, o)))
             if case.target is not None:
                 kind, limit = case.target
                 value = o if kind == "absolute" else [y - x for x, y in zip(b, o, strict=True)]
-                out.append(Result(suite, f"{case.name}: {kind}", "us", Stat.of(value), target=limit))
+                out.append(Result(suite, f"{name}: {kind}", "us", Stat.of(value), target=limit))
     return out
 
 

@@ -76,8 +76,11 @@ from .sync_llm import SyncLLM, SyncStream
 
 if TYPE_CHECKING:
     from llmport.adapters.eventsource import SSE_HEADERS, sse_stream
+    from llmport.adapters.pydantic_output import PydanticOutput, structured
     from llmport.adapters.testing.emulator import Fault, FaultRate, Reply, VendorEmulator
     from llmport.adapters.testing.fake import FakeLLM, FakeReply
+    from llmport.domain import StructuredOutputInvalid
+    from llmport.ports.structured import OutputInvalid, OutputValidator, Structured, StructuredLLM, StructuredUpdate
 
 # name -> module that defines it; loaded on first access (PEP 562)
 _LAZY = {
@@ -89,6 +92,15 @@ _LAZY = {
     "FaultRate": "llmport.adapters.testing.emulator",
     "sse_stream": "llmport.adapters.eventsource",
     "SSE_HEADERS": "llmport.adapters.eventsource",
+    # typed structured output
+    "structured": "llmport.adapters.pydantic_output",
+    "PydanticOutput": "llmport.adapters.pydantic_output",
+    "StructuredLLM": "llmport.ports.structured",
+    "Structured": "llmport.ports.structured",
+    "StructuredUpdate": "llmport.ports.structured",
+    "OutputValidator": "llmport.ports.structured",
+    "OutputInvalid": "llmport.ports.structured",
+    "StructuredOutputInvalid": "llmport.domain",
 }
 
 
@@ -121,4 +133,7 @@ __all__ = [
     "AttemptEvent", "BreakerTransition", "LLMPort", "LLMStep", "PolicyObserver",
     # test doubles and helpers (imported on first use)
     "FakeLLM", "FakeReply", "Fault", "FaultRate", "Reply", "SSE_HEADERS", "VendorEmulator", "sse_stream",
+    # typed structured output
+    "OutputInvalid", "OutputValidator", "PydanticOutput", "Structured", "StructuredLLM", "StructuredOutputInvalid",
+    "StructuredUpdate", "structured",
 ]

@@ -24,12 +24,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers, resources
 
 from llmport.ports import FailoverPolicy, FanoutObserver, LLMPort, PolicyObserver
-from llmport.ports.context import ContextSource
 from llmport.ports.pipeline import Step
 
 from .adapters_factory import ProviderClients, build_adapters, build_clients, close_all, start_key_state
@@ -49,6 +48,9 @@ from .settings import Settings, SettingsError, load_settings
 from .state_factory import build_redis
 from .sync_llm import SyncLLM
 from .telemetry_factory import build_telemetry, traced_llm, traced_observer
+
+if TYPE_CHECKING:
+    from llmport.ports.context import ContextSource
 
 #: Seconds start-up waits at most for the shared state (Redis down: the replica starts on local state).
 STATE_START_WAIT = 1.0

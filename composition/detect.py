@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +210,8 @@ def ollama_address(env: Mapping[str, str]) -> str:
 def _detect_ollama(env: Mapping[str, str], found: list[Found], skipped: list[Skipped]) -> None:
     address = ollama_address(env)
     source = f"Ollama at {address}"
+    import urllib.request  # only when detecting: start-up with configured providers never loads it
+
     try:
         with urllib.request.urlopen(f"{address}/api/tags", timeout=OLLAMA_PROBE_TIMEOUT) as reply:
             data = json.loads(reply.read())

@@ -195,6 +195,10 @@ class EventLogger:
                                         RedactSecrets(secrets))
         self._render = _renderer(config) if config.configure else render_logfmt
 
+    def enabled(self, level: int) -> bool:
+        """Whether an event at ``level`` would be logged (a caller can skip building its fields)."""
+        return self._logger.isEnabledFor(level)
+
     def debug(self, event: str, **fields: Any) -> None:
         self._log(logging.DEBUG, "debug", event, fields)
 

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmport.adapters.cache_memory import MemoryResponseCache
-from llmport.adapters.context_markdown import ContextFileError, MarkdownContextSource
 from llmport.domain import LLMError
 from llmport.ports import AttemptEvent, BreakerTransition, FailoverPolicy, LLMPort, PolicyObserver
-from llmport.ports.context import ContextEnricher, ContextSource
 from llmport.ports.ledger import UsageLedger
 from llmport.ports.pipeline import Step, chain
 from llmport.ports.response_cache import CachingLLM, ResponseCache
 
 from .pipeline_settings import CacheSettings, ContextSettings
 from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from llmport.ports.context import ContextSource
 
 
 def build_response_cache(settings: Settings | CacheSettings, redis: Any = None) -> ResponseCache | None:
@@ -47,6 +48,8 @@ def build_context_source(context: ContextSettings) -> ContextSource | None:
     """Guidance from ``LLMPORT_CONTEXT__DIRECTORY`` (None when unset)."""
     if context.directory is None:
         return None
+    from llmport.adapters.context_markdown import ContextFileError, MarkdownContextSource  # only when configured
+
     try:
         return MarkdownContextSource(context.directory)
     except ContextFileError as exc:
@@ -105,6 +108,8 @@ def build_pipeline(
     ``ledger``: where cache hits are recorded."""
     steps: list[Step] = list(host_steps)
     if context is not None:
+        from llmport.ports.context import ContextEnricher  # only with a context source
+
         source = context
         steps.append(lambda inner: ContextEnricher(inner, source, max_tokens=context_settings.max_tokens,
                                                    observer=observer))

@@ -24,6 +24,9 @@ problem is a ``SettingsError`` naming the variable or file key.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 from llmport.domain import InvalidRequest, ModelRef
@@ -41,8 +44,9 @@ from llmport.ports import (
     strategy,
 )
 from llmport.ports.catalog import ModelCatalog
+from llmport.ports.json_tool import JsonThroughTool
 
-from .logging import event_logger
+from .logging import EventLogger, event_logger
 from .policy_settings import PolicySettings
 from .provider_settings import ProviderBase
 from .settings import LoggingSettings, Settings, SettingsError
@@ -56,12 +60,21 @@ def parse_policy(raw: dict[str, Any]) -> PolicySettings:
     return validate_settings({"policy": raw}).policy
 
 
+_QUIET = frozenset({"ok", "lost", "skipped", "cached", "enriched"})  # logged at info; other outcomes at warning
+
+
+def _always(level: int) -> bool:
+    return True
+
+
 class StructlogObserver:
     """Logs one structured event per attempt and per breaker change (no prompt text, no secrets)."""
 
     def __init__(self, logger: Any = None, skips: SkipSummary | None = None) -> None:
         self._log = logger or event_logger("llmport.policy", LoggingSettings())
         self._skips = skips or SkipSummary()
+        # Checked before an attempt's fields are gathered: most calls are below the logger's level.
+        self._enabled: Callable[[int], bool] = self._log.enabled if isinstance(self._log, EventLogger) else _always
 
     def on_attempt(self, event: AttemptEvent) -> None:
         if event.outcome == "skipped":  # counted; one summary line per interval (an outage skips on every call)
@@ -69,8 +82,10 @@ class StructlogObserver:
             if summary is not None:
                 self._log.info("llm.skipped", target=event.target, skipped=summary)
             return
-        quiet = ("ok", "lost", "skipped", "cached", "enriched")
-        level = self._log.info if event.outcome in quiet else self._log.warning
+        quiet = event.outcome in _QUIET
+        if not self._enabled(logging.INFO if quiet else logging.WARNING):
+            return
+        level = self._log.info if quiet else self._log.warning
         level("llm.attempt", route=event.route, target=event.target, attempt=event.attempt,
               outcome=event.outcome, error=event.error, status=event.status,
               latency_ms=round(event.latency * 1000, 1),
@@ -90,6 +105,8 @@ class StructlogObserver:
 def _route(name: str, model: str, adapter: LLMPort, p: ProviderBase, catalog: ModelCatalog | None = None) -> Route:
     if catalog is not None:  # price and context window from the catalog (settings win inside it)
         info = catalog.lookup(name, model)
+        if info.supports_json_schema is False and info.supports_tools is not False:  # JSON through a forced tool
+            adapter, info = JsonThroughTool(adapter), dataclasses.replace(info, supports_json_schema=True)
         return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price,
                      info=info)
     price = None

@@ -28,7 +28,6 @@ from pydantic import (
     model_validator,
 )
 
-from llmport.domain import InvalidRequest
 from llmport.ports import BreakerConfig, HedgeConfig, PolicyConfig, RetryBudget, RetryPolicy
 from llmport.ports.strategies import STRATEGIES
 
@@ -163,10 +162,7 @@ class PolicySettings(_ConfigFields):
 
     @model_validator(mode="after")
     def _port_accepts(self) -> PolicySettings:
-        try:
-            self.config()
-        except InvalidRequest as exc:  # PolicyConfig's own cross-field checks
-            raise ValueError(str(exc)) from None
+        self.config()  # PolicyConfig's own checks; its InvalidRequest is a ValueError, reported as one
         return self
 
     def config(self) -> PolicyConfig:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
@@ -76,13 +76,20 @@ def _split_list(value: Any) -> Any:
     return value
 
 
-def _json_object(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):
-            raise ValueError("must be a JSON object (or set one variable per key)") from None
-    return value
+def _from_json(problem: str) -> Callable[[Any], Any]:
+    """A before-validator reading JSON text (an environment variable's value); ``problem`` when it is not."""
+    def parse(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except (ValueError, RecursionError):
+                raise ValueError(problem) from None
+        return value
+    return parse
+
+
+_json_list = _from_json('must be a JSON list (e.g. [{"key_env": "KEY_A"}, {"key": ...}])')
+_json_object = _from_json("must be a JSON object (or set one variable per key)")
 
 
 #: A list of names: comma-separated or JSON.
@@ -193,11 +200,10 @@ class ProviderBase(BaseModel):
                 yield value
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        # ``extra_headers`` is left out of reprs altogether (``repr=False``); URLs are masked.
         for name, value in super().__repr_args__():
             if name in self.URL_FIELDS and isinstance(value, str):
                 yield name, mask_url_credentials(value)
-            elif name == "extra_headers" and isinstance(value, dict):
-                yield name, _masked_headers(value)
             else:
                 yield name, value
 
@@ -279,7 +285,8 @@ class KeyRingFields(BaseModel):
     """Several keys, requests spread by weight (``llmport.adapters.keyring``); kinds whose client
     takes another key by ``with_options(api_key=...)`` over the same pool."""
 
-    api_keys: list[ApiKeySetting] = Field(default_factory=list, repr=False, max_length=1_000)
+    api_keys: Annotated[list[ApiKeySetting], BeforeValidator(_json_list)] = Field(
+        default_factory=list, repr=False, max_length=1_000)
 
     def ring_secrets(self) -> list[str]:
         return [v for v in (k.resolved() for k in self.api_keys) if v]

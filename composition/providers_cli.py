@@ -4,7 +4,7 @@ a local server) with its key's fingerprint, and the detected sources skipped and
 from __future__ import annotations
 
 from .detect import detect, fingerprint
-from .provider_settings import KeyFields
+from .provider_settings import ApiKeySetting, KeyFields, KeyRingFields
 from .settings import Settings, load_settings
 
 
@@ -24,11 +24,20 @@ def describe_providers(settings: Settings) -> list[str]:
             key = p.resolved_api_key() if isinstance(p, KeyFields) else None
             source, mark = "settings", fingerprint(key) if key else None
         key_text = f", key {mark}" if mark else ""
+        if isinstance(p, KeyRingFields) and p.api_keys:
+            key_text = ", keys " + ", ".join(_ring_entry(entry) for entry in p.api_keys)
         lines.append(f"  {name} ({p.kind}): {source}{key_text}; models: {', '.join(models) or '-'}")
     if detection is not None and detection.skipped:
         lines.append("skipped:")
         lines.extend(f"  {s.source}: {s.reason}" for s in detection.skipped)
     return lines
+
+
+def _ring_entry(entry: ApiKeySetting) -> str:
+    """One ``api_keys`` entry: its fingerprint (or the unset variable's name) and weight."""
+    key = entry.resolved()
+    where = fingerprint(key) if key else f"({entry.key_env} not set)"
+    return f"{where} (weight {entry.weight:g})"
 
 
 def _detecting(settings: Settings) -> bool:

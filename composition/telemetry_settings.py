@@ -3,7 +3,7 @@
 As environment variables::
 
     LLMPORT_TELEMETRY__ENABLED=true          # spans and metrics through the global (or injected) providers
-    LLMPORT_TELEMETRY__CAPTURE_CONTENT=true  # also prompt and answer text, as span events (default off)
+    LLMPORT_TELEMETRY__CAPTURE_CONTENT=true  # also prompt and answer text, as the GenAI content event (default off)
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from .errors import (
     ProviderUnavailable,
     RateLimited,
     StreamInterrupted,
+    StructuredOutputInvalid,
     Timeout,
 )
 from .events import (
@@ -51,4 +52,5 @@ __all__ = [
     "StreamInterrupted", "TextDelta", "TextPart", "Timeout", "Timing", "ToolCallDelta", "ToolCallEnd",
     "ToolCallPart", "ToolCallStart", "ToolChoice", "ToolResultPart", "ToolSpec", "Usage", "UsageUpdate",
     "accumulate", "completion_events", "parse_tool_arguments", "redact_secrets",
+    "StructuredOutputInvalid",
 ]

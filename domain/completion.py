@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
+from .frozen import unchecked
 from .messages import Message, Part, ReasoningPart, Role, TextPart, ToolCallPart
 
 StopKind = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter", "other"]
@@ -159,12 +161,10 @@ class Completion:
 
     def with_cost(self, cost: Decimal | None, request_cost: Decimal | None) -> Completion:
         """A copy with the given costs (the parts, already normalised, are not folded again)."""
-        clone = object.__new__(Completion)
-        for name in _COMPLETION_FIELDS:
-            object.__setattr__(clone, name, getattr(self, name))
-        object.__setattr__(clone, "cost", cost)
-        object.__setattr__(clone, "request_cost", request_cost)
-        return clone
+        values = list(_completion_fields(self))
+        values[_COST] = cost
+        values[_REQUEST_COST] = request_cost
+        return _completion_copy(*values)
 
     def to_message(self) -> Message:
         """The assistant turn to append to the conversation (reasoning kept for the same vendor)."""
@@ -172,3 +172,6 @@ class Completion:
 
 
 _COMPLETION_FIELDS = tuple(f.name for f in fields(Completion))
+_completion_fields = attrgetter(*_COMPLETION_FIELDS)
+_completion_copy = unchecked(Completion)
+_COST, _REQUEST_COST = _COMPLETION_FIELDS.index("cost"), _COMPLETION_FIELDS.index("request_cost")

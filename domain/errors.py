@@ -184,3 +184,16 @@ class AllProvidersFailed(LLMError):
             status = f" status={a.status}" if a.status is not None else ""
             lines.append(f"  - {a.route} #{a.attempt}: {a.error or 'ok'}{status} in {a.duration * 1000:.0f} ms")
         return "\n".join(lines)
+
+
+class StructuredOutputInvalid(LLMError):
+    """The model's answer never matched the requested output type, repairs included.
+
+    ``errors`` are the last attempt's validation errors (one line each), ``raw_text`` its raw answer,
+    ``attempts`` how many answers were asked for (each one billed: ``request_cost`` is their sum)."""
+
+    def __init__(self, message: str, *, errors: Sequence[str], raw_text: str, attempts: int, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.errors = tuple(errors)
+        self.raw_text = raw_text
+        self.attempts = attempts

@@ -34,6 +34,8 @@ class ToolSpec:
         if params.get("type", "object") != "object":
             raise InvalidRequest(f"parameters of tool {self.name!r} must be a JSON schema of type 'object'",
                                  field="tools")
+        if "type" not in params:  # the vendors want it said: Anthropic and OpenAI reject a schema without it
+            params = {"type": "object", **params}
         object.__setattr__(self, "parameters", params)
 
 

@@ -19,6 +19,7 @@ from .observer import (
 from .routing import Route, Router, RouteSet, RouteStats
 from .state import BreakerView, Permit, PolicyState
 from .strategies import Cheapest, LeastBusy, LowestLatency, Priority, Strategy, Weighted, strategy
+from .structured import OutputInvalid, OutputValidator, Structured, StructuredLLM, StructuredMode, StructuredUpdate
 
 __all__ = [
     "SYSTEM_CLOCK", "AttemptEvent", "BreakerConfig", "BreakerState", "BreakerTransition", "BreakerView",
@@ -26,4 +27,5 @@ __all__ = [
     "LeastBusy", "LowestLatency", "MemoryPolicyState", "NullObserver", "Permit", "PolicyConfig", "PolicyObserver",
     "PolicyState", "PolicyStream", "Priority", "RecordingObserver", "RetryBudget", "RetryPolicy", "Route",
     "RouteSet", "RouteStats", "Router", "Strategy", "SystemClock", "Weighted", "strategy",
+    "OutputInvalid", "OutputValidator", "Structured", "StructuredLLM", "StructuredMode", "StructuredUpdate",
 ]

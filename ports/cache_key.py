@@ -11,9 +11,11 @@ resolved route set, and the tenant is part of the key unless the alias is shared
 from __future__ import annotations
 
 import hashlib
+import marshal
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields, is_dataclass
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 from llmport.domain import CompletionRequest, Message, ResponseFormat, TextPart
@@ -42,18 +44,22 @@ _SKIP = {"Message": frozenset({"cache_breakpoint"})}
 def cache_key(request: CompletionRequest, route_set: str, tenant: str | None) -> str:
     """A hex SHA-256 naming the answer ``request`` gets from ``route_set`` for ``tenant``
     (``None``: shared across tenants)."""
-    values = []
-    for name, special in _PLAN:
-        value = getattr(request, name)
-        values.append(value if type(value) in _SCALARS else special(value))
+    # One flat list: a field is one element (a scalar, or its plain form), except the messages,
+    # which are counted (messages, then parts per message), so the flat form stays unambiguous.
+    doc: list[Any] = [_FORMAT, route_set, tenant]
+    add = doc.append
+    for value, special in zip(_read(request), _SPECIAL, strict=True):
+        if type(value) in _SCALARS:
+            add(value)
+        elif special is None:
+            add(_canon(value))
+        else:
+            special(value, doc)
     for name, default in _LATER:
         value = getattr(request, name)
         if value != default:
-            values.append((name, _canon(value)))
-    doc = (3, route_set, tenant, values)
-    # The repr of nested str/int/float/bool/None, lists, tuples and dicts (keys sorted by _canon) is
-    # unambiguous and several times faster than JSON; errors="surrogatepass": lone surrogates are text too.
-    return hashlib.sha256(repr(doc).encode("utf-8", "surrogatepass")).hexdigest()
+            add((name, _canon(value)))
+    return hashlib.sha256(marshal.dumps(doc, _MARSHAL_VERSION)).hexdigest()
 
 
 def _canon(value: Any) -> Any:
@@ -84,23 +90,44 @@ _SCALARS = frozenset({type(None), bool, int, float, str})
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
-def _messages(messages: tuple[Message, ...]) -> list[Any]:
-    # The hot path: plain text parts in a compact form; every other part through ``_canon``.
-    return [[m.role.value, [p.text if type(p) is TextPart else _canon(p) for p in m.parts]] for m in messages]
+def _messages(messages: tuple[Message, ...], doc: list[Any]) -> None:
+    # The hot path: plain text parts as their text; every other part through ``_canon``.
+    add = doc.append
+    add(len(messages))
+    for m in messages:
+        if not _PLAIN_MESSAGES:
+            add(_canon(m))
+            continue
+        parts = m.parts
+        add(m.role.value)
+        add(len(parts))
+        for p in parts:
+            add(p.text if type(p) is TextPart else _canon(p))
 
 
-def _response_format(value: ResponseFormat) -> Any:
+def _response_format(value: ResponseFormat, doc: list[Any]) -> None:
     # Only a schema's name and strictness reach the vendor; plain text and JSON are their kind alone.
-    return value.kind if value.kind != "json_schema" else _canon(value)
+    doc.append(value.kind if value.kind != "json_schema" else _canon(value))
 
 
-def _sequence(value: Any) -> Any:
-    return [] if value == () else _canon(value)
+def _sequence(value: Any, doc: list[Any]) -> None:
+    doc.append([] if value == () else _canon(value))
 
 
-_FIELD: dict[str, Callable[[Any], Any]] = {"messages": _messages, "response_format": _response_format,
-                                           "tools": _sequence, "stop": _sequence}
-_PLAN = tuple((name, _FIELD.get(name, _canon)) for name in _KEYED)
+_FORMAT = 4  # changes every key: bump only deliberately (old entries become misses)
+# The bytes hashed: the document (str/int/float/bool/None, lists, tuples, dicts with keys sorted by
+# ``_canon``) in marshal's format version 2, a fixed format: every value type-tagged and strings
+# length-prefixed (unambiguous, lone surrogates included), and, unlike versions 3 and later, no
+# back-references and no interning marks, so equal documents give equal bytes whatever the
+# identity of their objects. Several times faster than ``repr`` or JSON.
+_MARSHAL_VERSION = 2
+# A message is its role and parts (its other fields only steer the vendor's prompt cache); a field
+# added to ``Message`` later sends every message through ``_canon`` instead.
+_PLAIN_MESSAGES = {f.name for f in fields(Message)} - _SKIP["Message"] == {"role", "parts"}
+_FIELD: dict[str, Callable[[Any, list[Any]], None]] = {
+    "messages": _messages, "response_format": _response_format, "tools": _sequence, "stop": _sequence}
+_read = attrgetter(*_KEYED)
+_SPECIAL = tuple(_FIELD.get(name) for name in _KEYED)
 
 
 def _first(item: tuple[str, Any]) -> str:

@@ -41,10 +41,16 @@ def servable(routes: Sequence[Route], request: CompletionRequest,
              target: str) -> tuple[tuple[Route, ...], tuple[tuple[Route, str], ...]]:
     """``routes`` split into those that can serve ``request`` and ``(route, reason)`` skips.
     ``InvalidRequest`` (before any network call) when none can, naming each route's reason."""
-    estimated = estimate_input_tokens(request)
+    estimated: int | None = None  # computed once, and only when a known context window needs it
     kept: list[Route] = []
     skipped: list[tuple[Route, str]] = []
     for route in routes:
+        info = route.info
+        if info is None:
+            kept.append(route)
+            continue
+        if estimated is None and info.context_window is not None:
+            estimated = estimate_input_tokens(request)
         reason = skip_reason(route, request, estimated)
         if reason is None:
             kept.append(route)

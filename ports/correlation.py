@@ -20,7 +20,20 @@ _CURRENT: ContextVar[str | None] = ContextVar("llmport_request_id", default=None
 
 def new_request_id() -> str:
     """A fresh random request id (16 hex digits)."""
-    return os.urandom(8).hex()
+    try:
+        return _POOL.pop()
+    except IndexError:
+        pass
+    # One system call for the next 64 ids instead of one per request.
+    raw = os.urandom(8 * _BATCH).hex()
+    _POOL.extend(raw[i:i + 16] for i in range(0, len(raw), 16))
+    return _POOL.pop()
+
+
+_BATCH = 64
+_POOL: list[str] = []  # random ids not handed out yet (list.pop and extend are atomic: thread-safe)
+# A forked child must not hand out the ids its parent will.
+os.register_at_fork(after_in_child=_POOL.clear)
 
 
 def request_id_of(request: CompletionRequest) -> str:

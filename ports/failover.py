@@ -8,6 +8,7 @@ import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from types import TracebackType
 from typing import NoReturn, TypeVar
 
@@ -33,6 +34,7 @@ from llmport.domain import (
     Usage,
     UsageUpdate,
 )
+from llmport.domain.frozen import builder, unchecked
 from llmport.domain.pricing import estimate_output_tokens
 
 from .backoff import RetryBudget, RetryPolicy
@@ -42,7 +44,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .correlation import request_id_of
 from .hedging import HedgeConfig
 from .memory_state import MemoryPolicyState
-from .observer import AttemptEvent, BreakerTransition, NullObserver, Outcome, PolicyObserver
+from .observer import AttemptEvent, BreakerState, BreakerTransition, NullObserver, Outcome, PolicyObserver
 from .routing import Route, Router, RouteSet, RouteStats
 from .state import BreakerView, Permit, PolicyState
 from .strategies import Priority, Strategy
@@ -251,8 +253,29 @@ async def _call_complete(route: Route, request: CompletionRequest) -> Completion
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
+_request_fields = attrgetter(*_REQUEST_FIELDS)
+_request_copy = unchecked(CompletionRequest)
+_MODEL, _ATTEMPT_TIMEOUT = _REQUEST_FIELDS.index("model"), _REQUEST_FIELDS.index("attempt_timeout")
 _LOCKOUT = (AuthenticationFailed, PermissionDenied)
 _THROTTLED = (RateLimited, Overloaded)
+
+
+# Built on every attempt (and every skipped route of a fail-fast): the fast frozen constructor.
+_attempt_event = builder(AttemptEvent)
+_SKIP_MESSAGES = {"CircuitOpen": "circuit breaker open", "CoolingDown": "cooling down after Retry-After"}
+# The attempt a skipped route adds to ``AllProvidersFailed.attempts``: the same frozen value for
+# every request that skips that route, so an outage builds none per request.
+_SKIP_ATTEMPTS: dict[str, dict[str, Attempt]] = {error: {} for error in _SKIP_MESSAGES}
+
+
+def _skip_attempt(route: str, error: str) -> Attempt:
+    known = _SKIP_ATTEMPTS[error]
+    found = known.get(route)
+    if found is None:
+        if len(known) >= 4096:  # bounded: route names can come from callers
+            known.clear()
+        found = known[route] = Attempt(route, error, None, 0.0, 0, _SKIP_MESSAGES[error])
+    return found
 
 
 def _unexpected(exc: Exception, route: Route) -> LLMError:
@@ -268,13 +291,11 @@ def _for_route(request: CompletionRequest, route: Route, limit: float | None) ->
     and a limit the policy computed, so the copy skips ``__post_init__``."""
     if request.model == route.model and (limit is None or limit == request.attempt_timeout):
         return request
-    clone = object.__new__(CompletionRequest)
-    for name in _REQUEST_FIELDS:
-        object.__setattr__(clone, name, getattr(request, name))
-    object.__setattr__(clone, "model", route.model)
+    values = list(_request_fields(request))
+    values[_MODEL] = route.model
     if limit is not None:
-        object.__setattr__(clone, "attempt_timeout", limit)
-    return clone
+        values[_ATTEMPT_TIMEOUT] = limit
+    return _request_copy(*values)
 
 
 class _Run:
@@ -564,31 +585,42 @@ class _Run:
         return slot
 
     async def _next_route(self) -> _Slot | None:
-        clock, state = self.policy.clock, self.policy.state
-        order = self.order
+        monotonic, state = self.policy.clock.monotonic, self.policy.state
+        order, started, deadline = self.order, self.started, self.deadline
+        # Set only by ``decide``, never while this loop runs.
+        filtered = self.bad_providers is not None or self.context_floor is not None
         while self.idx < len(order):
             route = order[self.idx]
             self.idx += 1
-            if route.name in self.started or not self._eligible(route):
+            if route.name in started or (filtered and not self._eligible(route)):
                 continue
-            now = clock.monotonic()
-            if self.deadline is not None and now >= self.deadline:
+            now = monotonic()
+            if deadline is not None and now >= deadline:
                 return None
             permit = await state.admit(route.name, now)
             if permit is None:
-                self.skipped += 1
-                if state.breaker_state(route.name, now) == "closed" and state.retry_in(route.name, now) > 0:
-                    # Cooling after a Retry-After: come back to it if nothing else can serve.
-                    self._defer(_Deferred(_Slot(route, 0, now, Permit(route.name)), None, now))
-                    error, message = "CoolingDown", "cooling down after Retry-After"
-                else:
-                    error, message = "CircuitOpen", "circuit breaker open"
-                self.attempts.append(Attempt(route.name, error, None, 0.0, 0, message))
-                self.report(_Slot(route, 0, now, Permit(route.name)), "skipped", error, 0.0, None)
+                self._skip(route, now)
                 continue
             self.started.add(route.name)
             return _Slot(route, 1, now, permit)
         return None
+
+    def _skip(self, route: Route, now: float) -> None:
+        """A route the state would not admit: an open breaker, or cooling after a Retry-After.
+        The fail-fast path during an outage, so the state is read once and the attempt shared."""
+        policy = self.policy
+        state = policy.state
+        self.skipped += 1
+        breaker = state.breaker_state(route.name, now)
+        if breaker == "closed" and state.retry_in(route.name, now) > 0:
+            # Cooling after a Retry-After: come back to it if nothing else can serve.
+            self._defer(_Deferred(_Slot(route, 0, now, Permit(route.name)), None, now))
+            error = "CoolingDown"
+        else:
+            error = "CircuitOpen"
+        self.attempts.append(_skip_attempt(route.name, error))
+        if type(policy.observer) is not NullObserver:
+            self._emit(route, 0, "skipped", error, None, 0.0, None, breaker)
 
     def _eligible(self, route: Route) -> bool:
         if self.bad_providers is not None and route.provider in self.bad_providers:
@@ -618,6 +650,8 @@ class _Run:
         """One status for the whole request: the attempts' own when they agree, else 429 when every
         attempt was throttled, 504 when the deadline passed, 503 when every failure was transient."""
         errors = self.errors
+        if not errors:  # every route skipped: unavailable for now
+            return 504 if late else 503
         statuses = {e.status for e in errors}
         if len(statuses) == 1 and None not in statuses:
             return statuses.pop()
@@ -632,14 +666,17 @@ class _Run:
     def _retry_after(self, now: float) -> float | None:
         """When every attempt was throttled or overloaded (or skipped as unavailable): seconds until
         the first route can serve again, where that is known."""
-        if not all(isinstance(e, _THROTTLED) for e in self.errors):
-            return None
-        state = self.policy.state
-        tried = [a.route for a in self.attempts if a.attempt]
-        hinted = {route for route, e in zip(tried, self.errors, strict=True) if e.retry_after is not None}
+        errors = self.errors
+        hinted: set[str] = set()
+        if errors:  # none when every route was skipped (an outage's fail-fast path)
+            if not all(isinstance(e, _THROTTLED) for e in errors):
+                return None
+            tried = [a.route for a in self.attempts if a.attempt]
+            hinted = {route for route, e in zip(tried, errors, strict=True) if e.retry_after is not None}
+        retry_in = self.policy.state.retry_in
         waits = []
         for route in self.order:
-            wait = state.retry_in(route.name, now)
+            wait = retry_in(route.name, now)
             if wait > 0 or route.name in hinted:
                 waits.append(wait)
         return min(waits) if waits else None
@@ -659,15 +696,22 @@ class _Run:
         if type(policy.observer) is NullObserver:
             return
         route = slot.route
-        event = AttemptEvent(
-            route.name, slot.attempt, outcome, error, status, latency, ttft,
-            policy.state.breaker_state(route.name, policy.clock.monotonic()), self.route_set.name, slot.hedge,
-            provider=route.provider, model=route.model, usage=usage, estimated=estimated,
-            request_id=self.request_id or request_id_of(self.request), tenant=self.request.tenant_id,
-            tags=self.request.metadata,
+        self._emit(route, slot.attempt, outcome, error, status, latency, ttft,
+                   policy.state.breaker_state(route.name, policy.clock.monotonic()), slot.hedge, usage, estimated)
+
+    def _emit(self, route: Route, attempt: int, outcome: Outcome, error: str | None, status: int | None,
+              latency: float, ttft: float | None, breaker: BreakerState, hedge: bool = False,
+              usage: Usage | None = None, estimated: bool = False) -> None:
+        request = self.request
+        event = _attempt_event(
+            route.name, attempt, outcome, error, status, latency, ttft, breaker, self.route_set.name, hedge,
+            None, route.provider, route.model, usage, estimated, self.request_id or request_id_of(request),
+            request.tenant_id, request.metadata,
         )
-        with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
-            policy.observer.on_attempt(event)
+        try:  # noqa: SIM105 - cheaper than contextlib.suppress on the fail-fast path
+            self.policy.observer.on_attempt(event)
+        except Exception:  # an observer's bug must not change a request's outcome
+            pass
 
 
 def _buffered_usage(primed: PrimedStream) -> Usage | None:

@@ -115,9 +115,8 @@ class MemoryKeyStates:
         return (ring, key) in self._retired
 
     def cool(self, ring: str, key: str, now: float, seconds: float) -> None:
-        if seconds > 0:
-            name = (ring, key)
-            self._cool[name] = max(self._cool.get(name, now), now + seconds)
+        name = (ring, key)
+        self._cool[name] = max(self._cool.get(name, now), now + seconds)
 
     def retire(self, ring: str, key: str) -> bool:
         name = (ring, key)

@@ -20,6 +20,7 @@ from types import TracebackType
 
 from llmport.domain import Completion, CompletionRequest, LLMError, StreamEnd, StreamEvent, Usage, UsageUpdate
 from llmport.domain.budget import BudgetSpec, BudgetStatus, BudgetThreshold, Charge
+from llmport.domain.frozen import builder
 from llmport.domain.pricing import DEFAULT_OUTPUT_ESTIMATE, ModelPrice, estimate_input_tokens
 from llmport.domain.usage_record import UsageRecord
 
@@ -31,6 +32,7 @@ from .llm import LLMPort
 from .observer import AttemptEvent, BreakerTransition
 from .routing import Route
 
+_usage_record = builder(UsageRecord)  # one per attempt: the fast frozen constructor
 _CURRENT: ContextVar[RequestMeter | None] = ContextVar("llmport_request_meter", default=None)
 _ZERO = Decimal(0)
 _NETWORK_OUTCOMES = frozenset({"ok", "error", "cancelled", "lost", "interrupted"})
@@ -54,7 +56,8 @@ class RequestMeter:
         """The cost of every attempt; ``None`` when one that used tokens has no known price."""
         if self.unpriced:
             return None
-        return sum((r.cost or _ZERO for r in self.records), _ZERO)
+        records = self.records
+        return sum((r.cost or _ZERO for r in records), _ZERO) if records else _ZERO
 
     def add(self, event: AttemptEvent, price: ModelPrice | None, now: float) -> UsageRecord:
         usage, estimated = event.usage, event.estimated
@@ -75,7 +78,7 @@ class RequestMeter:
         else:
             cost = _ZERO
         request = self.request
-        record = UsageRecord(
+        record = _usage_record(
             now, self.request_id, event.provider, event.model, event.target, usage, cost,
             event.outcome, request.tenant_id, request.metadata,  # type: ignore[arg-type]
             estimated, event.attempt, event.hedge,
@@ -106,9 +109,11 @@ class MeteringObserver:
         return price
 
     def on_attempt(self, event: AttemptEvent) -> None:
-        meter = _CURRENT.get()
-        if meter is None or event.outcome not in _NETWORK_OUTCOMES:
+        if event.outcome not in _NETWORK_OUTCOMES:
             return  # skipped (open breaker), or a step that made no vendor call (cache, enrichment)
+        meter = _CURRENT.get()
+        if meter is None:
+            return
         meter.add(event, self.price(event.provider, event.model), self.clock())
 
     def on_breaker(self, transition: BreakerTransition) -> None:
@@ -143,7 +148,7 @@ class MeteredLLM:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         meter = RequestMeter(request, request_id_of(request))
-        reserved = await self._reserve(meter)
+        reserved = await self._reserve(meter) if self.budgets else []
         token = _CURRENT.set(meter)
         bound = bind(meter.request_id)
         try:
@@ -154,7 +159,8 @@ class MeteredLLM:
         finally:
             unbind(bound)
             _CURRENT.reset(token)
-            await self._close(meter, reserved)
+            if reserved or meter.records:  # else nothing to record or settle (a fail-fast)
+                await self._close(meter, reserved)
         return completion.with_cost(meter.answer_cost, meter.total_cost)
 
     def stream(self, request: CompletionRequest) -> MeteredStream:

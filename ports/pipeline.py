@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from llmport.domain import Completion, CompletionRequest, StreamEvent
+from llmport.domain.frozen import unchecked
 
 from .llm import LLMPort
 
@@ -78,11 +80,16 @@ def evolve(value: T, **changes: Any) -> T:
     """A copy of a validated request or completion with ``changes``, skipping ``__post_init__``
     (``dataclasses.replace`` would validate or normalise it again: tens of microseconds a call).
     Only for changes that cannot make the value invalid, e.g. another ``system`` string."""
-    kind = type(value)
-    clone = object.__new__(kind)
-    for name in _FIELDS[kind]:
-        object.__setattr__(clone, name, changes[name] if name in changes else getattr(value, name))
-    return clone
+    build, read, index = _COPIERS[type(value)]
+    values = list(read(value))
+    for name, change in changes.items():
+        values[index[name]] = change
+    return build(*values)  # type: ignore[no-any-return]
 
 
-_FIELDS = {kind: tuple(f.name for f in fields(kind)) for kind in (CompletionRequest, Completion)}
+def _copier(kind: type) -> tuple[Callable[..., Any], Callable[[Any], tuple[Any, ...]], dict[str, int]]:
+    names = tuple(f.name for f in fields(kind))
+    return unchecked(kind), attrgetter(*names), {name: i for i, name in enumerate(names)}
+
+
+_COPIERS = {kind: _copier(kind) for kind in (CompletionRequest, Completion)}

@@ -30,6 +30,7 @@ from llmport.domain import (
     Usage,
     completion_events,
 )
+from llmport.domain.frozen import builder
 from llmport.domain.usage_record import UsageRecord
 
 from .cache_codec import as_cached
@@ -97,6 +98,10 @@ class _Plan:
     write: bool
 
 
+# Built per request: the fast frozen constructors (see ``llmport.domain.frozen``).
+_new_plan = builder(_Plan)
+_attempt_event = builder(AttemptEvent)
+
 # What a follower of an identical request in flight receives: the answer, the error, or None when
 # the leader gave up without one (the follower then tries itself).
 _Outcome = Completion | LLMError | None
@@ -140,7 +145,7 @@ class CachingLLM(LLMStep):
             return None
         tenant = _SHARED if rule is not None and rule.shared else request.tenant_id or ""
         key = cache_key(request, self.route_set(request.model), tenant)
-        return _Plan(key, ttl, not policy.refresh, policy.store)
+        return _new_plan(key, ttl, not policy.refresh, policy.store)
 
     # -- LLMPort -------------------------------------------------------------------------------
 
@@ -248,9 +253,9 @@ class CachingLLM(LLMStep):
     async def _hit(self, request: CompletionRequest, start: float, how: str, answer: Completion) -> Completion:
         """Report a hit (observer, ledger) and return the answer as served."""
         rid = request_id_of(request)
-        event = AttemptEvent("cache", 0, "cached", None, None, self.clock.monotonic() - start, None, "closed",
-                             target=request.model, detail=how, request_id=rid, tenant=request.tenant_id,
-                             tags=request.metadata)
+        event = _attempt_event("cache", 0, "cached", None, None, self.clock.monotonic() - start, None, "closed",
+                               target=request.model, detail=how, request_id=rid, tenant=request.tenant_id,
+                               tags=request.metadata)
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             self.observer.on_attempt(event)
         if self.ledger is not None:

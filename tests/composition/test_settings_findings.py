@@ -358,3 +358,29 @@ def test_the_emulator_journal_redacts_every_credential_header() -> None:
     shown = redact_headers({"x-gateway-token": SECRET, "x-api-secret": SECRET, "cookie": SECRET,
                             "x-trace": "visible"})
     assert shown == {"x-gateway-token": REDACTED, "x-api-secret": REDACTED, "cookie": REDACTED, "x-trace": "visible"}
+
+
+async def test_key_files_and_key_rings_are_checked_at_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from llmport.composition.credentials import find_key
+    from llmport.composition.families import provider_settings
+
+    key_file = tmp_path / "openai-key"
+    key_file.write_text(f"{SECRET}\n", encoding="utf-8")
+    assert find_key(provider_settings(kind="openai", api_key_file=str(key_file)), ()) == SECRET  # type: ignore[arg-type]
+    key_file.write_text("\n", encoding="utf-8")
+    env(monkeypatch, LLMPORT_PROVIDERS__X__KIND="openai", LLMPORT_PROVIDERS__X__DEFAULT_MODEL="m",
+        LLMPORT_PROVIDERS__X__API_KEY_FILE=str(key_file))
+    assert "LLMPORT_PROVIDERS__X__API_KEY_FILE: the key file is empty" in await start_up_problem()
+    monkeypatch.delenv("LLMPORT_PROVIDERS__X__API_KEY_FILE")
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    env(monkeypatch, LLMPORT_PROVIDERS__X__API_KEYS=json.dumps([{"key": SECRET}, {"key_env": "NOPE_KEY"}]))
+    message = await start_up_problem()
+    assert "LLMPORT_PROVIDERS__X__API_KEYS: entry 1: the API key variable NOPE_KEY is not set" in message
+    assert SECRET not in message
+
+
+async def test_settings_given_as_a_mapping_are_named_as_its_keys_at_start() -> None:
+    settings = validate_settings({"providers": {"x": {"kind": "anthropic", "models": ["m"]}}})
+    with pytest.raises(SettingsError, match=r"settings: providers\.x\.api_key: no API key"):
+        async with open_llm(settings):
+            pass

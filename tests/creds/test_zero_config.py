@@ -81,3 +81,19 @@ def test_providers_command_for_configured_settings(clean_env: Path, monkeypatch:
     out = capsys.readouterr().out
     assert "mine (anthropic): settings, key ...1234; models: claude-x" in out
     assert "do-not-print" not in out
+
+
+def test_providers_command_lists_a_key_rings_fingerprints_and_weights(clean_env: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    config = clean_env / "ring.toml"
+    config.write_text(f'[providers.ring]\nkind = "openai"\napi_keys = [{{ key = "{KEY}", weight = 3 }}, '
+                      '{ key_env = "RING_SECOND_KEY" }, { key_env = "RING_UNSET_KEY" }]\n')
+    monkeypatch.setenv("LLMPORT_CONFIG", str(config))
+    monkeypatch.setenv("RING_SECOND_KEY", KEY + "B")
+    monkeypatch.delenv("RING_UNSET_KEY", raising=False)
+    assert main(["providers"]) == 0
+    out = capsys.readouterr().out
+    assert "ring (openai): settings, keys ...1234 (weight 3), ...234B (weight 1), (RING_UNSET_KEY not set) " \
+           "(weight 1); models: -" in out
+    assert "do-not-print" not in out

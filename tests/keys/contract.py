@@ -86,6 +86,14 @@ class KeyStatesContract:
         states.cool(RING, A, now, -3.0)
         assert states.cooling_for(RING, A, now) == 0.0
 
+    async def test_a_short_cooling_counts_too(self, states: KeyStates) -> None:
+        now = time.monotonic()
+        states.cool(RING, A, now, 0.5)
+        assert states.cooling_for(RING, A, now) == pytest.approx(0.5)
+        states.cool(RING, B, now, -3.0)
+        states.cool(RING, B, now, 0.25)  # a negative wait before changed nothing
+        assert states.cooling_for(RING, B, now) == pytest.approx(0.25)
+
     async def test_a_retired_key_stays_out_and_is_reported_once(self, states: KeyStates) -> None:
         assert states.retire(RING, A) is True
         assert states.retire(RING, A) is False
@@ -95,7 +103,7 @@ class KeyStatesContract:
 
     async def test_calls_are_counted_per_key_and_outcome(self, states: KeyStates) -> None:
         for outcome in ("served", "served", "served", "rate_limited", "rejected", "failed", "failed"):
-            states.record(RING, A, outcome)  # type: ignore[arg-type]
+            states.record(RING, A, outcome)
         states.record(RING, B, "served")
         assert states.usage(RING, A) == KeyUsage(served=3, rate_limited=1, rejected=1, failed=2)
         assert states.usage(RING, A).requests == 7
@@ -207,3 +215,14 @@ class SharedKeyStatesContract:
         await settle(a, b)
         assert two.order() == []
         assert two.soonest() == pytest.approx(30.0, abs=0.01)
+
+    async def test_a_ring_learns_the_fleets_state_from_the_moment_it_is_built(self, make_states: StatesFactory,
+                                                                             settle: Settle) -> None:
+        a, b = await make_states(), await make_states()
+        clock = Clock()
+        late = ring_on(b, clock)  # building the ring is b's only contact with it before the settle
+        a.retire(RING, A)
+        a.cool(RING, B, clock.now, 30.0)
+        await settle(a, b)
+        assert late.order() == []
+        assert late.retired(0) and late.cooling_for(1) == pytest.approx(30.0, abs=0.01)

@@ -104,7 +104,8 @@ async def test_the_ring_hash_expires_and_holds_no_key(redis_url: str) -> None:
         assert 500_000 < ttl <= 600_000  # the time to live plus the longest cooling
         fields = await client.hgetall(keys[0])
         assert set(fields) == {f"c:{A}".encode(), f"x:{B}".encode(), f"s:{A}".encode()}
-        assert b"sk-key" not in b"".join([*fields, *fields.values()])
+        stored = b"".join(bytes(x) for pair in fields.items() for x in pair)  # type: ignore[arg-type]
+        assert b"sk-key" not in stored
     finally:
         await client.aclose()
 
@@ -159,3 +160,37 @@ def test_interval_and_ttl_must_be_positive(redis_url: str) -> None:
         with pytest.raises(ValueError, match="positive"):
             RedisKeyStates(connection, **bad)  # type: ignore[arg-type]
     assert "RedisKeyStates" in repr(RedisKeyStates(connection))
+
+
+async def test_start_learns_the_watched_rings_before_returning(redis_url: str) -> None:
+    a = RedisKeyStates(RedisConnection(redis_url, namespace="keys", timeout=1.0), owns_connection=True)
+    b = RedisKeyStates(RedisConnection(redis_url, namespace="keys", timeout=1.0), interval=3600.0,
+                       owns_connection=True)
+    try:
+        a.retire(RING, A)
+        await a.sync()
+        b.watch(RING)
+        await b.start()  # no background refresh would come within the test: start itself learns
+        assert b.retired(RING, A)
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_a_ring_idle_for_a_minute_is_no_longer_refreshed(redis_url: str) -> None:
+    a = RedisKeyStates(RedisConnection(redis_url, namespace="keys", timeout=1.0), owns_connection=True)
+    b = RedisKeyStates(RedisConnection(redis_url, namespace="keys", timeout=1.0), interval=3600.0,
+                       owns_connection=True)
+    try:
+        b.watch(RING)
+        b._rings[RING].used -= 61.0  # nothing asked about this ring for over a minute
+        a.retire(RING, A)
+        await a.sync()
+        await b.sync()
+        assert not b._rings[RING].retired  # idle rings cost Redis nothing; the next use refreshes it
+        b.watch(RING)
+        await b.sync()
+        assert b.retired(RING, A)
+    finally:
+        await a.aclose()
+        await b.aclose()

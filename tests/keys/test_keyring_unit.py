@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmport.ports.keyring import KeyRing, KeySlot, fingerprint
+from llmport.ports.keyring_state import key_id
 
 
 class StepClock:
@@ -145,3 +146,12 @@ def test_a_fresh_key_is_usable_from_time_zero() -> None:
 
 def test_a_five_character_key_shows_four() -> None:
     assert fingerprint("abcde") == "…bcde"
+
+
+def test_a_key_id_is_a_short_digest_telling_alike_keys_apart() -> None:
+    ids = {key_id("sk-first-key-9999"), key_id("sk-other-key-9999")}
+    assert len(ids) == 2
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
+    assert key_id("sk-first-key-9999") == key_id("sk-first-key-9999")
+    assert KeySlot("…9999").id == "…9999"  # without an id, the fingerprint stands in
+    assert KeySlot("…9999", 1.0, "abc").id == "abc"

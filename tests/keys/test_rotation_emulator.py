@@ -6,22 +6,26 @@ import logging
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anthropic
 import openai
 import pytest
 
 from llmport.adapters.anthropic import AnthropicAdapter
-from llmport.adapters.keyring import KeyRotatingAdapter, WeightedKey, rotating
+from llmport.adapters.keyring import KeyRotatingAdapter, WeightedKey, rotating, rotating_ports
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Fault, Reply
 from llmport.domain import (
     AuthenticationFailed,
+    Completion,
     CompletionRequest,
     Message,
+    PermissionDenied,
     ProviderUnavailable,
     RateLimited,
+    StreamEvent,
     TextDelta,
 )
 from llmport.ports import (
@@ -275,3 +279,89 @@ async def test_keys_that_end_alike_are_kept_apart_and_shown_summed(emu: VendorEm
         assert adapter.usage() == {"…9999": KeyUsage(served=1, rejected=1)}
     finally:
         await adapter.aclose()
+
+
+async def test_errors_are_scrubbed_of_every_value_given_to_redact(emu: VendorEmulator,
+                                                                  two_keys: KeyRotatingAdapter) -> None:
+    emu.script(Fault.http(500, message="upstream said: gateway-token-7777 is odd"), tag="keys")
+    two_keys.redact(["gateway-token-7777"])
+    with pytest.raises(ProviderUnavailable) as caught:
+        await two_keys.complete(ask())
+    assert "gateway-token-7777" not in str(caught.value)
+    assert "upstream said" in str(caught.value)
+
+
+async def test_a_stream_fails_like_a_call(emu: VendorEmulator, two_keys: KeyRotatingAdapter) -> None:
+    emu.script(Fault.http(500), tag="keys")
+    with pytest.raises(ProviderUnavailable):
+        async with two_keys.stream(ask()) as events:
+            [e async for e in events]
+    assert len(emu.journal.entries(tag="keys")) == 1  # not the key's fault: no other key tried
+    emu.script(Fault.http(401), tag="keys", then=Fault.http(401))
+    with pytest.raises(AuthenticationFailed):
+        async with two_keys.stream(ask()) as events:
+            [e async for e in events]
+    assert two_keys.ring.retired(0) and two_keys.ring.retired(1)
+
+
+async def test_token_counts_fail_once_every_key_is_out(emu: VendorEmulator) -> None:
+    client = openai.AsyncOpenAI(api_key="sk-unused-base", base_url=f"{emu.url_for('keys')}/v1", max_retries=0)
+    adapter = rotating(client, [WeightedKey(KEY_A), WeightedKey(KEY_B)],
+                       lambda c: OpenAIAdapter(c, provider="primary", options=OpenAIOptions(
+                           api="responses", count_tokens_endpoint=True)), provider="primary")
+    try:
+        emu.script(Fault.http(403), tag="keys", then=Fault.http(403))
+        with pytest.raises(PermissionDenied):
+            await adapter.count_tokens(ask())
+        assert len(emu.journal.entries(tag="keys")) == 2
+    finally:
+        await adapter.aclose()
+
+
+class Silent:
+    """A per-key port whose stream ends without a single event."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        raise AssertionError("not called")
+
+    @asynccontextmanager
+    async def _events(self) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        async def none() -> AsyncIterator[StreamEvent]:
+            return
+            yield
+
+        yield none()
+
+    def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+        return self._events()
+
+    async def count_tokens(self, request: CompletionRequest) -> int:
+        return 0
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_an_empty_stream_is_passed_on_empty_and_counted_served() -> None:
+    first, second = Silent(), Silent()
+    made = iter([first, second])
+    adapter = rotating_ports([WeightedKey("k-one-0001"), WeightedKey("k-two-0002")], lambda key: next(made),
+                             provider="silent")
+    async with adapter.stream(ask()) as events:
+        assert [e async for e in events] == []
+    assert sum(u.served for u in adapter.usage().values()) == 1
+    await adapter.aclose()
+    assert first.closed and not second.closed  # one shared client: closing the first closes it
+
+
+def test_a_ring_needs_keys_and_one_port_per_key() -> None:
+    with pytest.raises(ValueError, match="api_keys lists no key"):
+        rotating_ports([], lambda key: Silent(), provider="none")
+    adapter = rotating_ports([WeightedKey("sk-secret-key-1234", 2)], lambda key: Silent(), provider="one")
+    with pytest.raises(ValueError, match="one adapter per key"):
+        KeyRotatingAdapter([Silent(), Silent()], adapter.ring, provider="one")
+    assert repr(adapter) == "KeyRotatingAdapter(one, keys=[…1234])"
+    assert repr(WeightedKey("sk-secret-key-1234", 2)) == "WeightedKey(…1234, weight=2)"

@@ -75,7 +75,7 @@ def test_keys_are_stable_across_processes_and_releases() -> None:
     assert key(request) == GOLDEN
 
 
-GOLDEN = "5ebc5aa8f8d53f64493e5e39ec3f416da9cbeb2628a07fa7c41444cbbb7ebad8"
+GOLDEN = "7babc55a5c8e3d8167a139b88d4f50dc563a56198187bbed8cfa588facaa918e"  # key format 4
 
 
 def test_nested_values_and_schemas_are_keyed_in_full() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from llmport.adapters.cache_memory import MemoryResponseCache
 from llmport.adapters.opentelemetry import Telemetry, TelemetryObserver, TracingLLM
+from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.fake import FakeLLM
 from llmport.domain import AllProvidersFailed, CompletionRequest, Message, ProviderUnavailable
 from llmport.domain.catalog import ModelInfo
@@ -51,6 +52,7 @@ async def test_an_open_breaker_is_an_event_on_the_request_span_and_a_counted_tra
     second = otel.request_span()
     (skipped,) = [e for e in second.events if e.name == "llmport.route.skipped"]
     assert skipped.attributes["llmport.route"] == "p1/m1" and skipped.attributes["llmport.breaker.state"] == "open"
+    assert skipped.attributes["llmport.reason"]  # why it was skipped
     assert [s.attributes["llmport.route"] for s in otel.attempts()] == ["p2/m2"]
     assert points(otel, "llmport.breaker.transitions") == {
         (("llmport.breaker.state", "open"), ("llmport.route", "p1/m1")): 1}
@@ -159,3 +161,48 @@ async def test_an_observer_without_a_request_span_still_records_attempts(otel: O
     assert [s.attributes["llmport.outcome"] for s in spans] == ["error", "ok"]
     assert all(s.parent is None for s in spans)
     assert points(otel, "llmport.retries") == {(("llmport.route", "p1/m1"),): 1}
+
+
+async def test_without_a_request_span_skips_and_breaker_changes_are_events_on_the_current_span(otel: Otel) -> None:
+    down = Route("p1", "m1", FakeLLM(default=ProviderUnavailable("down", status=503), name="p1"))
+    up = Route("p2", "m2", FakeLLM(default=ANSWER, name="p2"))
+    llm = policy(otel, down, up, breaker=BreakerConfig(failure_threshold=1, cooldown=60))
+    with otel.telemetry.tracer.start_as_current_span("GET /chat"):
+        await llm.complete(ask())
+        await llm.complete(ask())
+    (host,) = [s for s in otel.finished() if s.name == "GET /chat"]
+    assert [e.name for e in host.events] == ["llmport.breaker", "llmport.route.skipped"]
+
+
+def test_attribute_sets_are_bounded_and_rebuilt_when_full(otel: Otel) -> None:
+    t = otel.telemetry
+    first = t.route_attributes("p/m0", "p", "m0")
+    assert t.route_attributes("p/m0", "p", "m0") is first  # built once
+    for i in range(1, 5000):
+        attrs = t.route_attributes(f"p/m{i}", "p", f"m{i}")
+        assert attrs["gen_ai.request.model"] == f"m{i}" and attrs["llmport.route"] == f"p/m{i}"
+        base, tokens_in, tokens_out = t.series("p", f"m{i}")
+        assert (base["gen_ai.request.model"], tokens_in["gen_ai.token.type"], tokens_out["gen_ai.token.type"]) == (
+            f"m{i}", "input", "output")
+    assert len(t._routes) <= 4096 and len(t._series) <= 4096
+
+
+async def test_describing_routes_after_calls_gives_later_attempts_their_endpoint(emu: VendorEmulator,
+                                                                                 otel: Otel) -> None:
+    import openai
+
+    from llmport.adapters.openai import OpenAIAdapter
+
+    client = openai.AsyncOpenAI(api_key="sk-test-describe-key", base_url=f"{emu.url}/v1", max_retries=0)
+    route = Route("p1", "gpt-test", OpenAIAdapter(client, provider="p1"))
+    llm = TracingLLM(policy(otel, route), otel.telemetry)
+    try:
+        await llm.complete(ask())
+        assert "server.address" not in otel.attempts()[0].attributes
+        otel.telemetry.describe([], {"p1": route.adapter})  # by provider: routes named on demand too
+        otel.spans.clear()
+        await llm.complete(ask())
+    finally:
+        await llm.aclose()
+    (attempt,) = otel.attempts()
+    assert (attempt.attributes["server.address"], attempt.attributes["server.port"]) == ("127.0.0.1", emu.port)

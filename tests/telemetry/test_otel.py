@@ -5,14 +5,23 @@ cancellation; the real OpenAI adapter against the emulator; no prompt text, no c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 
 import pytest
 from opentelemetry.trace import StatusCode
 
 from llmport.adapters.testing.emulator import Reply, ScriptedUsage, VendorEmulator
 from llmport.adapters.testing.fake import FakeLLM, FakeReply
-from llmport.domain import AllProvidersFailed, CompletionRequest, Message, ProviderUnavailable, StreamInterrupted
+from llmport.domain import (
+    AllProvidersFailed,
+    CompletionRequest,
+    InvalidRequest,
+    Message,
+    ProviderUnavailable,
+    StreamInterrupted,
+)
 from llmport.ports import HedgeConfig, Route
 
 from .otel_kit import ANSWER, PROMPT, Otel, ask, no_prompt_anywhere, stack
@@ -47,6 +56,7 @@ async def test_a_retry_is_two_attempt_spans(otel: Otel) -> None:
     first, second = sorted(otel.attempts(), key=lambda s: s.start_time)
     assert first.attributes["llmport.outcome"] == "error" and first.status.status_code is StatusCode.ERROR
     assert first.attributes["error.type"] == "ProviderUnavailable"
+    assert first.status.description == "ProviderUnavailable" and first.attributes["http.response.status_code"] == 503
     assert second.attributes["llmport.attempt"] == 2 and second.attributes["llmport.outcome"] == "ok"
     assert sum(p.value for p in otel.metrics()["llmport.retries"]) == 1
 
@@ -63,10 +73,60 @@ async def test_a_failover_shows_both_routes_and_counts(otel: Otel) -> None:
 
 async def test_every_route_failing_marks_the_request_span_an_error(otel: Otel) -> None:
     llm = stack(otel, Route("p1", "m1", FakeLLM(default=ProviderUnavailable("down", status=503), name="p1")))
+    started = time.perf_counter()
     with pytest.raises(AllProvidersFailed):
         await llm.complete(ask())
+    elapsed = time.perf_counter() - started
     root = otel.request_span()
     assert root.status.status_code is StatusCode.ERROR and root.attributes["error.type"] == "AllProvidersFailed"
+    assert [e.attributes["exception.type"] for e in root.events if e.name == "exception"] == [
+        "llmport.domain.errors.AllProvidersFailed"]
+    (point,) = otel.metrics()["gen_ai.client.operation.duration"]
+    assert point.attributes["error.type"] == "AllProvidersFailed" and point.attributes["gen_ai.request.model"] == "a"
+    assert "gen_ai.token.type" not in point.attributes
+    assert 0 < point.sum <= elapsed
+
+
+async def test_a_stream_that_cannot_open_marks_the_request_span_an_error(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=ProviderUnavailable("down", status=503), name="p1")))
+    with pytest.raises(AllProvidersFailed):
+        async with llm.stream(ask()) as events:
+            [e async for e in events]
+    root = otel.request_span()
+    assert root.status.status_code is StatusCode.ERROR and root.attributes["error.type"] == "AllProvidersFailed"
+    assert [s.attributes["llmport.outcome"] for s in otel.attempts()] == ["error", "error"]
+
+
+async def test_a_stream_failure_the_caller_catches_still_ends_the_request_span_as_an_error(otel: Otel) -> None:
+    cut = FakeLLM(default=FakeReply(ANSWER, chunk_size=2, error=ProviderUnavailable("cut"), fail_after=2), name="p1")
+    llm = stack(otel, Route("p1", "m1", cut))
+    started = time.perf_counter()
+    async with llm.stream(ask()) as events:
+        with contextlib.suppress(StreamInterrupted):
+            [e async for e in events]
+    elapsed = time.perf_counter() - started
+    root = otel.request_span()
+    assert root.attributes["error.type"] == "StreamInterrupted" and root.status.status_code is StatusCode.ERROR
+    (point,) = otel.metrics()["gen_ai.client.operation.duration"]
+    assert 0 < point.sum <= elapsed
+
+
+async def test_a_stream_for_an_unknown_model_is_refused_inside_the_request_span(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
+    with pytest.raises(InvalidRequest):
+        async with llm.stream(CompletionRequest(model="nope", messages=[Message.user("hi")])):
+            pass
+    (root,) = otel.finished()
+    assert root.name == "chat nope" and root.attributes["error.type"] == "InvalidRequest"
+
+
+async def test_a_success_records_its_duration(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=FakeReply(ANSWER, latency=0.01), name="p1")))
+    started = time.perf_counter()
+    await llm.complete(ask())
+    elapsed = time.perf_counter() - started
+    (point,) = otel.metrics()["gen_ai.client.operation.duration"]
+    assert 0.01 <= point.sum <= elapsed and "error.type" not in point.attributes
 
 
 async def test_a_hedge_is_a_marked_attempt_and_the_loser_ends_its_span(otel: Otel) -> None:
@@ -78,14 +138,20 @@ async def test_a_hedge_is_a_marked_attempt_and_the_loser_ends_its_span(otel: Ote
     spans = {s.attributes["llmport.route"]: s for s in otel.attempts()}
     assert spans["p2/m2"].attributes["llmport.hedge"] is True and spans["p2/m2"].attributes["llmport.outcome"] == "ok"
     assert spans["p1/m1"].attributes["llmport.outcome"] in ("lost", "cancelled")
+    assert otel.request_span().attributes["llmport.route"] == "p2/m2"
+    assert "llmport.failovers" not in otel.metrics()  # a winning hedge is no failover
 
 
 async def test_a_stream_cut_after_output_is_an_interrupted_attempt(otel: Otel) -> None:
     cut = FakeLLM(default=FakeReply(ANSWER, chunk_size=2, error=ProviderUnavailable("cut"), fail_after=2), name="p1")
     llm = stack(otel, Route("p1", "m1", cut))
+    started = time.perf_counter()
     with pytest.raises(StreamInterrupted):
         async with llm.stream(ask()) as events:
             [e async for e in events]
+    elapsed = time.perf_counter() - started
+    (point,) = otel.metrics()["gen_ai.client.operation.duration"]
+    assert 0 < point.sum <= elapsed
     (attempt,) = otel.attempts()
     assert attempt.attributes["llmport.outcome"] == "interrupted" and attempt.status.status_code is StatusCode.ERROR
     root = otel.request_span()
@@ -102,6 +168,7 @@ async def test_a_cancelled_call_ends_every_span(otel: Otel) -> None:
     (attempt,) = otel.attempts()
     assert attempt.attributes["llmport.outcome"] == "cancelled"
     assert otel.request_span().attributes["llmport.outcome"] == "cancelled"
+    assert "gen_ai.client.operation.duration" not in otel.metrics()  # a cancelled call is no operation outcome
 
 
 async def test_the_request_span_is_a_child_of_the_hosts_span(otel: Otel) -> None:
@@ -133,7 +200,7 @@ async def test_streamed_content_is_captured_whole_when_asked() -> None:
         [e async for e in events]
     (event,) = [e for e in o.request_span().events if e.name == "gen_ai.client.inference.operation.details"]
     (message,) = json.loads(event.attributes["gen_ai.output.messages"])
-    assert message["parts"] == [{"type": "text", "content": "fine answer"}]
+    assert message["parts"] == [{"type": "text", "content": "fine answer"}] and message["finish_reason"] == "stop"
 
 
 async def test_no_content_event_by_default(otel: Otel) -> None:
@@ -165,3 +232,53 @@ async def test_openai_adapter_through_the_emulator(emu: VendorEmulator, otel: Ot
     m = otel.metrics()
     assert m["gen_ai.client.operation.time_to_first_chunk"] and m["gen_ai.client.operation.time_per_output_chunk"]
     no_prompt_anywhere(otel, key)
+
+
+async def test_a_stream_cancelled_mid_way_ends_its_attempt_span_under_the_request_span(otel: Otel) -> None:
+    slow = FakeLLM(default=FakeReply(ANSWER, chunk_size=2, chunk_delay=0.05), name="p1")
+    llm = stack(otel, Route("p1", "m1", slow))
+    started = asyncio.Event()
+
+    async def read() -> None:
+        async with llm.stream(ask()) as events:
+            async for _ in events:
+                started.set()
+                await asyncio.sleep(10)  # the host's own work: cancelled here, outside the stream
+
+    task = asyncio.create_task(read())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    root = otel.request_span()
+    (attempt,) = otel.attempts()  # a child of the request span, not an orphan
+    assert attempt.attributes["llmport.outcome"] == "cancelled" and attempt.end_time is not None
+    assert root.attributes["llmport.outcome"] == "cancelled" and root.status.status_code is not StatusCode.ERROR
+    assert attempt.end_time <= root.end_time
+
+
+async def test_a_caller_leaving_a_stream_early_ends_every_span(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=FakeReply(ANSWER, chunk_size=2), name="p1")))
+    async with llm.stream(ask()) as events:
+        async for _ in events:
+            break
+    root = otel.request_span()
+    (attempt,) = otel.attempts()
+    assert attempt.attributes["llmport.outcome"] == "cancelled"
+    assert root.attributes["llmport.outcome"] == "cancelled" and attempt.end_time <= root.end_time
+
+
+async def test_content_of_a_failed_or_cancelled_request_is_its_input_only() -> None:
+    o = Otel(capture_content=True)
+    llm = stack(o, Route("p1", "m1", FakeLLM(default=ProviderUnavailable("down", status=503), name="p1")))
+    with pytest.raises(AllProvidersFailed):
+        await llm.complete(ask())
+    async with stack(o, Route("p1", "m1", FakeLLM(default=FakeReply(ANSWER, chunk_size=2), name="p1"))).stream(
+            ask()) as events:
+        async for _ in events:
+            break
+    roots = [s for s in o.finished() if s.name == "chat a"]
+    assert [r.attributes["llmport.outcome"] for r in roots] == ["error", "cancelled"]
+    for root in roots:
+        (event,) = [e for e in root.events if e.name == "gen_ai.client.inference.operation.details"]
+        assert PROMPT in event.attributes["gen_ai.input.messages"] and "gen_ai.output.messages" not in event.attributes

@@ -47,9 +47,10 @@ def test_bedrock_endpoint() -> None:
 
 def test_a_key_ring_names_its_clients_server() -> None:
     client = openai.AsyncOpenAI(api_key="sk-x", base_url="https://llm.example/v1")
-    ring = rotating(client, [WeightedKey("sk-one-1234567890"), WeightedKey("sk-two-1234567890")],
-                    lambda keyed: OpenAIAdapter(keyed, provider="p"), provider="p")
-    assert server_attributes(ring) == {"server.address": "llm.example", "server.port": 443}
+    for keys in (["sk-one-1234567890"], ["sk-one-1234567890", "sk-two-1234567890"]):
+        ring = rotating(client, [WeightedKey(k) for k in keys], lambda keyed: OpenAIAdapter(keyed, provider="p"),
+                        provider="p")
+        assert server_attributes(ring) == {"server.address": "llm.example", "server.port": 443}
 
 
 def test_nothing_without_a_vendor_client() -> None:
@@ -57,6 +58,16 @@ def test_nothing_without_a_vendor_client() -> None:
 
 
 def test_a_url_with_a_bad_port_names_no_server() -> None:
-    client = genai.Client(api_key="AIza-x", http_options=http_options(base_url="http://gemini.example:99999/",
-                                                                      timeout=5))
-    assert server_attributes(GoogleGenAIAdapter(client)) == {}
+    assert server_attributes(gemini_at("http://gemini.example:99999/")) == {}
+
+
+def gemini_at(base_url: str) -> GoogleGenAIAdapter:
+    return GoogleGenAIAdapter(genai.Client(api_key="AIza-x", http_options=http_options(base_url=base_url, timeout=5)))
+
+
+def test_a_scheme_without_a_known_port_names_the_host_only() -> None:
+    assert server_attributes(gemini_at("grpc+tls://gemini.example/")) == {"server.address": "gemini.example"}
+
+
+def test_a_url_without_a_host_names_no_server() -> None:
+    assert server_attributes(gemini_at("http:///v1/")) == {}

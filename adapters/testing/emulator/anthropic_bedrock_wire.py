@@ -67,6 +67,9 @@ class AnthropicBedrockWire:
     def prompt_text(self, call: Call) -> str:
         return ANTHROPIC.prompt_text(call)
 
+    def structured_reply(self, call: Call) -> Reply | None:
+        return ANTHROPIC.structured_reply(call)
+
     # -- responses -----------------------------------------------------------------------------
 
     def stream_headers(self, call: Call) -> dict[str, str]:

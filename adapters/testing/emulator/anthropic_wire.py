@@ -14,7 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .script import Fault, Reply
+from .schemas import anthropic_output_problem, sample, tool_input_problem
+from .script import Fault, Reply, ScriptedToolCall
 from .wire import Call, Route, WireError, WireResponse
 
 _STOP = {
@@ -137,6 +138,31 @@ class AnthropicWire:
             max_tokens = body["max_tokens"]
             if not isinstance(max_tokens, int) or max_tokens < 1:
                 raise WireError("max_tokens: Input should be greater than or equal to 1")
+        for i, tool in enumerate(body.get("tools") or ()):
+            if isinstance(tool, dict) and "input_schema" in tool:
+                problem = tool_input_problem(tool["input_schema"], f"tools.{i}.custom.input_schema")
+                if problem is not None:
+                    raise WireError(problem)
+        fmt = (body.get("output_config") or {}).get("format")
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            problem = anthropic_output_problem(fmt.get("schema"))
+            if problem is not None:
+                raise WireError(problem)
+
+    def structured_reply(self, call: Call) -> Reply | None:
+        """A schema-shaped answer when the request asks for one (a forced tool or output_config.format)."""
+        body = call.body if isinstance(call.body, dict) else {}
+        if call.endpoint == "count_tokens":
+            return None
+        choice = body.get("tool_choice") or {}
+        if isinstance(choice, dict) and choice.get("type") == "tool":
+            for tool in body.get("tools") or ():
+                if isinstance(tool, dict) and tool.get("name") == choice.get("name"):
+                    return Reply(tool_calls=(ScriptedToolCall(tool["name"], sample(tool.get("input_schema"))),))
+        fmt = (body.get("output_config") or {}).get("format")
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            return Reply(text=json.dumps(sample(fmt.get("schema"))))
+        return None
 
     def prompt_text(self, call: Call) -> str:
         body = call.body if isinstance(call.body, dict) else {}

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from . import eventstream
+from .schemas import closed_objects_problem, sample, tool_input_problem
 from .script import Fault, Reply, ScriptedToolCall
 from .wire import Call, Route, WireError, WireResponse
 
@@ -150,6 +151,24 @@ class BedrockWire:
                 if ("toolUse" in block or "toolResult" in block) and not body.get("toolConfig"):
                     raise WireError("The toolConfig field must be defined when using toolUse and toolResult "
                                     "content blocks.")
+        problem = _schema_problem(body)
+        if problem is not None:
+            raise WireError(problem)
+
+    def structured_reply(self, call: Call) -> Reply | None:
+        """A schema-shaped answer when the request asks for one (a forced tool or outputConfig)."""
+        body = call.body if isinstance(call.body, dict) else {}
+        if call.endpoint not in ("converse", "converse_stream"):
+            return None
+        config = body.get("toolConfig") or {}
+        forced = ((config.get("toolChoice") or {}).get("tool") or {}).get("name")
+        for tool in config.get("tools") or ():
+            spec = tool.get("toolSpec") if isinstance(tool, dict) else None
+            if isinstance(spec, dict) and forced is not None and spec.get("name") == forced:
+                arguments = sample((spec.get("inputSchema") or {}).get("json"))
+                return Reply(tool_calls=(ScriptedToolCall(forced, arguments),))
+        schema = _output_schema(body)
+        return Reply(text=json.dumps(sample(schema))) if isinstance(schema, dict) else None
 
     def prompt_text(self, call: Call) -> str:
         body = call.body if isinstance(call.body, dict) else {}
@@ -292,3 +311,31 @@ def _default_message(error_type: str) -> str:
 
 
 PROTOCOL = BedrockWire()
+
+
+def _output_schema(body: Mapping[str, Any]) -> Any:
+    """The structured output schema of a Converse request (a JSON string on the wire), or None."""
+    structure = ((body.get("outputConfig") or {}).get("textFormat") or {}).get("structure") or {}
+    text = (structure.get("jsonSchema") or {}).get("schema")
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # reported by _schema_problem
+
+
+def _schema_problem(body: Mapping[str, Any]) -> str | None:
+    for i, tool in enumerate((body.get("toolConfig") or {}).get("tools") or ()):
+        spec = tool.get("toolSpec") if isinstance(tool, dict) else None
+        if isinstance(spec, dict):
+            problem = tool_input_problem((spec.get("inputSchema") or {}).get("json"),
+                                         f"toolConfig.tools.{i}.toolSpec.inputSchema")
+            if problem is not None:
+                return problem
+    if ((body.get("outputConfig") or {}).get("textFormat") or {}).get("structure") is None:
+        return None
+    schema = _output_schema(body)
+    if isinstance(schema, str) or schema is None:
+        return "outputConfig.textFormat.structure.jsonSchema.schema must be a JSON schema as a string"
+    return closed_objects_problem(schema, "outputConfig.textFormat.structure.jsonSchema.schema")

@@ -23,7 +23,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .script import Fault, Reply
+from .schemas import gemini_schema_problem, sample
+from .script import Fault, Reply, ScriptedToolCall
 from .wire import Call, Route, WireError, WireResponse
 
 _METHODS = {"generateContent": "generate", "streamGenerateContent": "stream", "countTokens": "count_tokens"}
@@ -140,7 +141,30 @@ class GoogleWire:
         if not isinstance(data, dict):
             raise WireError("Invalid JSON payload received. Expected an object.")
         _validate(data, route.endpoint)
+        problem = _schema_problem(data, vertex)
+        if problem is not None:
+            raise WireError(problem)
         return call
+
+    def structured_reply(self, call: Call) -> Reply | None:
+        """A schema-shaped answer when the request asks for one (a response schema or a forced function)."""
+        body = call.body if isinstance(call.body, dict) else {}
+        if call.endpoint not in ("generate", "stream"):
+            return None
+        calling = _get(_get(body, "toolConfig", "tool_config") or {}, "functionCallingConfig",
+                       "function_calling_config") or {}
+        allowed = _get(calling, "allowedFunctionNames", "allowed_function_names") or []
+        if calling.get("mode") == "ANY" and len(allowed) == 1:
+            for tool in body.get("tools") or ():
+                for declaration in _get(tool, "functionDeclarations", "function_declarations") or ():
+                    if declaration.get("name") == allowed[0]:
+                        schema = _get(declaration, "parametersJsonSchema", "parameters_json_schema") \
+                            or declaration.get("parameters")
+                        return Reply(tool_calls=(ScriptedToolCall(allowed[0], sample(schema)),))
+        config = _get(body, "generationConfig", "generation_config") or {}
+        schema = _get(config, "responseSchema", "response_schema") or _get(
+            config, "responseJsonSchema", "response_json_schema")
+        return Reply(text=json.dumps(sample(schema))) if isinstance(schema, dict) else None
 
     def prompt_text(self, call: Call) -> str:
         body = call.body if isinstance(call.body, dict) else {}
@@ -284,6 +308,16 @@ def _validate(body: dict[str, Any], endpoint: str) -> None:
             if isinstance(response, dict) and not response.get("name"):
                 raise WireError(f"* GenerateContentRequest.contents[{i}].parts[{j}].function_response.name: "
                                 "Name cannot be empty.")
+
+
+def _schema_problem(body: dict[str, Any], vertex: bool) -> str | None:
+    config = _get(body, "generationConfig", "generation_config") or {}
+    schema = _get(config, "responseSchema", "response_schema")
+    if schema is not None and _get(config, "responseJsonSchema", "response_json_schema") is not None:
+        return "responseSchema and responseJsonSchema cannot both be set."
+    if schema is not None and _get(config, "responseMimeType", "response_mime_type") != "application/json":
+        return "responseSchema needs responseMimeType application/json."
+    return gemini_schema_problem(schema, vertex) if schema is not None else None
 
 
 def _part_texts(parts: Any) -> list[str]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from .schemas import openai_strict_problem, sample, tool_input_problem
 from .script import Fault, Reply, ScriptedToolCall
 from .wire import Call, Route, WireError, WireResponse
 
@@ -72,6 +73,10 @@ class OpenAIWire:
             Route("POST", "/v1/chat/completions", "chat"),
             Route("POST", "/v1/responses", "responses"),
             Route("POST", "/v1/responses/input_tokens", "count_tokens"),
+            # the same wire without the version segment, so ``base_url=emu.url`` works as well
+            Route("POST", "/chat/completions", "chat"),
+            Route("POST", "/responses", "responses"),
+            Route("POST", "/responses/input_tokens", "count_tokens"),
             Route("POST", "/openai/deployments/{deployment}/chat/completions", "chat"),
             Route("POST", "/openai/responses", "responses"),
             Route("POST", "/openai/responses/input_tokens", "count_tokens"),
@@ -105,6 +110,9 @@ class OpenAIWire:
                     raise WireError(f"Invalid value for 'messages[{i}].role'.")
         elif route.endpoint == "responses" and "input" not in data:
             raise WireError("Missing required parameter: 'input'.")
+        problem = _schema_problem(route.endpoint, data)
+        if problem is not None:
+            raise WireError(problem)
         return Call(self.vendor, route.endpoint, model, bool(data.get("stream")), data, route.path,
                     dict(query), dict(headers))
 
@@ -128,6 +136,28 @@ class OpenAIWire:
                     if isinstance(item.get("output"), str):
                         texts.append(item["output"])
         return "\n".join(t for t in texts if t)
+
+    def structured_reply(self, call: Call) -> Reply | None:
+        """A schema-shaped answer when the request asks for one (json_schema or a forced function)."""
+        body = call.body if isinstance(call.body, dict) else {}
+        if call.endpoint == "chat":
+            fmt = body.get("response_format") or {}
+            schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
+            choice = body.get("tool_choice")
+            forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+            tools = {(t.get("function") or {}).get("name"): (t.get("function") or {}).get("parameters")
+                     for t in body.get("tools") or () if isinstance(t, dict)}
+        elif call.endpoint == "responses":
+            fmt = (body.get("text") or {}).get("format") or {}
+            schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
+            choice = body.get("tool_choice")
+            forced = choice.get("name") if isinstance(choice, dict) else None
+            tools = {t.get("name"): t.get("parameters") for t in body.get("tools") or () if isinstance(t, dict)}
+        else:
+            return None
+        if isinstance(forced, str) and forced in tools:
+            return Reply(tool_calls=(ScriptedToolCall(forced, sample(tools[forced])),))
+        return Reply(text=json.dumps(sample(schema))) if isinstance(schema, dict) else None
 
     # --- answers ----------------------------------------------------------------------------
     def reply(self, call: Call, reply: Reply) -> WireResponse:
@@ -294,6 +324,33 @@ class OpenAIWire:
         if call.endpoint == "responses":
             return b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"tru\n\n'
         return b'data: {"id":"chatcmpl-broken","choices":[{"delta":{"content":"tru\n\n'
+
+
+def _schema_problem(endpoint: str, body: Mapping[str, Any]) -> str | None:
+    """What OpenAI rejects in a request's schemas: strict ones break strict mode's rules, and every
+    function's parameters need an object at the root."""
+    if endpoint == "chat":
+        fmt = body.get("response_format") or {}
+        spec = fmt.get("json_schema") or {} if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else {}
+        functions = [t.get("function") or {} for t in body.get("tools") or () if isinstance(t, dict)]
+    elif endpoint == "responses":
+        fmt = (body.get("text") or {}).get("format") or {}
+        spec = fmt if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else {}
+        functions = [t for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") == "function"]
+    else:
+        return None
+    if spec.get("strict"):
+        problem = openai_strict_problem(spec.get("schema"), f"response_format '{spec.get('name')}'")
+        if problem is not None:
+            return problem
+    for function in functions:
+        where = f"function '{function.get('name')}'"
+        problem = tool_input_problem(function.get("parameters", {"type": "object"}), where)
+        if problem is None and function.get("strict"):
+            problem = openai_strict_problem(function.get("parameters"), where)
+        if problem is not None:
+            return problem
+    return None
 
 
 def _call_id(call: ScriptedToolCall, index: int) -> str:

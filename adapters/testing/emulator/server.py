@@ -245,6 +245,9 @@ class _Exchange:
         return self._prompt
 
     def answer(self, reply: Reply | None) -> Reply:
+        if reply is None:
+            shaped = getattr(self.protocol, "structured_reply", None)
+            reply = shaped(self.call) if callable(shaped) else None
         return resolve_usage(reply or default_reply(self.call.model, self.prompt), self.prompt)
 
     async def run(self, step: Step | None) -> None:
