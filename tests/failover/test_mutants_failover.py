@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from llmport.adapters.testing.fake import FakeLLM, FakeReply
-from llmport.domain import AllProvidersFailed, AuthenticationFailed, InvalidRequest, ProviderUnavailable
+from llmport.domain import AllProvidersFailed, AuthenticationFailed, InvalidRequest, ProviderUnavailable, RateLimited
 from llmport.ports import (
     BreakerConfig,
     FailoverPolicy,
@@ -77,3 +77,72 @@ async def test_a_refused_hedge_reports_the_open_routes_it_passed_only_once(clock
     assert [(e.route, e.outcome) for e in observer.attempts] == [
         ("x/m-x", "skipped"), ("p/m-p", "error"), ("b/m-b", "ok")]
     assert not x.requests
+
+
+# -- the fail-fast path and what AllProvidersFailed says --------------------------------------------
+
+
+async def _open(policy: FailoverPolicy, route: str, now: float) -> None:
+    permit = await policy.state.admit(route, now)
+    assert permit is not None
+    policy.state.record_failure(permit, now)
+
+
+async def test_a_skipped_route_makes_the_failure_retryable_and_reports_attempt_zero(clock: FakeClock) -> None:
+    observer = RecordingObserver()
+    p = FakeLLM(name="p")
+    q = FakeLLM(AuthenticationFailed("bad key", status=401), name="q")
+    policy = make_policy(p, q, clock=clock, observer=observer, retry=RetryPolicy(1, 0, 0),
+                         breaker=BreakerConfig(failure_threshold=1, cooldown=10))
+    await _open(policy, "p/m-p", clock.now)
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert info.value.retryable  # p comes back after its cooldown, though q's failure is final
+    skipped = observer.attempts[0]
+    assert (skipped.route, skipped.outcome, skipped.attempt, skipped.latency) == ("p/m-p", "skipped", 0, 0.0)
+
+
+async def test_every_route_skipped_is_503(clock: FakeClock) -> None:
+    policy = make_policy(FakeLLM(name="p"), clock=clock, breaker=BreakerConfig(failure_threshold=1, cooldown=10))
+    await _open(policy, "p/m-p", clock.now)
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert info.value.status == 503 and info.value.retry_after == 10
+
+
+async def test_a_route_cooling_after_retry_after_is_waited_for_without_retry_budget(clock: FakeClock) -> None:
+    p = FakeLLM(default="cooled", name="p")
+    b = FakeLLM(down(), name="b")
+    policy = make_policy(p, b, clock=clock, retry=RetryPolicy(1, 0, 0), budget=RetryBudget(0.0, min_retries=0))
+    policy.state.note_retry_after("p/m-p", clock.now, 1.0)
+    assert (await policy.complete(ask())).text == "cooled"  # b failed; p was reached while still cooling
+    assert clock.sleeps == [1.0]
+
+
+async def test_throttled_everywhere_is_429_whatever_the_statuses(clock: FakeClock) -> None:
+    policy = make_policy(FakeLLM(RateLimited("slow", status=429), name="p"),
+                         FakeLLM(RateLimited("quota"), name="b"), clock=clock, retry=RetryPolicy(1, 0, 0))
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert info.value.status == 429
+
+
+async def test_mixed_final_failures_carry_the_last_status(clock: FakeClock) -> None:
+    policy = make_policy(FakeLLM(down(), name="p"), FakeLLM(AuthenticationFailed("bad key", status=401), name="b"),
+                         clock=clock, retry=RetryPolicy(1, 0, 0))
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert info.value.status == 401
+
+
+async def test_retry_after_is_the_soonest_known_comeback(clock: FakeClock) -> None:
+    now_ok = make_policy(FakeLLM(RateLimited("slow", status=429, retry_after=0.0), name="p"), clock=clock,
+                         retry=RetryPolicy(1, 0, 0))
+    with pytest.raises(AllProvidersFailed) as info:
+        await now_ok.complete(ask())
+    assert info.value.retry_after == 0.0  # the vendor said: at once
+    mixed = make_policy(FakeLLM(RateLimited("slow", status=429, retry_after=0.5), name="p"),
+                        FakeLLM(RateLimited("no hint", status=429), name="b"), clock=clock, retry=RetryPolicy(1, 0, 0))
+    with pytest.raises(AllProvidersFailed) as info:
+        await mixed.complete(ask())
+    assert info.value.retry_after == 0.5  # b gave no hint: unknown, not "now"
