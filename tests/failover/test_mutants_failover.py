@@ -108,6 +108,10 @@ async def test_every_route_skipped_is_503(clock: FakeClock) -> None:
     with pytest.raises(AllProvidersFailed) as info:
         await policy.complete(ask())
     assert info.value.status == 503 and info.value.retry_after == 10
+    clock.advance(9.5)
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert info.value.retry_after == 0.5
 
 
 async def test_a_route_cooling_after_retry_after_is_waited_for_without_retry_budget(clock: FakeClock) -> None:
