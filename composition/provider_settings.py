@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
@@ -76,23 +76,20 @@ def _split_list(value: Any) -> Any:
     return value
 
 
-def _json_list(value: Any) -> Any:
-    """A JSON list from an environment variable (``[{"key_env": "A"}, {"key_env": "B", "weight": 2}]``)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):
-            raise ValueError("must be a JSON list (e.g. [{\"key_env\": \"KEY_A\"}, {\"key\": ...}])") from None
-    return value
+def _from_json(problem: str) -> Callable[[Any], Any]:
+    """A before-validator reading JSON text (an environment variable's value); ``problem`` when it is not."""
+    def parse(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except (ValueError, RecursionError):
+                raise ValueError(problem) from None
+        return value
+    return parse
 
 
-def _json_object(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):
-            raise ValueError("must be a JSON object (or set one variable per key)") from None
-    return value
+_json_list = _from_json('must be a JSON list (e.g. [{"key_env": "KEY_A"}, {"key": ...}])')
+_json_object = _from_json("must be a JSON object (or set one variable per key)")
 
 
 #: A list of names: comma-separated or JSON.
@@ -203,11 +200,10 @@ class ProviderBase(BaseModel):
                 yield value
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        # ``extra_headers`` is left out of reprs altogether (``repr=False``); URLs are masked.
         for name, value in super().__repr_args__():
             if name in self.URL_FIELDS and isinstance(value, str):
                 yield name, mask_url_credentials(value)
-            elif name == "extra_headers" and isinstance(value, dict):
-                yield name, _masked_headers(value)
             else:
                 yield name, value
 

@@ -76,9 +76,9 @@ def _twin(kind: Any, *, positional: bool = False) -> Any:
     def switch(self: Any) -> None:  # the twin's last step in ``__init__``: become the frozen class
         self.__class__ = kind
 
-    twin: Any = dataclasses.make_dataclass(
-        f"_{kind.__name__}Twin", specs, namespace={"__post_init__": switch}, slots=True, eq=False, repr=False,
-        match_args=False, weakref_slot="__weakref__" in kind.__slots__)
+    # (Its own methods besides ``__init__`` never run: each instance is ``kind`` once built.)
+    twin: Any = dataclasses.make_dataclass(f"_{kind.__name__}Twin", specs, namespace={"__post_init__": switch},
+                                           slots=True, weakref_slot="__weakref__" in kind.__slots__)
     if twin.__slots__ != kind.__slots__:
         return None
     try:  # the layouts must match for the class switch; the interpreter checks it

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 
 from llmport.ports.keyring_state import OUTCOMES, KeyOutcome, KeyUsage
 
+from .background import sync_loop
 from .connection import RedisConnection
 
 #: Applies one replica's queued ops to a ring's hash and returns the whole hash. ARGV: wall-clock
@@ -188,15 +189,7 @@ class RedisKeyStates:
     # -- talking to Redis ---------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        # Woken by urgent writes, by the interval timer, and by ``aclose`` (no cancellation needed).
-        loop = asyncio.get_running_loop()
-        while not self._closed:
-            timer = loop.call_later(self.interval, self._wake.set)
-            await self._wake.wait()
-            timer.cancel()
-            self._wake.clear()
-            if not self._closed:
-                await self.sync()
+        await sync_loop(self.interval, self._wake, lambda: self._closed, self.sync)
 
     async def sync(self) -> None:
         """Send what is queued and refresh the rings in use, one script call per ring."""

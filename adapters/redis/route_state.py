@@ -51,6 +51,7 @@ from llmport.ports import (
 )
 
 from . import scripts
+from .background import sync_loop
 from .connection import UNAVAILABLE, RedisConnection
 
 _STATE: dict[str, BreakerState] = {"c": "closed", "o": "open", "h": "half_open"}
@@ -622,15 +623,7 @@ class RedisPolicyState:
             _prune(self._sent, min(others) - 1)
 
     async def _run(self) -> None:
-        # Woken by urgent writes, by the interval timer, and by ``aclose`` (no cancellation needed).
-        loop = asyncio.get_running_loop()
-        while not self._closed:
-            timer = loop.call_later(self.interval, self._wake.set)
-            await self._wake.wait()
-            timer.cancel()
-            self._wake.clear()
-            if not self._closed:
-                await self._sync()
+        await sync_loop(self.interval, self._wake, lambda: self._closed, self._sync)
 
     async def _listen(self) -> None:
         """Hear the other replicas' changes; after each (re)subscription, refresh everything."""

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmport.domain import Attempt
-from llmport.domain.frozen import builder
+from llmport.domain.frozen import builder, unchecked
 from llmport.ports.observer import AttemptEvent
 
 
@@ -106,3 +106,54 @@ def test_other_classes_are_built_by_themselves(kind: object) -> None:
 def test_a_plain_domain_value_qualifies() -> None:
     make = builder(Attempt)
     assert make is not Attempt and make("r", "E", None, 0.0) == Attempt("r", "E", None, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class HandInit:
+    x: int
+
+    def __init__(self, x: str) -> None:  # a dataclass keeps a hand-written __init__
+        object.__setattr__(self, "x", int(x))
+
+
+class WithDict:
+    """A base whose instances have a __dict__: its frozen slotted subclass has another layout than a twin."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnDictBase(WithDict):
+    x: int
+
+
+@pytest.mark.parametrize("kind", [HandInit, OnDictBase])
+def test_classes_a_twin_cannot_stand_for_are_built_by_themselves(kind: type) -> None:
+    assert builder(kind) is kind
+    assert type(builder(kind)(1)) is kind  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Ordered:
+    a: int = 0
+    b: int = field(kw_only=True)  # keyword-only, no default, after a default
+
+    def __post_init__(self) -> None:
+        if self.a < 0:
+            raise ValueError("negative")
+
+
+def test_unchecked_takes_every_field_positionally_and_skips_validation() -> None:
+    make = unchecked(Ordered)
+    value = make(-1, 2)  # positionally, though ``b`` is keyword-only; no __post_init__
+    assert type(value) is Ordered and (value.a, value.b) == (-1, 2)
+    with pytest.raises(ValueError, match="negative"):
+        Ordered(-1, b=2)
+    with pytest.raises(FrozenInstanceError):
+        value.a = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        make(1)  # every field is required
+
+
+@pytest.mark.parametrize("kind", [NoSlots, Mutable, WithClassVar, NotInInit, OnDictBase])
+def test_unchecked_refuses_what_it_cannot_build(kind: type) -> None:
+    with pytest.raises(TypeError):
+        unchecked(kind)

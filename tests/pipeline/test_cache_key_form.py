@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,3 +58,16 @@ def test_non_text_parts_are_keyed_in_full() -> None:
     other = ImagePart(data=b"\x89PNX", media_type="image/png")
     assert key([Message.user("x", png)]) != key([Message.user("x", other)])
     assert key([Message.user("x", png)]) == key([Message.user("x", ImagePart(data=b"\x89PNG", media_type="image/png"))])
+
+
+def test_messages_with_fields_beyond_role_and_parts_are_keyed_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmport.ports import cache_key as module
+
+    monkeypatch.setattr(module, "_PLAIN_MESSAGES", False)  # as if Message had gained a field
+    a, b = [Message.user("a"), Message.user("b")], [Message.user("a"), Message.user("c")]
+    assert key(a) == key([Message.user("a"), Message.user("b")])
+    assert key(a) != key(b)
+    assert key(a) != key([Message.user("a")])
+    whole = key(a)
+    monkeypatch.setattr(module, "_PLAIN_MESSAGES", True)
+    assert key(a) != whole  # the whole-message form is another document than the flat one
