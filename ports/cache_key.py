@@ -28,9 +28,15 @@ _EXCLUDED = frozenset({"model", "tenant_id", "metadata", "timeout", "attempt_tim
 _KNOWN = ("messages", "system", "tools", "tool_choice", "temperature", "top_p", "max_tokens", "stop",
           "response_format", "seed", "reasoning")
 _KEYED = tuple(f.name for f in fields(CompletionRequest) if f.name in _KNOWN)
-_LATER = tuple((f.name, f.default_factory() if f.default is MISSING and f.default_factory is not MISSING
-                else f.default) for f in fields(CompletionRequest)
-               if f.name not in _KNOWN and f.name not in _EXCLUDED)
+
+
+def later_fields(request_type: type) -> tuple[tuple[str, Any], ...]:
+    """The fields of ``request_type`` this key format does not know, each with its default."""
+    return tuple((f.name, f.default if f.default_factory is MISSING else f.default_factory())
+                 for f in fields(request_type) if f.name not in _KNOWN and f.name not in _EXCLUDED)
+
+
+_LATER = later_fields(CompletionRequest)
 # Message fields that only steer the vendor's prompt cache.
 _SKIP = {"Message": frozenset({"cache_breakpoint"})}
 

@@ -372,7 +372,7 @@ class MeteredStream:
         """Close the inner stream (recording what its attempt used) and settle (idempotent)."""
         ctx = self._ctx
         self._ctx = None
-        if ctx is not None and self._meter is not None:
+        if ctx is not None:  # set only once started, the meter with it
             token = _CURRENT.set(self._meter)
             try:
                 await ctx.__aexit__(None, None, None)

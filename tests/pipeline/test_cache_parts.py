@@ -284,6 +284,25 @@ def test_a_field_added_later_is_keyed_only_when_set(monkeypatch: pytest.MonkeyPa
     assert key(req(stall_timeout=5.0)) != key(req(stall_timeout=6.0))
 
 
+def test_fields_added_later_are_found_with_their_defaults() -> None:
+    from dataclasses import dataclass, field
+
+    from llmport.ports.cache_key import later_fields
+
+    @dataclass(frozen=True)
+    class Newer(CompletionRequest):
+        plain: int = 3
+        made: tuple[str, ...] = field(default_factory=lambda: ("x",))
+
+    assert later_fields(CompletionRequest) == ()
+    assert later_fields(Newer) == (("plain", 3), ("made", ("x",)))
+
+
+def test_memory_cache_defaults_are_the_documented_bounds() -> None:
+    cache = MemoryResponseCache()
+    assert (cache.max_entries, cache.max_bytes) == (1024, 67_108_864)
+
+
 async def test_memory_cache_bounds_are_inclusive() -> None:
     probe = MemoryResponseCache(clock=FakeClock())
     await probe.put("a", answer("x"), 10)
@@ -323,5 +342,7 @@ def test_memory_entry_size_grows_with_every_field() -> None:
     call = size(parts=(ToolCallPart("c1", "lookup", {"q": "x"}),))
     assert call > base + len('c1lookup{"q": "x"}')
     assert size(parts=(ToolCallPart("c1", "lookup", {"q": "xyz"}),)) - call == 2
+    assert size(parts=(ToolCallPart("c1", "lookup_more", {"q": "x"}),)) - call == 5
+    assert size(parts=(ToolCallPart("c1234", "lookup", {"q": "x"}),)) - call == 3
     assert size(parts=(ToolCallPart("c1", "lookup", {}, "not json"),)) - size(
         parts=(ToolCallPart("c1", "lookup", {}),)) == len("not json")
