@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from llmport.domain import Completion, CompletionRequest, LLMError, StreamEvent, Timeout
 from llmport.ports import LLMPort
+from llmport.ports.structured import OutputValidator, Structured, StructuredLLM, StructuredMode
 
 if TYPE_CHECKING:
     from .container import Container as DIContainer
@@ -221,6 +222,18 @@ class SyncLLM:
         """A stream of events: an iterator and a context manager. Leaving the ``with`` block, ``close()``,
         or dropping the iterator cancels the request and closes its upstream connection."""
         return SyncStream(self._ready(), request, timeout)
+
+    def structured(self, output: type[T] | OutputValidator[T], request: CompletionRequest, *,
+                   mode: StructuredMode = "native", max_repairs: int = 2, timeout: float | None = None,
+                   ) -> Structured[T]:
+        """The blocking ``structured(llm, output).complete(request)``: a validated value of ``output``
+        (a type pydantic accepts, or any ``OutputValidator``), with repairs; ``StructuredOutputInvalid``
+        when it never validates. ``timeout`` bounds every attempt and repair together."""
+        from llmport.adapters.pydantic_output import structured
+
+        runtime = self._ready()
+        helper: StructuredLLM[T] = structured(runtime.llm, output, mode=mode, max_repairs=max_repairs)
+        return runtime.call(helper.complete(request), timeout)
 
     # --- lifecycle -------------------------------------------------------------------------
     @property

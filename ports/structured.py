@@ -6,7 +6,9 @@ lives in ``llmport.adapters.pydantic_output``. Two ways to ask, per ``Structured
 - ``"native"`` (default): ``ResponseFormat.json_schema``; each adapter maps it to its vendor's own
   structured output (OpenAI strict ``json_schema``, Gemini ``response_schema``, Anthropic's forced
   tool or ``output_config``, Bedrock ``outputConfig``), converting the schema to what the vendor
-  accepts or raising ``InvalidRequest`` before any network call.
+  accepts or raising ``InvalidRequest`` before any network call. A route whose model has no native
+  structured output (catalog ``json_schema = false``) is asked through a forced tool instead
+  (``llmport.ports.json_tool``), transparently.
 - ``"tool"``: a forced call of one tool whose parameters are the schema, for endpoints without
   native structured output; the answer is the call's arguments.
 

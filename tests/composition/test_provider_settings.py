@@ -65,3 +65,14 @@ def test_key_file_problems_say_why_never_what(tmp_path: Path) -> None:
 def test_a_provider_problem_reads_as_its_message() -> None:
     problem = ProviderProblem("api_key", "no API key")
     assert (problem.field, problem.message, str(problem)) == ("api_key", "no API key", "no API key")
+
+
+def test_a_key_file_is_read_stripped_and_its_key_scrubbed(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(f"  {SECRET}\n", encoding="utf-8")
+    assert read_key_file(str(key_file)) == SECRET
+    p = provider_settings(kind="anthropic", api_key_file=str(key_file))
+    assert SECRET in p.secret_values()
+    key_file.write_text("\n", encoding="utf-8")
+    assert read_key_file(str(key_file)) is None
+    assert provider_settings(kind="anthropic", api_key_file=str(key_file)).secret_values() == []

@@ -186,3 +186,23 @@ def test_close_shuts_everything_down(emu: VendorEmulator) -> None:
     assert not any(t.is_alive() for t in loop_threads)
     with pytest.raises(LLMError, match="closed"):
         llm.complete(REQ)
+
+
+def test_structured_output_from_a_synchronous_host(emu: VendorEmulator, sync_llm: SyncLLM) -> None:
+    from pydantic import BaseModel
+
+    from llmport.domain import StructuredOutputInvalid
+
+    class City(BaseModel):
+        name: str
+        population: int
+
+    emu.script(Reply('{"name": "Lyon", "population": "many"}'), then=Reply('{"name": "Lyon", "population": 522250}'),
+               tag="primary")
+    result = sync_llm.structured(City, REQ, timeout=30)
+    assert result.value == City(name="Lyon", population=522250)
+    assert len(result.attempts) == 2  # one repair with the validation errors
+    emu.script(then=Reply("no JSON at all"), tag="primary")
+    with pytest.raises(StructuredOutputInvalid) as info:
+        sync_llm.structured(City, REQ, max_repairs=1, timeout=30)
+    assert info.value.raw_text == "no JSON at all"
