@@ -150,3 +150,21 @@ async def test_retry_after_is_the_soonest_known_comeback(clock: FakeClock) -> No
     with pytest.raises(AllProvidersFailed) as info:
         await mixed.complete(ask())
     assert info.value.retry_after == 0.5  # b gave no hint: unknown, not "now"
+
+
+async def test_a_cancelled_attempt_reports_how_long_it_ran(clock: FakeClock) -> None:
+    import asyncio
+
+    observer = RecordingObserver()
+    p = FakeLLM(FakeReply("slow", latency=30.0), name="p")
+    policy = make_policy(p, clock=clock, observer=observer)
+    call = asyncio.create_task(policy.complete(ask()))
+    for _ in range(100):  # until the attempt is under way
+        if p.requests:
+            break
+        await asyncio.sleep(0)
+    clock.advance(2.5)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert [(e.route, e.outcome, e.latency) for e in observer.attempts] == [("p/m-p", "cancelled", 2.5)]
