@@ -22,7 +22,7 @@ _SCALE = {"us": 1e6, "us/chunk": 1e6, "ms": 1e3, "MiB": 1 / 2**20}
 
 def main(argv: list[str]) -> int:
     if "--quick" in argv:
-        os.environ["LLMPORT_BENCH_QUICK"] = "1"
+        os.environ["BENCHMARKS_QUICK"] = "1"
     found = sorted(i.name.removeprefix("bench_") for i in pkgutil.iter_modules([str(Path(__file__).parent)])
                    if i.name.startswith("bench_"))
     suites = [*FIRST, *(n for n in found if n not in FIRST + LAST), *LAST]

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-QUICK = os.environ.get("LLMPORT_BENCH_QUICK") == "1"
+QUICK = os.environ.get("BENCHMARKS_QUICK") == "1"  # not LLMPORT_*: those are settings
 
 
 def rounds(full: int, quick: int) -> int:
