@@ -1,0 +1,100 @@
+"""The policy's entry points a mutation run found untested: its config checks, the ``of`` shorthand,
+``count_tokens`` across routes, and ``aclose``."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmport.adapters.testing.fake import FakeLLM
+from llmport.domain import (
+    AllProvidersFailed,
+    CompletionRequest,
+    InvalidRequest,
+    LLMError,
+    Message,
+    ProviderUnavailable,
+)
+from llmport.ports import BreakerConfig, FailoverPolicy, PolicyConfig, RetryPolicy, Route
+
+from .conftest import FakeClock, ask, make_policy
+
+
+@pytest.mark.parametrize(("values", "field"), [
+    ({"stall_timeout": 0.0}, "stall_timeout"),
+    ({"deadline_share": 0.0}, "deadline_share"),
+    ({"deadline_share": 1.5}, "deadline_share"),
+    ({"lockout_cooldown": -1.0}, "lockout_cooldown"),
+])
+def test_policy_config_refuses_values_it_cannot_use(values: dict[str, float], field: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        PolicyConfig(**values)  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+def test_of_turns_alias_lists_into_route_sets() -> None:
+    a, b = FakeLLM(name="a"), FakeLLM(name="b")
+    ra, rb = Route("a", "m", a), Route("b", "m", b)
+    policy = FailoverPolicy.of(ra, rb, aliases={"both": [rb, ra]})
+    assert policy.router.resolve("both").routes == (rb, ra)
+
+
+class Counting(FakeLLM):
+    """Counts tokens, or raises what it was given, and counts its closes."""
+
+    def __init__(self, name: str, error: Exception | None = None, tokens: int = 7) -> None:
+        super().__init__(name=name)
+        self.error, self.tokens, self.closes = error, tokens, 0
+
+    async def count_tokens(self, request: CompletionRequest) -> int:
+        if self.error is not None:
+            raise self.error
+        return self.tokens
+
+    async def aclose(self) -> None:
+        self.closes += 1
+        await super().aclose()
+
+
+async def test_count_tokens_fails_over_and_reports_every_route(clock: FakeClock) -> None:
+    clock.advance(100.0)  # durations are differences of the clock's readings, not readings
+    long = "x" * 300
+    down, bug, ok = Counting("p", ProviderUnavailable(long, status=503)), Counting("q", RuntimeError("bug")), \
+        Counting("r", tokens=42)
+    assert await make_policy(down, bug, ok, clock=clock).count_tokens(ask()) == 42
+    with pytest.raises(AllProvidersFailed) as info:
+        await make_policy(down, bug, clock=clock).count_tokens(ask())
+    first, second = info.value.attempts
+    assert (first.route, first.error, first.status, first.attempt) == ("p/m-p", "ProviderUnavailable", 503, 1)
+    assert first.message == long[:200] and first.duration == 0.0
+    assert second.route == "q/m-q" and second.attempt == 1
+    assert info.value.__cause__ is None or isinstance(info.value.__cause__, LLMError)
+
+
+async def test_count_tokens_raises_the_requests_own_fault_at_once(clock: FakeClock) -> None:
+    bad, ok = Counting("p", InvalidRequest("too long", status=400)), Counting("r", tokens=3)
+    with pytest.raises(InvalidRequest):
+        await make_policy(bad, ok, clock=clock).count_tokens(ask())
+
+
+async def test_count_tokens_skips_open_routes(clock: FakeClock) -> None:
+    flaky = FakeLLM(ProviderUnavailable("503", status=503), name="p")
+    policy = make_policy(flaky, clock=clock, retry=RetryPolicy(1, 0, 0),
+                         breaker=BreakerConfig(failure_threshold=1, cooldown=30))
+    with pytest.raises(AllProvidersFailed):
+        await policy.complete(ask())  # opens the breaker
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.count_tokens(ask())
+    (skipped,) = info.value.attempts
+    assert (skipped.error, skipped.attempt, skipped.duration, skipped.status) == ("CircuitOpen", 0, 0.0, None)
+    assert info.value.status is None
+    assert not flaky.requests[1:]  # never asked to count
+
+
+async def test_aclose_closes_each_adapter_once_and_only_once() -> None:
+    shared = Counting("p")
+    policy = FailoverPolicy.of(Route("p", "a", shared), Route("p", "b", shared))
+    await policy.aclose()
+    await policy.aclose()
+    assert shared.closes == 1
+    with pytest.raises(LLMError):
+        await shared.complete(CompletionRequest(model="m", messages=[Message.user("hi")]))
