@@ -19,10 +19,9 @@ from benchmarks.harness import (
     stack_env,
     stream_text,
 )
-from benchmarks.replay import Tape, recording, replaying
+from benchmarks.replay import REPLAY_URL, Tape, recording, replaying
 from benchmarks.stats import Result, Stat, cpu_batch, interleave, ratios, rounds
 
-REPLAY_URL = "http://replay.invalid"
 STREAMS = 4  # per timed batch
 # Full stack with a deadline, x raw SDK, per chunk.
 TARGETS = {"openai-chat": 0.5, "openai-responses": 0.5, "google": 0.5, "anthropic": 1.0, "bedrock": 1.0}

@@ -21,10 +21,9 @@ from benchmarks.harness import (
     stack_env,
     stream_text,
 )
-from benchmarks.replay import Tape, recording, replaying
+from benchmarks.replay import REPLAY_URL, Tape, recording, replaying
 from benchmarks.stats import QUICK, Result, Stat
 
-REPLAY_URL = "http://replay.invalid"
 CONCURRENT, WAVES = (300, 3) if QUICK else (1000, 3)
 SEQUENTIAL, BLOCKS = (4000, 4) if QUICK else (20000, 5)
 TARGET_GROWTH = 8 * 2**20  # bytes

@@ -108,11 +108,27 @@ class _RawBody:
         return None
 
 
+#: The base URL benchmarks give the stacks whose requests a tape answers (never resolved).
+REPLAY_URL = "http://replay.invalid"
+
+
+@contextlib.contextmanager
+def _transports(handle: Any, send: Any) -> Iterator[None]:
+    """Within: httpx2's transport and botocore's endpoint send through ``handle`` and ``send``."""
+    original_httpx = httpx2.AsyncHTTPTransport.handle_async_request
+    original_boto = botocore_endpoint.Endpoint._send
+    httpx2.AsyncHTTPTransport.handle_async_request = handle  # type: ignore[method-assign]
+    botocore_endpoint.Endpoint._send = send  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        httpx2.AsyncHTTPTransport.handle_async_request = original_httpx  # type: ignore[method-assign]
+        botocore_endpoint.Endpoint._send = original_boto  # type: ignore[method-assign]
+
+
 @contextlib.contextmanager
 def replaying(tape: Tape) -> Iterator[None]:
     """Within: every httpx2 and botocore request of this process is answered from ``tape``."""
-    original_httpx = httpx2.AsyncHTTPTransport.handle_async_request
-    original_boto = botocore_endpoint.Endpoint._send
 
     async def handle(self: Any, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
@@ -124,13 +140,8 @@ def replaying(tape: Tape) -> Iterator[None]:
         rec = tape.lookup(request.url.split("?")[0])
         return AWSResponse(request.url, rec.status, dict(rec.headers), _RawBody(rec.frames))
 
-    httpx2.AsyncHTTPTransport.handle_async_request = handle  # type: ignore[assignment,method-assign]
-    botocore_endpoint.Endpoint._send = send  # type: ignore[method-assign]
-    try:
+    with _transports(handle, send):
         yield
-    finally:
-        httpx2.AsyncHTTPTransport.handle_async_request = original_httpx  # type: ignore[method-assign]
-        botocore_endpoint.Endpoint._send = original_boto  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -157,10 +168,5 @@ def recording(tape: Tape) -> Iterator[None]:
             return AWSResponse(request.url, rec.status, dict(response.headers), _RawBody(rec.frames))
         return response
 
-    httpx2.AsyncHTTPTransport.handle_async_request = handle  # type: ignore[method-assign]
-    botocore_endpoint.Endpoint._send = send  # type: ignore[method-assign]
-    try:
+    with _transports(handle, send):
         yield
-    finally:
-        httpx2.AsyncHTTPTransport.handle_async_request = original_httpx  # type: ignore[method-assign]
-        botocore_endpoint.Endpoint._send = original_boto  # type: ignore[method-assign]
