@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from llmport.ports import FailoverPolicy
 
+from .logging import event_logger
 from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -23,7 +24,10 @@ def build_redis(settings: Settings) -> RedisConnection | None:
     except ImportError:
         raise SettingsError("LLMPORT_STATE__URL: shared state needs the redis extra "
                             "(pip install 'llmport[redis]')") from None
-    return RedisConnection(state.url.get_secret_value(), namespace=state.namespace, timeout=state.timeout)
+    # degradation and recovery lines go through llmport's event logger (rendering, redaction) like every other event
+    logger = event_logger("llmport.redis", settings.logging, settings.secret_values())
+    return RedisConnection(state.url.get_secret_value(), namespace=state.namespace, timeout=state.timeout,
+                           logger=logger)
 
 
 async def hold_state(policy: FailoverPolicy, redis: RedisConnection | None) -> AsyncIterator[None]:
