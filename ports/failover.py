@@ -268,8 +268,8 @@ class _Deferred:
     ready_at: float  # policy clock: when it may be tried again
 
 
-async def _call_complete(route: Route, request: CompletionRequest) -> Completion:
-    return await route.adapter.complete(request)
+def _call_complete(route: Route, request: CompletionRequest) -> Awaitable[Completion]:
+    return route.adapter.complete(request)  # awaited by the attempt (no coroutine of its own)
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
@@ -387,12 +387,16 @@ class _Run:
         try:
             if self.hedge is not None and len(self.order) > 1:
                 return await self._execute_hedged(call, self.hedge)
+            found = self._scan()  # the first route without an await when the state can tell at once
+            if isinstance(found, Route):
+                self.idx -= 1  # the state's ``admit`` decides it (``next_slot``)
+            slot = found if isinstance(found, _Slot) else await self.next_slot()
             while True:
-                slot = await self.next_slot()
                 try:
                     return await self.attempt(slot, call), slot
                 except LLMError as exc:
                     self.decide(slot, exc)
+                slot = await self.next_slot()
         finally:
             if self.skips:
                 self._report_skips()
@@ -634,6 +638,24 @@ class _Run:
         return slot
 
     async def _next_route(self) -> _Slot | None:
+        state = self.policy.state
+        while True:
+            found = self._scan()
+            if not isinstance(found, Route):
+                return found
+            # Only a shared state's half-open probe needs the round trip.
+            now = self.policy.clock.monotonic()
+            permit = await state.admit(found.name, now)
+            if permit is not None:
+                self.started.add(found.name)
+                return _Slot(found, 1, now, permit)
+            self._skip(found, now)
+
+    def _scan(self) -> _Slot | Route | None:
+        """The next eligible route the state admits from its local view, as a slot (every route it
+        refuses on the way skipped); the route itself when only ``admit`` can decide; None when no
+        route is left or the deadline has passed. Never awaits: the first attempt of a request and
+        an outage's fail-fast path run without a single await."""
         monotonic, state = self.policy.clock.monotonic, self.policy.state
         order, started, deadline = self.order, self.started, self.deadline
         # Set only by ``decide``, never while this loop runs.
@@ -647,12 +669,12 @@ class _Run:
             if deadline is not None and now >= deadline:
                 return None
             permit = state.admit_now(route.name, now)
-            if permit is ASK:  # only a shared state's half-open probe needs the round trip
-                permit = await state.admit(route.name, now)
             if permit is None:
                 self._skip(route, now)
                 continue
-            self.started.add(route.name)
+            if permit is ASK:
+                return route
+            started.add(route.name)
             return _Slot(route, 1, now, permit)
         return None
 
@@ -797,8 +819,8 @@ def _billed_usage(answer: Completion, outcome: Outcome) -> tuple[Usage, bool]:
     return usage, not usage.reported
 
 
-async def _call_stream(route: Route, request: CompletionRequest) -> PrimedStream:
-    return await prime(route.adapter, request, route.provider)
+def _call_stream(route: Route, request: CompletionRequest) -> Awaitable[PrimedStream]:
+    return prime(route.adapter, request, route.provider)
 
 
 class PolicyStream:
