@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from llmport.domain import Completion, CompletionRequest, Role, StreamEvent
+from llmport.domain.frozen import builder
 
 from .correlation import request_id_of
 from .llm import LLMPort
@@ -45,13 +46,27 @@ class ContextQuery:
     metadata: Mapping[str, str]
     last_user_message: str
 
-    @classmethod
-    def of(cls, request: CompletionRequest) -> ContextQuery:
-        raw = request.metadata.get(TAGS_KEY, "")
-        raw = raw if isinstance(raw, str) else ""
-        tags = frozenset(t.strip().lower() for t in raw.split(",") if t.strip())
-        last = next((m.text for m in reversed(request.messages) if m.role is Role.USER), "")
-        return cls(request.tenant_id, tags, request.metadata, last)
+    @staticmethod
+    def of(request: CompletionRequest) -> ContextQuery:
+        """The query for ``request`` (its metadata values are strings: the request checked them)."""
+        raw = request.metadata.get(TAGS_KEY)
+        tags = _tags(raw) if raw else _NO_TAGS
+        last = ""
+        for m in reversed(request.messages):
+            if m.role is Role.USER:
+                last = m.text
+                break
+        return _new_query(request.tenant_id, tags, request.metadata, last)
+
+
+_NO_TAGS: frozenset[str] = frozenset()
+# Built per request: the fast frozen constructors (see ``llmport.domain.frozen``).
+_new_query = builder(ContextQuery)
+_attempt_event = builder(AttemptEvent)
+
+
+def _tags(raw: str) -> frozenset[str]:
+    return frozenset(t.strip().lower() for t in raw.split(",") if t.strip())
 
 
 class ContextSource(Protocol):
@@ -98,7 +113,7 @@ def select(snippets: Iterable[Snippet], max_tokens: int,
     """Keep snippets from the highest priority down while the guidance text (blank lines between
     snippets included) fits in ``max_tokens``; a snippet that does not fit is dropped whole, and
     smaller, lower-priority ones may still fit. Ties keep the source's order."""
-    ranked = sorted((s for s in snippets if s.text.strip()), key=lambda s: -s.priority)
+    ranked = sorted((s for s in snippets if s.text.strip()), key=_priority, reverse=True)  # stable
     used: list[Snippet] = []
     dropped: list[Snippet] = []
     text = ""
@@ -110,6 +125,10 @@ def select(snippets: Iterable[Snippet], max_tokens: int,
         else:
             dropped.append(s)
     return Selection(tuple(used), tuple(dropped))
+
+
+def _priority(snippet: Snippet) -> int:
+    return snippet.priority
 
 
 class ContextEnricher(LLMStep):
@@ -149,8 +168,8 @@ class ContextEnricher(LLMStep):
         detail = "used: " + ", ".join(s.source for s in chosen.used)
         if chosen.dropped:
             detail += "; dropped by the token cap: " + ", ".join(s.source for s in chosen.dropped)
-        event = AttemptEvent("context", 0, "enriched", None, None, latency, None, "closed",
-                             target=request.model, detail=detail, request_id=request_id_of(request),
-                             tenant=request.tenant_id, tags=request.metadata)
+        event = _attempt_event("context", 0, "enriched", None, None, latency, None, "closed",
+                               target=request.model, detail=detail, request_id=request_id_of(request),
+                               tenant=request.tenant_id, tags=request.metadata)
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             self.observer.on_attempt(event)
