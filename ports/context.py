@@ -9,15 +9,14 @@ one in the middle) and reporting which were used and which dropped.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
-from llmport.domain import Completion, CompletionRequest, Role, StreamEvent
+from llmport.domain import Completion, CompletionRequest, Message, Role, StreamEvent
 from llmport.domain.frozen import builder
 
 from .correlation import request_id_of
@@ -39,24 +38,27 @@ class Snippet:
 
 @dataclass(frozen=True, slots=True)
 class ContextQuery:
-    """What a source may choose by: the tenant, the request's tags and metadata, the last user message."""
+    """What a source may choose by: the tenant, the request's tags and metadata, its messages (the
+    last user message, found when a source asks for it)."""
 
     tenant: str | None
     tags: frozenset[str]
     metadata: Mapping[str, str]
-    last_user_message: str
+    messages: Sequence[Message]
 
     @staticmethod
     def of(request: CompletionRequest) -> ContextQuery:
         """The query for ``request`` (its metadata values are strings: the request checked them)."""
         raw = request.metadata.get(TAGS_KEY)
-        tags = _tags(raw) if raw else _NO_TAGS
-        last = ""
-        for m in reversed(request.messages):
+        return _new_query(request.tenant_id, _tags(raw) if raw else _NO_TAGS, request.metadata, request.messages)
+
+    @property
+    def last_user_message(self) -> str:
+        """The text of the last user message ("" when there is none)."""
+        for m in reversed(self.messages):
             if m.role is Role.USER:
-                last = m.text
-                break
-        return _new_query(request.tenant_id, tags, request.metadata, last)
+                return m.text
+        return ""
 
 
 _NO_TAGS: frozenset[str] = frozenset()
@@ -86,8 +88,8 @@ class CallableContextSource:
 
     async def snippets(self, query: ContextQuery) -> Sequence[Snippet]:
         found = self.function(query)
-        if inspect.isawaitable(found):
-            found = await found
+        if hasattr(found, "__await__"):  # an awaitable (``inspect.isawaitable`` costs ten times more)
+            found = await cast(Awaitable[Iterable[Snippet]], found)
         return tuple(found)
 
 
@@ -146,23 +148,27 @@ class ContextEnricher(LLMStep):
         """``request`` with its guidance added (unchanged when none applies)."""
         start = time.perf_counter()
         found = await self.source.snippets(ContextQuery.of(request))
-        if not found:
-            return request
-        chosen = select(found, self.max_tokens, self.count)
-        self._report(request, chosen, time.perf_counter() - start)
-        if not chosen.used:
-            return request
-        system = f"{request.system}\n\n{chosen.text}" if request.system else chosen.text
-        return evolve(request, system=system)
+        return self._add(request, found, start) if found else request
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        return await self.inner.complete(await self.enrich(request))
+        # ``enrich`` inlined: a request no guidance applies to costs one await less.
+        start = time.perf_counter()
+        found = await self.source.snippets(ContextQuery.of(request))
+        return await self.inner.complete(self._add(request, found, start) if found else request)
 
     def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
         return stream_after(lambda: self.enrich(request), self.inner)
 
     async def count_tokens(self, request: CompletionRequest) -> int:
         return await self.inner.count_tokens(await self.enrich(request))
+
+    def _add(self, request: CompletionRequest, found: Sequence[Snippet], start: float) -> CompletionRequest:
+        chosen = select(found, self.max_tokens, self.count)
+        self._report(request, chosen, time.perf_counter() - start)
+        if not chosen.used:
+            return request
+        system = f"{request.system}\n\n{chosen.text}" if request.system else chosen.text
+        return evolve(request, system=system)
 
     def _report(self, request: CompletionRequest, chosen: Selection, latency: float) -> None:
         detail = "used: " + ", ".join(s.source for s in chosen.used)
