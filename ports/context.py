@@ -12,17 +12,17 @@ import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol, cast
 
 from llmport.domain import Completion, CompletionRequest, Message, Role, StreamEvent
 from llmport.domain.frozen import builder
 
-from .correlation import request_id_of
+from .correlation import bind, request_id_of, unbind
 from .llm import LLMPort
 from .observer import AttemptEvent, NullObserver, PolicyObserver
-from .pipeline import LLMStep, evolve, stream_after
+from .pipeline import LLMStep, evolve
 
 TAGS_KEY = "tags"  # request.metadata["tags"]: comma-separated tags that select guidance
 
@@ -154,10 +154,31 @@ class ContextEnricher(LLMStep):
         # ``enrich`` inlined: a request no guidance applies to costs one await less.
         start = time.perf_counter()
         found = await self.source.snippets(ContextQuery.of(request))
-        return await self.inner.complete(self._add(request, found, start) if found else request)
+        if not found:
+            return await self.inner.complete(request)
+        bound = bind(request_id_of(request))  # the next steps report under the id of this step's event
+        try:
+            return await self.inner.complete(self._add(request, found, start))
+        finally:
+            unbind(bound)
 
     def stream(self, request: CompletionRequest) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
-        return stream_after(lambda: self.enrich(request), self.inner)
+        return self._stream(request)
+
+    @asynccontextmanager
+    async def _stream(self, request: CompletionRequest) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        start = time.perf_counter()
+        found = await self.source.snippets(ContextQuery.of(request))
+        if not found:
+            async with self.inner.stream(request) as events:
+                yield events
+            return
+        bound = bind(request_id_of(request))
+        try:
+            async with self.inner.stream(self._add(request, found, start)) as events:
+                yield events
+        finally:
+            unbind(bound)
 
     async def count_tokens(self, request: CompletionRequest) -> int:
         return await self.inner.count_tokens(await self.enrich(request))
