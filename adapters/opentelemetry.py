@@ -39,7 +39,7 @@ from llmport.domain.events import Accumulator
 from llmport.domain.pricing import ModelPrice
 from llmport.ports import LLMPort
 from llmport.ports.correlation import REQUEST_ID_KEY, bind, request_id_of, unbind
-from llmport.ports.observer import AttemptEvent, BreakerTransition
+from llmport.ports.observer import AttemptEvent, BreakerTransition, SkippedRoutes
 from llmport.ports.pipeline import LLMStep
 from llmport.ports.routing import Route
 
@@ -182,13 +182,14 @@ class Telemetry:
 class _Request:
     """One traced request: its span, and what its attempts told about it."""
 
-    __slots__ = ("cache_hit", "first_route", "request_id", "route", "span")
+    __slots__ = ("cache_hit", "first_route", "provider", "request_id", "route", "span")
 
     def __init__(self, span: trace.Span, request_id: str) -> None:
         self.span = span
         self.request_id = request_id
         self.first_route: str | None = None
         self.route: str | None = None
+        self.provider = ""  # the answering route's provider (an answer may not name it)
         self.cache_hit = False
 
 
@@ -249,9 +250,12 @@ class TracingLLM(LLMStep):
         return TracedStream(self, request)
 
     def _answered(self, state: _Request, request: CompletionRequest, answer: Completion | StreamEnd,
-                  usage: Usage | None, duration: float, content: Completion | None) -> None:
+                  usage: Usage | None, duration: float, content: Completion | None,
+                  chunks: list[float] | None = None) -> None:
+        """End the request span of an answered call and record its metrics; ``chunks``: a stream's
+        content arrival times (``perf_counter``), None for a whole completion."""
         t = self.telemetry
-        provider = answer.provider or ""
+        provider = answer.provider or state.provider
         attrs: Attributes = {"gen_ai.provider.name": provider, "llmport.outcome": "ok",
                              "gen_ai.response.finish_reasons": (finish_reason(answer.stop_reason),),
                              "llmport.cache.hit": state.cache_hit or (isinstance(answer, Completion) and answer.cached)}
@@ -276,11 +280,13 @@ class TracingLLM(LLMStep):
         if usage is not None and usage.reported:
             t.tokens.record(usage.input_tokens, tokens_in)
             t.tokens.record(usage.output_tokens, tokens_out)
-        timing = answer.timing
-        if timing.time_to_first_token is not None:
-            t.ttft.record(timing.time_to_first_token, base)
-            if timing.total is not None and timing.events > 1:
-                t.per_chunk.record((timing.total - timing.time_to_first_token) / (timing.events - 1), base)
+        if chunks is not None:  # a stream: the two stream metrics (the conventions: for streams only)
+            ttft = answer.timing.time_to_first_token
+            if ttft is not None:
+                t.ttft.record(ttft, base)
+            per_chunk = t.per_chunk
+            for i in range(1, len(chunks)):  # one point per chunk after the first, as the conventions say
+                per_chunk.record(chunks[i] - chunks[i - 1], base)
 
     def _failed(self, state: _Request, request: CompletionRequest, exc: BaseException, duration: float) -> None:
         if not isinstance(exc, Exception):  # cancelled (or the process is going down)
@@ -312,10 +318,11 @@ class TracingLLM(LLMStep):
 class TracedStream:
     """``TracingLLM.stream``: the inner stream inside the request span. Each event is read with the
     request's context current (attempt spans nest under the request span); the final event, the
-    last usage and (content capture) the answer are noted for the span. One object serves as the
+    last usage, each content chunk's arrival time and (content capture) the answer are noted for the
+    span and the stream metrics. One object serves as the
     context manager and the event iterator: a stream pays one wrapper, not a generator and a wrapper."""
 
-    __slots__ = ("_ctx", "_events", "_inner", "_llm", "_request", "_start", "_state", "answer", "content",
+    __slots__ = ("_ctx", "_events", "_inner", "_llm", "_request", "_start", "_state", "answer", "chunks", "content",
                  "failure", "usage")
 
     def __init__(self, llm: TracingLLM, request: CompletionRequest) -> None:
@@ -323,6 +330,7 @@ class TracedStream:
         self._request = request
         self.answer: StreamEnd | None = None
         self.usage: Usage | None = None
+        self.chunks: list[float] = []  # when each content event reached the caller (time per output chunk)
         self.failure: Exception | None = None
         self.content = Accumulator() if llm.telemetry.capture_content else None
 
@@ -364,7 +372,8 @@ class TracedStream:
             if self.content is not None:
                 self.content.add(self.answer)
                 content = self.content.partial()
-            llm._answered(state, request, self.answer, self.usage, time.perf_counter() - self._start, content)
+            llm._answered(state, request, self.answer, self.usage, time.perf_counter() - self._start, content,
+                          self.chunks)
         else:  # the caller left before the end
             llm._cancelled(state, request)
 
@@ -402,11 +411,13 @@ class TracedStream:
         finally:
             otel_context.detach(token)
         kind = type(event)
-        if kind is UsageUpdate:
-            self.usage = event.usage  # type: ignore[union-attr]
-        elif kind is StreamEnd:
+        if kind is StreamEnd:
             self.answer = event  # type: ignore[assignment]
             return event
+        if kind is UsageUpdate:
+            self.usage = event.usage  # type: ignore[union-attr]
+        else:  # a content chunk: its time, for the per-chunk metric recorded when the stream ends
+            self.chunks.append(time.perf_counter())
         if self.content is not None:
             self.content.add(event)
         return event
@@ -417,6 +428,11 @@ class TelemetryObserver:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
+
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        """Each skipped route: an event on the request span, counted as a ``skipped`` attempt."""
+        for event in skipped.attempts():
+            self.on_attempt(event)
 
     def on_attempt(self, event: AttemptEvent) -> None:
         t = self.telemetry
@@ -454,12 +470,12 @@ class TelemetryObserver:
             return
         if event.hedge:  # an extra attempt in parallel: neither the first route nor a failover
             if outcome == "ok":
-                state.route = route
+                state.route, state.provider = route, event.provider
             return
         if state.first_route is None:  # the primary chain's attempts are reported in the order made
             state.first_route = route
         if outcome == "ok":
-            state.route = route
+            state.route, state.provider = route, event.provider
             if route != state.first_route:
                 counters.failovers.add((route,))
 

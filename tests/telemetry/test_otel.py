@@ -21,6 +21,7 @@ from llmport.domain import (
     Message,
     ProviderUnavailable,
     StreamInterrupted,
+    TextDelta,
 )
 from llmport.ports import HedgeConfig, Route
 
@@ -127,6 +128,33 @@ async def test_a_success_records_its_duration(otel: Otel) -> None:
     elapsed = time.perf_counter() - started
     (point,) = otel.metrics()["gen_ai.client.operation.duration"]
     assert 0.01 <= point.sum <= elapsed and "error.type" not in point.attributes
+
+
+async def test_a_stream_records_one_time_per_output_chunk_point_per_chunk_after_the_first(otel: Otel) -> None:
+    delay = 0.01
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=FakeReply(ANSWER, chunk_size=3, chunk_delay=delay),
+                                                name="p1")))
+    started = time.perf_counter()
+    async with llm.stream(ask()) as events:
+        chunks = [e async for e in events if type(e) is TextDelta]
+    elapsed = time.perf_counter() - started
+    assert len(chunks) == 4  # "fine answer" in pieces of three
+    m = otel.metrics()
+    (per_chunk,) = m["gen_ai.client.operation.time_per_output_chunk"]
+    assert per_chunk.count == len(chunks) - 1  # the conventions: one point per chunk after the first
+    assert per_chunk.min >= delay / 2 and per_chunk.sum <= elapsed  # each gap holds one scripted delay
+    (ttft,) = m["gen_ai.client.operation.time_to_first_chunk"]
+    assert ttft.count == 1 and per_chunk.attributes == ttft.attributes == {
+        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "p1", "gen_ai.request.model": "a"}
+
+
+async def test_a_whole_completion_records_no_stream_metric(otel: Otel) -> None:
+    llm = stack(otel, Route("p1", "m1", FakeLLM(default=ANSWER, name="p1")))
+    await llm.complete(ask())
+    m = otel.metrics()
+    assert m["gen_ai.client.operation.duration"]
+    assert "gen_ai.client.operation.time_per_output_chunk" not in m
+    assert "gen_ai.client.operation.time_to_first_chunk" not in m
 
 
 async def test_a_hedge_is_a_marked_attempt_and_the_loser_ends_its_span(otel: Otel) -> None:
