@@ -39,7 +39,7 @@ from llmport.domain.events import Accumulator
 from llmport.domain.pricing import ModelPrice
 from llmport.ports import LLMPort
 from llmport.ports.correlation import REQUEST_ID_KEY, bind, request_id_of, unbind
-from llmport.ports.observer import AttemptEvent, BreakerTransition
+from llmport.ports.observer import AttemptEvent, BreakerTransition, SkippedRoutes
 from llmport.ports.pipeline import LLMStep
 from llmport.ports.routing import Route
 
@@ -428,6 +428,11 @@ class TelemetryObserver:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
+
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        """Each skipped route: an event on the request span, counted as a ``skipped`` attempt."""
+        for event in skipped.attempts():
+            self.on_attempt(event)
 
     def on_attempt(self, event: AttemptEvent) -> None:
         t = self.telemetry
