@@ -45,14 +45,14 @@ ON, OFF = ("overhead", 30e-6), ("overhead", 2e-6)  # targets, seconds
 Op = Callable[[], Awaitable[object]]
 
 # The minimum for one successful call (the benchmark request sets max_tokens).
-_REQUEST_SPAN = {
+_REQUEST_SPAN: dict[str, Any] = {
     "gen_ai.operation.name": "chat", "gen_ai.provider.name": "fake", "gen_ai.request.model": ALIAS,
     "gen_ai.request.max_tokens": 256, "gen_ai.response.model": MODEL, "gen_ai.response.id": "fake-1",
     "gen_ai.response.finish_reasons": ("stop",), "gen_ai.usage.input_tokens": 11, "gen_ai.usage.output_tokens": 7,
     "llmport.route": f"fake/{MODEL}", "llmport.cache.hit": False, "llmport.outcome": "ok",
     "llmport.request_id": "0123456789abcdef",
 }
-_ATTEMPT_SPAN = {
+_ATTEMPT_SPAN: dict[str, Any] = {
     "gen_ai.operation.name": "chat", "gen_ai.provider.name": "fake", "gen_ai.request.model": MODEL,
     "llmport.route": f"fake/{MODEL}", "llmport.attempt": 1, "llmport.breaker.state": "closed",
     "llmport.hedge": False, "llmport.outcome": "ok", "llmport.request_id": "0123456789abcdef",
