@@ -598,7 +598,15 @@ def _chat_stop(finish: str | None, *, refusal: bool, has_calls: bool) -> StopRea
     ``finish_reason`` (several OpenAI-compatible servers say "stop")."""
     if refusal:
         return StopReason("content_filter", "refusal")
-    return with_calls(StopReason(_CHAT_STOP.get(finish, "other"), finish), has_calls)
+    stop = _CHAT_STOPS.get(finish)
+    if stop is None:
+        stop = StopReason(_CHAT_STOP.get(finish, "other"), finish)
+        if len(_CHAT_STOPS) < 64:  # the vendor's strings: bounded
+            _CHAT_STOPS[finish] = stop
+    return with_calls(stop, has_calls)
+
+
+_CHAT_STOPS: dict[str | None, StopReason] = {}  # one shared value per finish reason seen
 
 
 async def _check_event_stream(response: Any) -> None:

@@ -9,7 +9,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
-from .frozen import unchecked
+from .frozen import builder, unchecked
 from .messages import Message, Part, ReasoningPart, Role, TextPart, ToolCallPart
 
 StopKind = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter", "other"]
@@ -83,12 +83,17 @@ class Timing:
             generation = total
         tps = output_tokens / generation if generation > 0 and output_tokens else None
         eps = events / total if total > 0 and events else None
-        return cls(time_to_first_token, total, tps, eps, text_bytes, events)
+        return _timing(time_to_first_token, total, tps, eps, text_bytes, events)  # once per answer: the fast build
+
+
+_timing = builder(Timing)
 
 
 def normalise_parts(parts: Iterable[Part]) -> tuple[Part, ...]:
     """Join adjacent text parts, and a reasoning part into an unsigned one before it, the way a
     stream folds: one part per uninterrupted run, so streamed and whole answers compare equal."""
+    if type(parts) is tuple and len(parts) == 1 and type(parts[0]) is TextPart and parts[0].text:
+        return parts  # the usual answer, one non-empty text: already normal
     merged: list[Part] = []
     for part in parts:
         last = merged[-1] if merged else None
