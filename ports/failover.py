@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
@@ -41,7 +42,7 @@ from .alarms import Alarms
 from .backoff import RetryBudget, RetryPolicy
 from .breaker import BreakerConfig
 from .capability import servable
-from .clock import SYSTEM_CLOCK, Clock
+from .clock import SYSTEM_CLOCK, Clock, SystemClock
 from .correlation import request_id_of
 from .hedging import HedgeConfig
 from .memory_state import MemoryPolicyState
@@ -131,7 +132,7 @@ class FailoverPolicy:
         self.router = router
         self.config = config or PolicyConfig()
         self.strategy: Strategy = strategy or Priority()
-        self.clock = clock
+        self.clock = clock  # (also sets ``monotonic``)
         self.observer: PolicyObserver = observer or NullObserver()
         self.rng = rng or random.Random()
         self._owns_state = state is None
@@ -139,6 +140,17 @@ class FailoverPolicy:
         self.state.listen(self._on_transition)
         self._closed = False
         self._alarm_set: Alarms | None = None
+
+    @property
+    def clock(self) -> Clock:
+        """The policy's time source; ``monotonic`` is its reading function (``time.monotonic``
+        itself for the system clock: read several times per call)."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        self.monotonic: Callable[[], float] = time.monotonic if type(clock) is SystemClock else clock.monotonic
 
     @classmethod
     def of(cls, *routes: Route, aliases: dict[str, Sequence[Route] | RouteSet] | None = None,
@@ -152,7 +164,7 @@ class FailoverPolicy:
     async def complete(self, request: CompletionRequest) -> Completion:
         run = _Run(self, self._servable(request), request)
         value, slot = await run.execute(_call_complete)
-        now = self.clock.monotonic()
+        now = self.monotonic()
         latency = now - slot.start
         self.state.observe_latency(slot.route.name, now, latency, None)
         usage, estimated = _billed_usage(value, "ok")
@@ -170,7 +182,7 @@ class FailoverPolicy:
         if not skipped:
             return route_set
         if type(self.observer) is not NullObserver:
-            now = self.clock.monotonic()
+            now = self.monotonic()
             for route, reason in skipped:
                 event = AttemptEvent(route.name, 0, "skipped", "unservable", None, 0.0, None,
                                      self.state.breaker_state(route.name, now), route_set.name,
@@ -181,14 +193,14 @@ class FailoverPolicy:
 
     async def count_tokens(self, request: CompletionRequest) -> int:
         route_set = self.router.resolve(request.model)
-        now = self.clock.monotonic()
+        now = self.monotonic()
         last: LLMError | None = None
         attempts: list[Attempt] = []
         for route in route_set.routes:
             if self.state.retry_in(route.name, now) > 0:
                 attempts.append(Attempt(route.name, "CircuitOpen", None, 0.0, 0, "circuit breaker open"))
                 continue
-            start = self.clock.monotonic()
+            start = self.monotonic()
             try:
                 return await route.adapter.count_tokens(_for_route(request, route, None))
             except LLMError as exc:
@@ -197,7 +209,7 @@ class FailoverPolicy:
                 last = exc
             except Exception as exc:  # an adapter's bug: still only the taxonomy leaves
                 last = _unexpected(exc, route)
-            attempts.append(Attempt(route.name, type(last).__name__, last.status, self.clock.monotonic() - start,
+            attempts.append(Attempt(route.name, type(last).__name__, last.status, self.monotonic() - start,
                                     1, last.message[:200]))
         raise AllProvidersFailed(f"no route for {request.model!r} could count tokens", attempts=attempts,
                                  status=last.status if last is not None else None) from last
@@ -230,7 +242,7 @@ class FailoverPolicy:
         return self.state.stats()
 
     def breaker_states(self) -> list[dict[str, object]]:
-        now = self.clock.monotonic()
+        now = self.monotonic()
         return [b.snapshot(now) for b in self.state.breakers().values()]
 
     def _alarms(self) -> Alarms:
@@ -357,7 +369,7 @@ class _Run:
 
     def _begin(self) -> None:
         policy, request = self.policy, self.request
-        now = policy.clock.monotonic()
+        now = policy.monotonic()
         policy.state.note_request(now)
         deadline = request.deadline
         for timeout in (request.timeout, policy.config.timeout):
@@ -407,7 +419,7 @@ class _Run:
                 if hedges_left and newest is not None:
                     stats = self.policy.state.stats().get(newest.route.name)
                     observed = stats.percentile(hedge.percentile) if stats is not None else None
-                    elapsed = self.policy.clock.monotonic() - newest.start
+                    elapsed = self.policy.monotonic() - newest.start
                     timeout = max(0.0, hedge.delay_for(observed) - elapsed)
                 done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if not done:
@@ -454,7 +466,7 @@ class _Run:
                     usage = _buffered_usage(value)
                     await value.close()
                 slot = tasks[t]
-                self.report(slot, "lost", None, self.policy.clock.monotonic() - slot.start, None, usage=usage)
+                self.report(slot, "lost", None, self.policy.monotonic() - slot.start, None, usage=usage)
 
     def stall_timeout(self) -> float | None:
         """The stream's stall limit after its first content: the request's, else the policy's."""
@@ -486,7 +498,7 @@ class _Run:
         """Run one attempt, reporting failures and cancellation; success is reported by the caller."""
         policy, route = self.policy, slot.route
         state = policy.state
-        limit, by_deadline = self._limit(policy.clock.monotonic())
+        limit, by_deadline = self._limit(policy.monotonic())
         request = _for_route(self.request, route, limit)
         state.in_flight_up(route.name)
         unexpected: LLMError | None = None
@@ -511,7 +523,7 @@ class _Run:
             unexpected = _unexpected(exc, route)
         except BaseException:
             state.release(slot.permit)
-            duration = policy.clock.monotonic() - slot.start
+            duration = policy.monotonic() - slot.start
             self.report(slot, "lost" if slot.lost else "cancelled", None, duration, None)
             raise
         finally:
@@ -519,13 +531,13 @@ class _Run:
         if unexpected is not None:  # raised outside the handler: the raw exception is not its context
             self._failed(slot, unexpected, False)
             raise unexpected
-        state.record_success(slot.permit, policy.clock.monotonic())
+        state.record_success(slot.permit, policy.monotonic())
         return value
 
     def _failed(self, slot: _Slot, exc: LLMError, by_deadline: bool) -> None:
         """Tell the state what a failed attempt says about its route, and record the attempt."""
         policy, state = self.policy, self.policy.state
-        now = policy.clock.monotonic()
+        now = policy.monotonic()
         if by_deadline and isinstance(exc, Timeout):
             state.release(slot.permit)  # the caller's deadline, not the provider's health
         elif exc.retryable:
@@ -563,7 +575,7 @@ class _Run:
         exc, slot = self.last_error, self.last_slot
         self.last_error = None
         if exc is not None and slot is not None and exc.retryable and slot.attempt < self.retry.max_attempts:
-            now = self.policy.clock.monotonic()
+            now = self.policy.monotonic()
             if isinstance(exc, Timeout) or exc.retry_after is not None:
                 delay = self.retry.delay(slot.attempt, exc.retry_after, self.policy.rng)
                 self._defer(_Deferred(slot, exc, now + delay))
@@ -619,7 +631,7 @@ class _Run:
         if slot is None:
             return None  # nothing to hedge with: spend no budget
         state = self.policy.state
-        if not state.reserve_retry(self.policy.clock.monotonic()):
+        if not state.reserve_retry(self.policy.monotonic()):
             # Give the route back: it stays available for an ordinary failover.
             self.idx -= 1
             self.started.discard(slot.route.name)
@@ -635,7 +647,7 @@ class _Run:
             if not isinstance(found, Route):
                 return found
             # Only a shared state's half-open probe needs the round trip.
-            now = self.policy.clock.monotonic()
+            now = self.policy.monotonic()
             permit = await state.admit(found.name, now)
             if permit is not None:
                 self.started.add(found.name)
@@ -649,7 +661,7 @@ class _Run:
         an outage's fail-fast path run without a single await."""
         state = self.policy.state
         order, started, deadline = self.order, self.started, self.deadline
-        now = self.policy.clock.monotonic()  # one instant: nothing here awaits
+        now = self.policy.monotonic()  # one instant: nothing here awaits
         if deadline is not None and now >= deadline:
             return None
         # Set only by ``decide``, never while this loop runs.
@@ -711,7 +723,7 @@ class _Run:
         last = self.last_seen
         if isinstance(last, ContextLengthExceeded):
             raise last
-        now = self.policy.clock.monotonic()
+        now = self.policy.monotonic()
         late = self.deadline is not None and now >= self.deadline
         errors = self.errors
         tried = len(errors)
@@ -775,7 +787,7 @@ class _Run:
             return
         route = slot.route
         self._emit(route, slot.attempt, outcome, error, status, latency, ttft,
-                   policy.state.breaker_state(route.name, policy.clock.monotonic()), slot.hedge, usage, estimated)
+                   policy.state.breaker_state(route.name, policy.monotonic()), slot.hedge, usage, estimated)
 
     def _emit(self, route: Route, attempt: int, outcome: Outcome, error: str | None, status: int | None,
               latency: float, ttft: float | None, breaker: BreakerState, hedge: bool = False,
@@ -877,12 +889,12 @@ class PolicyStream:
         policy = run.policy
         policy.state.in_flight_up(slot.route.name)  # until the stream ends, for least_busy
         if primed.ttft is not None:
-            policy.state.observe_latency(slot.route.name, policy.clock.monotonic(), None, primed.ttft)
+            policy.state.observe_latency(slot.route.name, policy.monotonic(), None, primed.ttft)
         stall = run.stall_timeout()
         if run.deadline is not None or stall is not None:
             # One timer for the stream's life, on the loop's clock (the deadline is on the policy's).
             loop = asyncio.get_running_loop()
-            deadline = None if run.deadline is None else loop.time() + (run.deadline - policy.clock.monotonic())
+            deadline = None if run.deadline is None else loop.time() + (run.deadline - policy.monotonic())
             self._watchdog = Watchdog(loop, deadline, stall)
 
     async def __anext__(self) -> StreamEvent:
@@ -950,7 +962,7 @@ class PolicyStream:
         assert slot is not None
         if health and exc.retryable:
             # Not a probe: this call's verdict was given when its stream opened.
-            self._run.policy.state.record_failure(Permit(slot.route.name), self._run.policy.clock.monotonic())
+            self._run.policy.state.record_failure(Permit(slot.route.name), self._run.policy.monotonic())
         await self._finish("interrupted", exc)
         if isinstance(exc, StreamInterrupted):
             raise exc
@@ -973,7 +985,7 @@ class PolicyStream:
             return
         run = self._run
         run.policy.state.in_flight_down(slot.route.name)
-        now = run.policy.clock.monotonic()
+        now = run.policy.monotonic()
         latency = now - slot.start
         if outcome == "ok":
             run.policy.state.observe_latency(slot.route.name, now, latency, None)
