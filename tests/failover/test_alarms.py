@@ -5,6 +5,7 @@ taken for a timeout; the loop timer follows the earliest live limit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -166,3 +167,33 @@ class _Hang(FakeLLM):
     async def _complete(self, request):  # type: ignore[no-untyped-def]
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
+
+
+async def test_a_fired_alarm_is_undone_even_when_the_await_swallowed_its_cancellation() -> None:
+    alarms = Alarms(asyncio.get_running_loop())
+
+    async def stubborn() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        alarm = alarms.set(0.01, task)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):  # an SDK that swallows the cancellation
+                await asyncio.sleep(10)
+        finally:
+            alarm.clear()
+        return task.cancelling()
+
+    assert await asyncio.create_task(stubborn()) == 0  # no cancellation left owing
+
+
+async def test_a_cleared_alarm_at_the_head_is_dropped_when_the_timer_rings() -> None:
+    alarms = Alarms(asyncio.get_running_loop())
+    task = asyncio.current_task()
+    assert task is not None
+    first = alarms.set(0.01, task)  # arms the loop timer
+    first.clear()
+    later = asyncio.create_task(_limited(alarms, 0.05, 10))
+    await asyncio.sleep(0.02)  # the timer rang for ``first``: only ``later`` is left
+    assert len(alarms) == 1
+    assert await later == "expired"
+    assert len(alarms) == 0
