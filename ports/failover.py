@@ -476,7 +476,7 @@ class _Run:
         finally:
             state.in_flight_down(route.name)
         if unexpected is not None:  # raised outside the handler: the raw exception is not its context
-            self._failed(slot, unexpected, False)
+            self._failed(slot, unexpected, by_deadline)
             raise unexpected
         state.record_success(slot.permit, policy.clock.monotonic())
         return value
@@ -889,8 +889,9 @@ class PolicyStream:
         if self._watchdog is not None:
             self._watchdog.cancel()
         primed, slot = self._primed, self._slot
-        if primed is None or slot is None:
+        if primed is None:  # closed before it opened
             return
+        assert slot is not None  # set with ``primed``
         run = self._run
         run.policy.state.in_flight_down(slot.route.name)
         now = run.policy.clock.monotonic()
@@ -906,9 +907,4 @@ class PolicyStream:
 
     async def aclose(self) -> None:
         """Close the upstream stream (idempotent)."""
-        if self._done:
-            return
-        if self._primed is None:
-            self._done = True
-            return
         await self._finish("cancelled", None)
