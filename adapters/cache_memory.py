@@ -1,4 +1,6 @@
-"""``MemoryResponseCache``: the in-process response cache, bounded by entries and bytes, LRU, TTL."""
+"""``MemoryResponseCache``: the in-process response cache, bounded by entries and bytes, LRU, TTL.
+
+A ``LocalResponseCache``: the response cache step calls its synchronous ``get_now``/``put_now``."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from llmport.ports.clock import SYSTEM_CLOCK, Clock
 class MemoryResponseCache:
     """Keeps answers in this process. The least recently used entries go first when either bound
     is reached; an entry's size counts its key and the characters of its content plus a fixed
-    overhead (close to the size of its encoded form, without paying for an encoding)."""
+    overhead (close to the size of its encoded form, without paying for an encoding). An answer is
+    kept as given and marked cached at its first hit (a miss pays nothing for the copy)."""
 
     def __init__(self, max_entries: int = 1024, max_bytes: int = 64 * 1024 * 1024, *,
                  clock: Clock = SYSTEM_CLOCK) -> None:
@@ -29,6 +32,13 @@ class MemoryResponseCache:
         return len(self._entries)
 
     async def get(self, key: str) -> Completion | None:
+        return self.get_now(key)
+
+    async def put(self, key: str, completion: Completion, ttl: float) -> None:
+        self.put_now(key, completion, ttl)
+
+    def get_now(self, key: str) -> Completion | None:
+        """The answer under ``key`` marked ``cached`` (None when missing or expired)."""
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -36,17 +46,21 @@ class MemoryResponseCache:
         if self.clock.monotonic() >= expires:
             self._drop(key, size)
             return None
+        served = as_cached(completion)
+        if served is not completion:  # its first hit: keep the marked copy
+            self._entries[key] = (expires, size, served)
         self._entries.move_to_end(key)
-        return completion
+        return served
 
-    async def put(self, key: str, completion: Completion, ttl: float) -> None:
+    def put_now(self, key: str, completion: Completion, ttl: float) -> None:
+        """Keep ``completion`` under ``key`` for ``ttl`` seconds (evicting the least recently used)."""
         size = _size(key, completion)
         if size is None or size > self.max_bytes or not ttl > 0:
             return
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= old[1]
-        self._entries[key] = (self.clock.monotonic() + ttl, size, as_cached(completion))
+        self._entries[key] = (self.clock.monotonic() + ttl, size, completion)
         self.bytes += size
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
             _, (_, evicted, _) = self._entries.popitem(last=False)

@@ -39,7 +39,7 @@ from llmport.domain.events import Accumulator
 from llmport.domain.pricing import ModelPrice
 from llmport.ports import LLMPort
 from llmport.ports.correlation import REQUEST_ID_KEY, bind, request_id_of, unbind
-from llmport.ports.observer import AttemptEvent, BreakerTransition
+from llmport.ports.observer import AttemptEvent, BreakerTransition, SkippedRoutes
 from llmport.ports.pipeline import LLMStep
 from llmport.ports.routing import Route
 
@@ -319,8 +319,8 @@ class TracedStream:
     """``TracingLLM.stream``: the inner stream inside the request span. Each event is read with the
     request's context current (attempt spans nest under the request span); the final event, the
     last usage, each content chunk's arrival time and (content capture) the answer are noted for the
-    span and the stream metrics. One object serves as the
-    context manager and the event iterator: a stream pays one wrapper, not a generator and a wrapper."""
+    span and the stream metrics. One object serves as the context manager and the event iterator:
+    a stream pays one wrapper, not a generator and a wrapper."""
 
     __slots__ = ("_ctx", "_events", "_inner", "_llm", "_request", "_start", "_state", "answer", "chunks", "content",
                  "failure", "usage")
@@ -428,6 +428,11 @@ class TelemetryObserver:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
+
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        """Each skipped route: an event on the request span, counted as a ``skipped`` attempt."""
+        for event in skipped.attempts():
+            self.on_attempt(event)
 
     def on_attempt(self, event: AttemptEvent) -> None:
         t = self.telemetry

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from llmport.adapters.cache_memory import MemoryResponseCache
 from llmport.domain import LLMError
-from llmport.ports import AttemptEvent, BreakerTransition, FailoverPolicy, LLMPort, PolicyObserver
+from llmport.ports import AttemptEvent, BreakerTransition, FailoverPolicy, LLMPort, PolicyObserver, SkippedRoutes
 from llmport.ports.ledger import UsageLedger
+from llmport.ports.observer import skipped_to
 from llmport.ports.pipeline import Step, chain
 from llmport.ports.response_cache import CachingLLM, ResponseCache
 
@@ -85,6 +86,9 @@ class PolicyObserverView:
 
     def on_attempt(self, event: AttemptEvent) -> None:
         self.policy.observer.on_attempt(event)
+
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        skipped_to(self.policy.observer)(skipped)
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         self.policy.observer.on_breaker(transition)

@@ -41,6 +41,7 @@ from llmport.ports import (
     Route,
     Router,
     RouteSet,
+    SkippedRoutes,
     strategy,
 )
 from llmport.ports.catalog import ModelCatalog
@@ -76,8 +77,14 @@ class StructlogObserver:
         # Checked before an attempt's fields are gathered: most calls are below the logger's level.
         self._enabled: Callable[[int], bool] = self._log.enabled if isinstance(self._log, EventLogger) else _always
 
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        """Counted; one summary line per interval (an outage skips every open route on every call)."""
+        summary = self._skips.count_all([(s.route, s.reason) for s in skipped.routes])
+        if summary is not None:
+            self._log.info("llm.skipped", target=skipped.target, skipped=summary)
+
     def on_attempt(self, event: AttemptEvent) -> None:
-        if event.outcome == "skipped":  # counted; one summary line per interval (an outage skips on every call)
+        if event.outcome == "skipped":  # from a step of the host's: counted like the policy's skips
             summary = self._skips.count(event.route, event.error or "")
             if summary is not None:
                 self._log.info("llm.skipped", target=event.target, skipped=summary)

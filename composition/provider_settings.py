@@ -157,9 +157,10 @@ EnvName = Annotated[str | None, AfterValidator(_check_env_name)]
 # --- models -------------------------------------------------------------------------------------
 
 class ProviderBase(BaseModel):
-    """Settings every provider kind has."""
+    """Settings every provider kind has. Models build their validators on first use
+    (``defer_build``): a deployment pays for the kinds it configures only."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     #: URL-valued fields: validated and masked (see ``Url``).
     URL_FIELDS: ClassVar[tuple[str, ...]] = ("base_url",)
@@ -216,6 +217,8 @@ class KeyFields(BaseModel):
     """An API key: given directly, as the name of the environment variable holding it, or as a file
     holding it (a mounted secret, read when the client is built)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     api_key: Secret = None
     api_key_env: EnvName = None  # e.g. GROQ_API_KEY
     api_key_file: str | None = Field(default=None, min_length=1)
@@ -265,7 +268,7 @@ def read_key_file(path: str) -> str | None:
 class ApiKeySetting(BaseModel):
     """One of several keys of a provider (``api_keys``): the key or the variable holding it, and its weight."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     key: Secret = None
     key_env: EnvName = None
@@ -285,6 +288,8 @@ class KeyRingFields(BaseModel):
     """Several keys, requests spread by weight (``llmport.adapters.keyring``); kinds whose client
     takes another key by ``with_options(api_key=...)`` over the same pool."""
 
+    model_config = ConfigDict(defer_build=True)
+
     api_keys: Annotated[list[ApiKeySetting], BeforeValidator(_json_list)] = Field(
         default_factory=list, repr=False, max_length=1_000)
 
@@ -294,6 +299,8 @@ class KeyRingFields(BaseModel):
 
 class HttpFields(BaseModel):
     """Connection settings of SDKs built on an HTTP client."""
+
+    model_config = ConfigDict(defer_build=True)
 
     max_connections: int = Field(default=100, ge=1, le=100_000)
     extra_headers: Headers = Field(default_factory=dict, repr=False)  # may hold credentials

@@ -19,7 +19,6 @@ import dataclasses
 import difflib
 import json
 import os
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -134,6 +133,8 @@ def _read_file(origins: Origins, problems: list[str]) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         problems.append(f"{label}: {file.name} is not UTF-8 text (invalid byte at offset {exc.start})")
         return {}
+    import tomllib  # only with a TOML file
+
     try:
         data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except RecursionError:
@@ -250,7 +251,7 @@ def describe(exc: ValidationError, origins: Origins, data: dict[str, Any]) -> li
     """One line per problem: the variable or file key as written, what is wrong, no value."""
     lines: list[str] = []
     for err in exc.errors(include_input=False, include_url=False, include_context=True):
-        loc = _strip_tags(tuple(err["loc"]))
+        loc = tuple(err["loc"])
         message = err["msg"]
         kind = err["type"]
         if kind == "value_error" and message.startswith("Value error, "):
@@ -290,13 +291,6 @@ def _kinds_with(loc: tuple[Any, ...]) -> list[str]:
     if len(loc) != 3 or loc[0] != "providers" or not isinstance(loc[2], str):
         return []
     return [kind for kind, model in KIND_MODELS.items() if loc[2] in model.model_fields]
-
-
-def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    # A discriminated union puts the tag in the location: providers.x.openai.timeout.
-    if len(loc) >= 3 and loc[0] == "providers" and loc[2] in KIND_MODELS:
-        return loc[:2] + loc[3:]
-    return loc
 
 
 def _at(data: Any, loc: tuple[Any, ...]) -> Any:

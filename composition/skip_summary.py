@@ -9,7 +9,7 @@ summary.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 #: Seconds between two summary lines while routes keep being skipped.
 INTERVAL = 10.0
@@ -29,9 +29,13 @@ class SkipSummary:
     def count(self, route: str, reason: str) -> dict[str, int] | None:
         """Count one skip of ``route``; returns ``{"route: reason": skips}`` since the last summary
         when one is due, else None."""
-        key = (route, reason)
+        return self.count_all(((route, reason),))
+
+    def count_all(self, skips: Iterable[tuple[str, str]]) -> dict[str, int] | None:
+        """``count`` for each ``(route, reason)`` of one request, with at most one summary."""
         counts = self._counts
-        counts[key] = counts.get(key, 0) + 1
+        for key in skips:
+            counts[key] = counts.get(key, 0) + 1
         now = self._clock()
         if now < self._next:
             return None

@@ -15,6 +15,8 @@ from .observer import (
     NullObserver,
     PolicyObserver,
     RecordingObserver,
+    SkippedRoute,
+    SkippedRoutes,
 )
 from .routing import Route, Router, RouteSet, RouteStats
 from .state import BreakerView, Permit, PolicyState
@@ -26,6 +28,7 @@ __all__ = [
     "Cheapest", "CircuitBreaker", "Clock", "FailoverPolicy", "FanoutObserver", "HedgeConfig", "LLMPort",
     "LeastBusy", "LowestLatency", "MemoryPolicyState", "NullObserver", "Permit", "PolicyConfig", "PolicyObserver",
     "PolicyState", "PolicyStream", "Priority", "RecordingObserver", "RetryBudget", "RetryPolicy", "Route",
-    "RouteSet", "RouteStats", "Router", "Strategy", "SystemClock", "Weighted", "strategy",
+    "RouteSet", "RouteStats", "Router", "SkippedRoute", "SkippedRoutes", "Strategy", "SystemClock", "Weighted",
+    "strategy",
     "OutputInvalid", "OutputValidator", "Structured", "StructuredLLM", "StructuredMode", "StructuredUpdate",
 ]

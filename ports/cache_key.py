@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, fields, is_dataclass
 from enum import Enum
-from operator import attrgetter
 from typing import Any
 
-from llmport.domain import CompletionRequest, Message, ResponseFormat, TextPart
+from llmport.domain import CompletionRequest, Message, TextPart
 
 # Fields that do not change the answer (or, for model and tenant, are added explicitly).
 _EXCLUDED = frozenset({"model", "tenant_id", "metadata", "timeout", "attempt_timeout", "deadline", "cache",
@@ -27,7 +26,6 @@ _EXCLUDED = frozenset({"model", "tenant_id", "metadata", "timeout", "attempt_tim
 # only when set to something other than its default, so existing keys stay the same.
 _KNOWN = ("messages", "system", "tools", "tool_choice", "temperature", "top_p", "max_tokens", "stop",
           "response_format", "seed", "reasoning")
-_KEYED = tuple(f.name for f in fields(CompletionRequest) if f.name in _KNOWN)
 
 
 def later_fields(request_type: type) -> tuple[tuple[str, Any], ...]:
@@ -46,15 +44,32 @@ def cache_key(request: CompletionRequest, route_set: str, tenant: str | None) ->
     (``None``: shared across tenants)."""
     # One flat list: a field is one element (a scalar, or its plain form), except the messages,
     # which are counted (messages, then parts per message), so the flat form stays unambiguous.
+    # The fields in the order of ``_KNOWN``, each read directly (a loop over the fields cost a third
+    # of the key's time): scalars as themselves, empty sequences as ``[]``, a plain-text or JSON
+    # response format as its kind (only a schema's name and strictness reach the vendor).
     doc: list[Any] = [_FORMAT, route_set, tenant]
+    _messages(request.messages, doc)
     add = doc.append
-    for value, special in zip(_read(request), _SPECIAL, strict=True):
-        if type(value) in _SCALARS:
-            add(value)
-        elif special is None:
-            add(_canon(value))
-        else:
-            special(value, doc)
+    value: Any = request.system
+    add(value if type(value) in _SCALARS else _canon(value))
+    value = request.tools
+    add(_canon(value) if value else [])
+    value = request.tool_choice
+    add(value if type(value) in _SCALARS else _canon(value))
+    value = request.temperature
+    add(value if type(value) in _SCALARS else _canon(value))
+    value = request.top_p
+    add(value if type(value) in _SCALARS else _canon(value))
+    value = request.max_tokens
+    add(value if type(value) in _SCALARS else _canon(value))
+    value = request.stop
+    add(_canon(value) if value else [])
+    value = request.response_format
+    add(_canon(value) if value.kind == "json_schema" else value.kind)
+    value = request.seed
+    add(value if type(value) in _SCALARS else _canon(value))
+    value = request.reasoning
+    add(value if type(value) in _SCALARS else _canon(value))
     for name, default in _LATER:
         value = getattr(request, name)
         if value != default:
@@ -90,7 +105,7 @@ _SCALARS = frozenset({type(None), bool, int, float, str})
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
-def _messages(messages: tuple[Message, ...], doc: list[Any]) -> None:
+def _messages(messages: Sequence[Message], doc: list[Any]) -> None:
     # The hot path: plain text parts as their text; every other part through ``_canon``.
     add = doc.append
     add(len(messages))
@@ -105,15 +120,6 @@ def _messages(messages: tuple[Message, ...], doc: list[Any]) -> None:
             add(p.text if type(p) is TextPart else _canon(p))
 
 
-def _response_format(value: ResponseFormat, doc: list[Any]) -> None:
-    # Only a schema's name and strictness reach the vendor; plain text and JSON are their kind alone.
-    doc.append(value.kind if value.kind != "json_schema" else _canon(value))
-
-
-def _sequence(value: Any, doc: list[Any]) -> None:
-    doc.append([] if value == () else _canon(value))
-
-
 _FORMAT = 4  # changes every key: bump only deliberately (old entries become misses)
 # The bytes hashed: the document (str/int/float/bool/None, lists, tuples, dicts with keys sorted by
 # ``_canon``) in marshal's format version 2, a fixed format: every value type-tagged and strings
@@ -124,10 +130,6 @@ _MARSHAL_VERSION = 2
 # A message is its role and parts (its other fields only steer the vendor's prompt cache); a field
 # added to ``Message`` later sends every message through ``_canon`` instead.
 _PLAIN_MESSAGES = {f.name for f in fields(Message)} - _SKIP["Message"] == {"role", "parts"}
-_FIELD: dict[str, Callable[[Any, list[Any]], None]] = {
-    "messages": _messages, "response_format": _response_format, "tools": _sequence, "stop": _sequence}
-_read = attrgetter(*_KEYED)
-_SPECIAL = tuple(_FIELD.get(name) for name in _KEYED)
 
 
 def _first(item: tuple[str, Any]) -> str:

@@ -37,6 +37,7 @@ from llmport.domain import (
 from llmport.domain.frozen import builder, unchecked
 from llmport.domain.pricing import estimate_output_tokens
 
+from .alarms import Alarms
 from .backoff import RetryBudget, RetryPolicy
 from .breaker import BreakerConfig
 from .capability import servable
@@ -44,9 +45,19 @@ from .clock import SYSTEM_CLOCK, Clock
 from .correlation import request_id_of
 from .hedging import HedgeConfig
 from .memory_state import MemoryPolicyState
-from .observer import AttemptEvent, BreakerState, BreakerTransition, NullObserver, Outcome, PolicyObserver
+from .observer import (
+    AttemptEvent,
+    BreakerState,
+    BreakerTransition,
+    NullObserver,
+    Outcome,
+    PolicyObserver,
+    SkippedRoute,
+    SkippedRoutes,
+    skipped_to,
+)
 from .routing import Route, Router, RouteSet, RouteStats
-from .state import BreakerView, Permit, PolicyState
+from .state import ASK, BreakerView, Permit, PolicyState
 from .strategies import Priority, Strategy
 from .streams import PrimedStream, prime
 from .watchdog import Watchdog
@@ -127,6 +138,7 @@ class FailoverPolicy:
         self.state: PolicyState = state or MemoryPolicyState(self.config.breaker, budget)
         self.state.listen(self._on_transition)
         self._closed = False
+        self._alarm_set: Alarms | None = None
 
     @classmethod
     def of(cls, *routes: Route, aliases: dict[str, Sequence[Route] | RouteSet] | None = None,
@@ -221,6 +233,14 @@ class FailoverPolicy:
         now = self.clock.monotonic()
         return [b.snapshot(now) for b in self.state.breakers().values()]
 
+    def _alarms(self) -> Alarms:
+        """The attempts' time limits on the running loop (one loop timer for all of them)."""
+        loop = asyncio.get_running_loop()
+        alarms = self._alarm_set
+        if alarms is None or alarms.loop is not loop:
+            alarms = self._alarm_set = Alarms(loop)
+        return alarms
+
     def _on_transition(self, transition: BreakerTransition) -> None:
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
             self.observer.on_breaker(transition)
@@ -262,6 +282,7 @@ _THROTTLED = (RateLimited, Overloaded)
 
 # Built on every attempt (and every skipped route of a fail-fast): the fast frozen constructor.
 _attempt_event = builder(AttemptEvent)
+_skipped_routes = builder(SkippedRoutes)
 _SKIP_MESSAGES = {"CircuitOpen": "circuit breaker open", "CoolingDown": "cooling down after Retry-After"}
 # The attempt a skipped route adds to ``AllProvidersFailed.attempts``: the same frozen value for
 # every request that skips that route, so an outage builds none per request.
@@ -275,6 +296,21 @@ def _skip_attempt(route: str, error: str) -> Attempt:
         if len(known) >= 4096:  # bounded: route names can come from callers
             known.clear()
         found = known[route] = Attempt(route, error, None, 0.0, 0, _SKIP_MESSAGES[error])
+    return found
+
+
+# A skipped route as observers learn of it: one frozen value per (route, reason, breaker state),
+# shared by every request that skips it.
+_SKIPPED_ROUTES: dict[tuple[str, str, str, BreakerState], SkippedRoute] = {}
+
+
+def _skipped_route(route: Route, error: str, breaker: BreakerState) -> SkippedRoute:
+    key = (route.provider, route.model, error, breaker)
+    found = _SKIPPED_ROUTES.get(key)
+    if found is None:
+        if len(_SKIPPED_ROUTES) >= 4096:  # bounded: route names can come from callers
+            _SKIPPED_ROUTES.clear()
+        found = _SKIPPED_ROUTES[key] = SkippedRoute(route.name, route.provider, route.model, error, breaker)
     return found
 
 
@@ -304,15 +340,17 @@ class _Run:
 
     __slots__ = ("attempts", "bad_providers", "context_floor", "deadline", "deferred", "errors", "hedge", "idx",
                  "last_error", "last_seen", "last_slot", "order", "policy", "request", "request_id", "retry",
-                 "route_set",
-                 "skipped", "started")
+                 "route_set", "skipped", "skips", "started")
 
     def __init__(self, policy: FailoverPolicy, route_set: RouteSet, request: CompletionRequest) -> None:
         self.policy = policy
         self.route_set = route_set
         self.request = request
         # Taken now, while the calling step's id is bound (a stream reports from later iterations).
-        self.request_id = request_id_of(request) if type(policy.observer) is not NullObserver else ""
+        observed = type(policy.observer) is not NullObserver
+        self.request_id = request_id_of(request) if observed else ""
+        # Skipped routes not reported yet (reported together: before the next attempt's event, or at the end).
+        self.skips: list[SkippedRoute] | None = [] if observed else None
         self.retry = route_set.retry or policy.config.retry
         self.hedge = route_set.hedge or policy.config.hedge
         self.order: Sequence[Route] = ()
@@ -346,14 +384,18 @@ class _Run:
     async def execute(self, call: Callable[[Route, CompletionRequest], Awaitable[T]]) -> tuple[T, _Slot]:
         """Try routes until one succeeds; return its value and attempt, or raise."""
         self._begin()
-        if self.hedge is not None and len(self.order) > 1:
-            return await self._execute_hedged(call, self.hedge)
-        while True:
-            slot = await self.next_slot()
-            try:
-                return await self.attempt(slot, call), slot
-            except LLMError as exc:
-                self.decide(slot, exc)
+        try:
+            if self.hedge is not None and len(self.order) > 1:
+                return await self._execute_hedged(call, self.hedge)
+            while True:
+                slot = await self.next_slot()
+                try:
+                    return await self.attempt(slot, call), slot
+                except LLMError as exc:
+                    self.decide(slot, exc)
+        finally:
+            if self.skips:
+                self._report_skips()
 
     async def _execute_hedged(self, call: Callable[[Route, CompletionRequest], Awaitable[T]],
                               hedge: HedgeConfig) -> tuple[T, _Slot]:
@@ -457,12 +499,16 @@ class _Run:
             if limit is None:
                 value = await call(route, request)
             else:
+                alarm = policy._alarms().set(limit, asyncio.current_task())  # type: ignore[arg-type]
                 try:
-                    async with asyncio.timeout(limit):
-                        value = await call(route, request)
-                except TimeoutError:
+                    value = await call(route, request)
+                except asyncio.CancelledError:
+                    if not alarm.expired():
+                        raise
                     raise Timeout(f"no answer within {limit:.3g}s" + (" (request deadline)" if by_deadline else ""),
                                   provider=route.provider, model=route.model) from None
+                finally:
+                    alarm.clear()
         except LLMError as exc:
             self._failed(slot, exc, by_deadline)
             raise
@@ -563,7 +609,10 @@ class _Run:
             return None
         if wait > 0:
             await clock.sleep(wait)
-        permit = await state.admit(route.name, clock.monotonic())
+        now = clock.monotonic()
+        permit = state.admit_now(route.name, now)
+        if permit is ASK:
+            permit = await state.admit(route.name, now)
         if permit is None:
             return None
         self.started.add(route.name)
@@ -597,7 +646,9 @@ class _Run:
             now = monotonic()
             if deadline is not None and now >= deadline:
                 return None
-            permit = await state.admit(route.name, now)
+            permit = state.admit_now(route.name, now)
+            if permit is ASK:  # only a shared state's half-open probe needs the round trip
+                permit = await state.admit(route.name, now)
             if permit is None:
                 self._skip(route, now)
                 continue
@@ -619,8 +670,21 @@ class _Run:
         else:
             error = "CircuitOpen"
         self.attempts.append(_skip_attempt(route.name, error))
-        if type(policy.observer) is not NullObserver:
-            self._emit(route, 0, "skipped", error, None, 0.0, None, breaker)
+        if self.skips is not None:
+            self.skips.append(_skipped_route(route, error, breaker))
+
+    def _report_skips(self) -> None:
+        """Tell the observer which routes were skipped since the last report (one event for all)."""
+        skips = self.skips
+        assert skips
+        request = self.request
+        self.skips = []
+        event = _skipped_routes(tuple(skips), self.route_set.name, self.request_id or request_id_of(request),
+                              request.tenant_id, request.metadata)
+        try:  # noqa: SIM105 - cheaper than contextlib.suppress on the fail-fast path
+            skipped_to(self.policy.observer)(event)
+        except Exception:  # an observer's bug must not change a request's outcome
+            pass
 
     def _eligible(self, route: Route) -> bool:
         if self.bad_providers is not None and route.provider in self.bad_providers:
@@ -702,6 +766,8 @@ class _Run:
     def _emit(self, route: Route, attempt: int, outcome: Outcome, error: str | None, status: int | None,
               latency: float, ttft: float | None, breaker: BreakerState, hedge: bool = False,
               usage: Usage | None = None, estimated: bool = False) -> None:
+        if self.skips:  # the routes skipped before this attempt are reported before it
+            self._report_skips()
         request = self.request
         event = _attempt_event(
             route.name, attempt, outcome, error, status, latency, ttft, breaker, self.route_set.name, hedge,

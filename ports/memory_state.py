@@ -93,6 +93,10 @@ class MemoryPolicyState:
     # -- may this route be tried now -------------------------------------------------------------
 
     async def admit(self, route: str, now: float) -> Permit | None:
+        return self.admit_now(route, now)
+
+    def admit_now(self, route: str, now: float) -> Permit | None:
+        """Always decided here (the in-memory state has nothing remote to ask)."""
         r = self._routes.get(route)
         if r is None:
             self._now = now

@@ -29,7 +29,7 @@ from .catalog import ModelCatalog
 from .correlation import bind, request_id_of, unbind
 from .ledger import UsageLedger
 from .llm import LLMPort
-from .observer import AttemptEvent, BreakerTransition
+from .observer import AttemptEvent, BreakerTransition, SkippedRoutes
 from .routing import Route
 
 _usage_record = builder(UsageRecord)  # one per attempt: the fast frozen constructor
@@ -115,6 +115,9 @@ class MeteringObserver:
         if meter is None:
             return
         meter.add(event, self.price(event.provider, event.model), self.clock())
+
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        pass  # no vendor call, nothing to price
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         pass

@@ -6,7 +6,7 @@ connects an observer to its logger and metrics. Events carry no prompt text and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -52,6 +52,37 @@ class AttemptEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedRoute:
+    """A route a request passed over without a call: ``reason`` is ``CircuitOpen`` (its breaker
+    is open, or its half-open probe is out) or ``CoolingDown`` (a Retry-After is running)."""
+
+    route: str
+    provider: str
+    model: str
+    reason: str
+    breaker: BreakerState
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRoutes:
+    """The routes one request skipped, reported once (an outage skips every open route of every
+    request: one event per route would cost more than the request). Correlation as in
+    ``AttemptEvent``."""
+
+    routes: tuple[SkippedRoute, ...]
+    target: str = ""
+    request_id: str = ""
+    tenant: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def attempts(self) -> tuple[AttemptEvent, ...]:
+        """The same as one ``skipped`` ``AttemptEvent`` per route (attempt 0, no latency)."""
+        return tuple(AttemptEvent(s.route, 0, "skipped", s.reason, None, 0.0, None, s.breaker, self.target,
+                                  provider=s.provider, model=s.model, request_id=self.request_id,
+                                  tenant=self.tenant, tags=self.tags) for s in self.routes)
+
+
+@dataclass(frozen=True, slots=True)
 class BreakerTransition:
     """A route's circuit breaker changed state. ``error``: the error type that forced it open
     at once (``AuthenticationFailed``, ``PermissionDenied``: an operator must act), else None."""
@@ -65,11 +96,32 @@ class BreakerTransition:
 
 
 class PolicyObserver(Protocol):
-    """Receives the policy's events; must be fast and must not raise."""
+    """Receives the policy's events; must be fast and must not raise.
+
+    ``on_skipped`` receives the routes a request skipped (open breakers, Retry-After cooldowns),
+    once per request. An observer written before it existed (only ``on_attempt`` and
+    ``on_breaker``) still works: it is given one ``skipped`` ``AttemptEvent`` per route instead
+    (see ``skipped_to``)."""
 
     def on_attempt(self, event: AttemptEvent) -> None: ...
 
+    def on_skipped(self, skipped: SkippedRoutes) -> None: ...
+
     def on_breaker(self, transition: BreakerTransition) -> None: ...
+
+
+def skipped_to(observer: object) -> Callable[[SkippedRoutes], None]:
+    """How ``observer`` is told of skipped routes: its ``on_skipped``, or, for an observer without
+    one, one ``on_attempt`` per skipped route."""
+    own = getattr(observer, "on_skipped", None)
+    if callable(own):
+        return own  # type: ignore[no-any-return]
+    on_attempt = observer.on_attempt  # type: ignore[attr-defined]
+
+    def each(skipped: SkippedRoutes) -> None:
+        for event in skipped.attempts():
+            on_attempt(event)
+    return each
 
 
 class NullObserver:
@@ -80,12 +132,16 @@ class NullObserver:
     def on_attempt(self, event: AttemptEvent) -> None:
         pass
 
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        pass
+
     def on_breaker(self, transition: BreakerTransition) -> None:
         pass
 
 
 class RecordingObserver:
-    """Keeps every event in memory: for tests, the demo's table and the CLI."""
+    """Keeps every event in memory: for tests, the demo's table and the CLI. Skipped routes are
+    kept as ``skipped`` attempt events, in order among the others."""
 
     def __init__(self) -> None:
         self.attempts: list[AttemptEvent] = []
@@ -93,6 +149,9 @@ class RecordingObserver:
 
     def on_attempt(self, event: AttemptEvent) -> None:
         self.attempts.append(event)
+
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        self.attempts.extend(skipped.attempts())
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         self.transitions.append(transition)
@@ -103,10 +162,15 @@ class FanoutObserver:
 
     def __init__(self, *observers: PolicyObserver) -> None:
         self.observers = observers
+        self._skipped = tuple(skipped_to(o) for o in observers)
 
     def on_attempt(self, event: AttemptEvent) -> None:
         for o in self.observers:
             o.on_attempt(event)
+
+    def on_skipped(self, skipped: SkippedRoutes) -> None:
+        for tell in self._skipped:
+            tell(skipped)
 
     def on_breaker(self, transition: BreakerTransition) -> None:
         for o in self.observers:

@@ -6,6 +6,10 @@ Opt-in: a request with ``cache.response_ttl`` (seconds), or any request to an al
 replays it as the events a live stream produces, with the usage marked cached. Identical requests
 in flight at once make one upstream call (per process; across processes through the cache's
 best-effort fill lock). A cache that fails or holds bad data is a miss, never an error.
+
+A cache kept in this process (``LocalResponseCache``, e.g. the in-memory one) is used through its
+synchronous twins of ``get`` and ``put``, without the fill claim: a miss then adds no await of
+its own to the upstream call.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from llmport.domain import (
     Accumulator,
@@ -65,6 +69,20 @@ class ResponseCache(Protocol):
 
     async def release(self, key: str) -> None:
         """Give up a claim taken by ``acquire``."""
+        ...
+
+
+@runtime_checkable
+class LocalResponseCache(ResponseCache, Protocol):
+    """A ``ResponseCache`` in this process: no other process fills it (no fill claim to take),
+    and it answers without waiting, through these synchronous twins of ``get`` and ``put``."""
+
+    def get_now(self, key: str) -> Completion | None:
+        """``get`` without an await."""
+        ...
+
+    def put_now(self, key: str, completion: Completion, ttl: float) -> None:
+        """``put`` without an await."""
         ...
 
 
@@ -124,6 +142,8 @@ class CachingLLM(LLMStep):
     ) -> None:
         super().__init__(inner)
         self.cache = cache
+        # The synchronous path (no awaits, no fill claim) for a cache in this process.
+        self.local = cache if isinstance(cache, LocalResponseCache) else None
         self.config = config or CacheConfig()
         self.route_set = route_set or _same
         self.observer: PolicyObserver = observer or NullObserver()
@@ -153,32 +173,23 @@ class CachingLLM(LLMStep):
         plan = self.plan(request)
         if plan is None:
             return await self.inner.complete(request)
+        key, local = plan.key, self.local
         start = self.clock.monotonic()
         if plan.read:
-            hit = await self._get(plan.key)
+            hit = self._get_now(local, key) if local is not None else await self._get(key)
             if hit is not None:
                 return await self._hit(request, start, "hit", hit)
-        while True:
-            flight = self._flights.get(plan.key) if plan.read else None
-            if flight is None:
-                return await self._lead_complete(request, plan, start)
-            outcome = await self._follow(flight, request)
-            if isinstance(outcome, Completion):
-                return await self._hit(request, start, "in flight", as_cached(outcome))
-            if outcome is not None:
-                raise outcome
-
-    def stream(self, request: CompletionRequest) -> CachingStream:
-        return CachingStream(self, request)
-
-    # -- mechanics shared by complete and stream --------------------------------------------------
-
-    async def _lead_complete(self, request: CompletionRequest, plan: _Plan, start: float) -> Completion:
-        flight = self._open_flight(plan.key)
-        outcome: _Outcome = None
+            while (flight := self._flights.get(key)) is not None:
+                outcome = await self._follow(flight, request)
+                if isinstance(outcome, Completion):
+                    return await self._hit(request, start, "in flight", as_cached(outcome))
+                if outcome is not None:
+                    raise outcome
+        # This request leads: it calls upstream (unless another process filled the key meanwhile).
+        flight = self._open_flight(key)
+        outcome = None
         try:
-            hit = await self._claim(plan, request)
-            if hit is not None:
+            if local is None and (hit := await self._claim(plan)) is not None:
                 outcome = hit
                 return await self._hit(request, start, "filled elsewhere", hit)
             try:
@@ -186,13 +197,21 @@ class CachingLLM(LLMStep):
             except LLMError as exc:
                 outcome = exc
                 raise
-            await self._put(plan, completion)
+            if local is not None:
+                self._put_now(local, plan, completion)
+            else:
+                await self._put(plan, completion)
             outcome = completion
             return completion
         finally:
-            self._close_flight(plan.key, flight, outcome)
-            if not isinstance(outcome, Completion):
-                await self._release(plan.key)
+            self._close_flight(key, flight, outcome)
+            if local is None and not isinstance(outcome, Completion):
+                await self._release(key)
+
+    def stream(self, request: CompletionRequest) -> CachingStream:
+        return CachingStream(self, request)
+
+    # -- mechanics shared by complete and stream --------------------------------------------------
 
     def _open_flight(self, key: str) -> asyncio.Future[_Outcome]:
         flight: asyncio.Future[_Outcome] = asyncio.get_running_loop().create_future()
@@ -205,7 +224,7 @@ class CachingLLM(LLMStep):
         if not flight.done():
             flight.set_result(outcome)
 
-    async def _claim(self, plan: _Plan, request: CompletionRequest) -> Completion | None:
+    async def _claim(self, plan: _Plan) -> Completion | None:
         """Take the cross-process fill claim; when another process holds it, wait (bounded) for its
         answer to appear. Returns that answer, or None when this process should call upstream."""
         try:
@@ -240,11 +259,23 @@ class CachingLLM(LLMStep):
             return None
 
     async def _put(self, plan: _Plan, completion: Completion) -> None:
-        # A filtered answer is the vendor declining, not an answer worth repeating for the TTL.
-        if plan.write and completion.stop_reason.kind != "content_filter":
+        if _storable(plan, completion):
             with contextlib.suppress(Exception):  # a failing cache only costs a future hit
                 await self.cache.put(plan.key, completion, plan.ttl)
         await self._release(plan.key)
+
+    @staticmethod
+    def _get_now(local: LocalResponseCache, key: str) -> Completion | None:
+        try:
+            return local.get_now(key)
+        except Exception:  # the port promises not to raise; a broken implementation is still a miss
+            return None
+
+    @staticmethod
+    def _put_now(local: LocalResponseCache, plan: _Plan, completion: Completion) -> None:
+        if _storable(plan, completion):
+            with contextlib.suppress(Exception):  # a failing cache only costs a future hit
+                local.put_now(plan.key, completion, plan.ttl)
 
     async def _release(self, key: str) -> None:
         with contextlib.suppress(Exception):
@@ -288,26 +319,24 @@ class CachingStream:
         if plan is None:
             await self._open_live()
             return self
+        key, local = plan.key, step.local
         start = step.clock.monotonic()
         if plan.read:
-            hit = await step._get(plan.key)
+            hit = step._get_now(local, key) if local is not None else await step._get(key)
             if hit is not None:
                 self._replay = _replay(await step._hit(request, start, "hit", hit), step.config.chunk_size)
                 return self
-        while True:
-            flight = step._flights.get(plan.key) if plan.read else None
-            if flight is None:
-                break
-            outcome = await step._follow(flight, request)
-            if isinstance(outcome, Completion):
-                self._replay = _replay(await step._hit(request, start, "in flight", as_cached(outcome)),
-                                       step.config.chunk_size)
-                return self
-            if outcome is not None:
-                raise outcome
-        self._flight = step._open_flight(plan.key)
+            while (flight := step._flights.get(key)) is not None:
+                outcome = await step._follow(flight, request)
+                if isinstance(outcome, Completion):
+                    self._replay = _replay(await step._hit(request, start, "in flight", as_cached(outcome)),
+                                           step.config.chunk_size)
+                    return self
+                if outcome is not None:
+                    raise outcome
+        self._flight = step._open_flight(key)
         try:
-            hit = await step._claim(plan, request)
+            hit = None if local is not None else await step._claim(plan)
             if hit is not None:
                 self._outcome = hit
                 self._replay = _replay(await step._hit(request, start, "filled elsewhere", hit),
@@ -338,7 +367,7 @@ class CachingStream:
         if self._flight is not None and self._plan is not None:
             flight, self._flight = self._flight, None
             self._step._close_flight(self._plan.key, flight, self._outcome)
-            if self._outcome is None:  # cut or abandoned: nothing stored, free the fill claim
+            if self._outcome is None and self._step.local is None:  # cut or abandoned: free the fill claim
                 await self._step._release(self._plan.key)
 
     def __aiter__(self) -> CachingStream:
@@ -365,8 +394,12 @@ class CachingStream:
         return event
 
     async def _store(self, completion: Completion) -> None:
-        if self._plan is not None:
-            await self._step._put(self._plan, completion)
+        step, plan = self._step, self._plan
+        if plan is not None:
+            if step.local is not None:
+                step._put_now(step.local, plan, completion)
+            else:
+                await step._put(plan, completion)
             self._outcome = completion
 
 
@@ -377,3 +410,8 @@ async def _replay(completion: Completion, chunk_size: int) -> AsyncIterator[Stre
 
 def _same(model: str) -> str:
     return model
+
+
+def _storable(plan: _Plan, completion: Completion) -> bool:
+    # A filtered answer is the vendor declining, not an answer worth repeating for the TTL.
+    return plan.write and completion.stop_reason.kind != "content_filter"

@@ -14,9 +14,10 @@ Contract (every implementation; ``tests/state/contract.py`` checks it):
   bounded whatever names arrive (evict idle routes; every remote key expires).
 - **Only ``admit`` and ``aclose`` are async.** ``admit`` may do one remote round trip, only to
   acquire a half-open probe (atomically, with an owner token that expires so a probe that dies
-  frees it); a closed or open route is answered from the local view without I/O. Every other
-  method is synchronous, never blocks and never raises: a shared implementation applies it to its
-  local view at once and queues the remote write off the hot path.
+  frees it); a closed or open route is answered from the local view without I/O, and
+  ``admit_now`` gives that answer synchronously (``ASK`` when only ``admit`` can decide). Every
+  other method is synchronous, never blocks and never raises: a shared implementation applies it
+  to its local view at once and queues the remote write off the hot path.
 - **A failing backend degrades, never fails a request.** If the remote store is down or slow
   (calls time out within tens of milliseconds) the implementation falls back to its local view
   (``admit`` then answers as the in-memory state would, granting at most one local probe), logs
@@ -36,7 +37,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from enum import Enum
+from typing import Final, Literal, Protocol, TypeAlias
 
 from .observer import BreakerState, BreakerTransition
 from .routing import RouteStats
@@ -50,6 +52,17 @@ class Permit:
     route: str
     probe: bool = False
     token: str | None = None
+
+
+class Undecided(Enum):
+    """``PolicyState.admit_now``'s answer when the local view cannot decide (``ASK``)."""
+
+    ASK = "ask"
+
+
+#: ``admit_now``: only ``admit`` can decide (a half-open probe to acquire from a shared store).
+ASK: Final = Undecided.ASK
+Admission: TypeAlias = Permit | Literal[Undecided.ASK] | None
 
 
 class BreakerView(Protocol):
@@ -70,6 +83,12 @@ class PolicyState(Protocol):
         """A permit to send an attempt to ``route`` now, or None: its breaker is open, its
         half-open probe is taken, or a Retry-After is cooling it. Closed/open answers come from
         the local view; only acquiring the half-open probe may go remote."""
+        ...
+
+    def admit_now(self, route: str, now: float) -> Admission:
+        """``admit``'s answer from the local view, without awaiting: a permit, None (refused), or
+        ``ASK`` when only ``admit`` can decide. The policy calls it first: an outage refuses every
+        route of a request without a single await."""
         ...
 
     def retry_in(self, route: str, now: float) -> float:

@@ -49,6 +49,7 @@ from llmport.ports import (
     RetryBudget,
     RouteStats,
 )
+from llmport.ports.state import ASK, Admission
 
 from . import scripts
 from .background import sync_loop
@@ -264,6 +265,18 @@ class RedisPolicyState:
     # -- may this route be tried now -------------------------------------------------------------
 
     async def admit(self, route: str, now: float) -> Permit | None:
+        permit = self.admit_now(route, now)
+        if permit is not ASK:
+            return permit
+        r = self._routes[route]
+        answered, permit = await self._acquire(r, now)
+        if answered:
+            return permit
+        return self._admit_locally(r, now)
+
+    def admit_now(self, route: str, now: float) -> Admission:
+        """Closed and open routes from the local mirror; ``ASK`` when the shared half-open probe is
+        to be acquired (Redis reachable)."""
         if not self._tasks:
             self._start()
         self._now = now
@@ -285,9 +298,7 @@ class RedisPolicyState:
         if r.m_probe_until > now:  # another replica's probe is out
             return None
         if self.connection.health.should_try():
-            answered, permit = await self._acquire(r, now)
-            if answered:
-                return permit
+            return ASK
         return self._admit_locally(r, now)
 
     async def _acquire(self, r: _Route, now: float) -> tuple[bool, Permit | None]:

@@ -61,3 +61,7 @@ class AnthropicVertexSettings(_AnthropicFields):
         if not (self.region or self.location):
             raise field_error("region", "anthropic_vertex needs a region (or location), e.g. us-east5")
         return self
+
+
+#: The family's settings models, in the registry's kind order.
+SETTINGS = (AnthropicSettings, AnthropicBedrockSettings, AnthropicVertexSettings)

@@ -29,3 +29,7 @@ class BedrockSettings(ProviderBase):
             missing = "aws_secret_access_key" if self.aws_secret_access_key is None else "aws_access_key_id"
             raise field_error(missing, "AWS keys come in pairs: set aws_access_key_id and aws_secret_access_key")
         return self
+
+
+#: The family's settings models, in the registry's kind order.
+SETTINGS = (BedrockSettings,)

@@ -35,3 +35,7 @@ class VertexSettings(ProviderBase, KeyFields, HttpFields):
         if not self.location:
             raise field_error("location", "vertex needs a location, e.g. europe-west1 (or an api_key for express mode)")
         return self
+
+
+#: The family's settings models, in the registry's kind order.
+SETTINGS = (GoogleSettings, VertexSettings)

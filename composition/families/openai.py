@@ -79,3 +79,7 @@ class OpenAICompatibleSettings(_OpenAIFields, KeyRingFields):
     def key_variable(self) -> str | None:
         """The variable the key is read from (``api_key_env``, else the preset's), None if keyless."""
         return self.api_key_env or self.found_preset.key_env
+
+
+#: The family's settings models, in the registry's kind order.
+SETTINGS = (OpenAISettings, AzureOpenAISettings, OpenAICompatibleSettings)

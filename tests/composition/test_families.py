@@ -11,7 +11,7 @@ import pytest
 
 from llmport.adapters.testing.emulator.runner import WIRE_MODULES
 from llmport.composition import FAMILIES, SettingsError, provider_settings
-from llmport.composition.families import KIND_MODELS, ProviderKind, family_of
+from llmport.composition.families import KIND_MODELS, ProviderKind, family_of, kind_of
 from llmport.composition.settings import validate_settings
 
 PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
@@ -28,6 +28,9 @@ def test_every_family_has_an_extra_and_every_wire_module_a_family() -> None:
 
 def test_kinds_come_from_the_registry() -> None:
     assert set(get_args(ProviderKind)) == set(KIND_MODELS) == {k for f in FAMILIES for k in f.kinds}
+    for family in FAMILIES:  # the registry's kinds are the models' kinds, in the same order
+        assert family.kinds == tuple(kind_of(model) for model in family.settings)
+        assert all(KIND_MODELS[kind_of(model)] is model for model in family.settings)
     for kind in KIND_MODELS:
         family = family_of(kind)
         assert kind in family.kinds

@@ -260,11 +260,24 @@ def test_completion_marked_cached_still_equals_the_original() -> None:
     assert dataclasses.replace(c, cached=True) == c
 
 
-class Unclaimable(MemoryResponseCache):
-    """A shared cache whose fill claim another replica holds (and never fills)."""
+class Unclaimable:
+    """A shared cache (only the asynchronous port) whose fill claim another replica holds (and never fills)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.store = MemoryResponseCache(clock=clock)
+        self.released: list[str] = []
+
+    async def get(self, key: str) -> Completion | None:
+        return self.store.get_now(key)
+
+    async def put(self, key: str, completion: Completion, ttl: float) -> None:
+        self.store.put_now(key, completion, ttl)
 
     async def acquire(self, key: str, ttl: float) -> bool:
         return False
+
+    async def release(self, key: str) -> None:
+        self.released.append(key)
 
 
 class Broken:

@@ -71,3 +71,13 @@ def test_messages_with_fields_beyond_role_and_parts_are_keyed_whole(monkeypatch:
     whole = key(a)
     monkeypatch.setattr(module, "_PLAIN_MESSAGES", True)
     assert key(a) != whole  # the whole-message form is another document than the flat one
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("system", "be brief"), ("temperature", 0.5), ("top_p", 0.5), ("max_tokens", 5), ("seed", 5)])
+def test_values_of_builtin_subclasses_are_keyed_by_their_type(name: str, value: object) -> None:
+    # e.g. a numpy float or a str subclass: keyed through its plain form (marshal refuses subclasses)
+    subclass = type(f"My{type(value).__name__}", (type(value),), {})
+    mine = key([Message.user("hi")], **{name: subclass(value)})
+    assert mine == key([Message.user("hi")], **{name: subclass(value)})
+    assert mine != key([Message.user("hi")], **{name: value})

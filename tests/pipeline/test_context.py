@@ -272,3 +272,21 @@ async def test_enrichment_comes_before_the_cache_key(policy: FailoverPolicy, emu
     assert (await llm.complete(ask("acme"))).cached
     assert (await llm.complete(ask("initech"))).text == (await llm.complete(ask("umbrella"))).text
     assert upstream_calls(emu) == 3
+
+
+async def test_the_enrichment_event_and_the_policys_events_share_one_request_id() -> None:
+    from llmport.adapters.testing.fake import FakeLLM
+
+    observer = RecordingObserver()
+    policy = FakeLLM(default="answer").as_policy(observer=observer)
+    llm = ContextEnricher(policy, CallableContextSource(lambda q: [Snippet("Be kind.", "kb")]), observer=observer)
+    request = CompletionRequest(model="m", messages=[Message.user("hi")])
+    await llm.complete(request)
+    async with llm.stream(request) as events:
+        assert [e async for e in events]
+    ids = [(e.route, e.request_id) for e in observer.attempts]
+    assert [route for route, _ in ids] == ["context", "fake/m", "context", "fake/m"]
+    first, second = {rid for _, rid in ids[:2]}, {rid for _, rid in ids[2:]}
+    assert len(first) == len(second) == 1 and first != second  # one id per call, none left bound after it
+    await llm.complete(CompletionRequest(model="m", messages=[Message.user("hi")], metadata={"request_id": "host-1"}))
+    assert {e.request_id for e in observer.attempts[4:]} == {"host-1"}

@@ -3,13 +3,15 @@ real ``redis-server``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from llmport.adapters.redis import RedisConnection
 from llmport.adapters.redis.route_state import RedisPolicyState
-from llmport.ports import PolicyState, RetryBudget
+from llmport.ports import Permit, PolicyState, RetryBudget
+from llmport.ports.state import ASK
 from tests.state.contract import PolicyStateContract, SharedPolicyStateContract, StateFactory, StateSpec
 
 
@@ -31,3 +33,15 @@ class TestRedisPolicyState(PolicyStateContract, SharedPolicyStateContract):
         yield make
         for state in made:
             await state.aclose()
+
+    async def test_only_the_shared_half_open_probe_needs_the_round_trip(self, make_state: StateFactory) -> None:
+        state = await make_state(StateSpec())
+        now = time.monotonic()
+        for _ in range(3):
+            permit = state.admit_now("p/m", now)
+            assert isinstance(permit, Permit)
+            state.record_failure(permit, now)
+        assert state.admit_now("p/m", now + 1) is None  # open: the local mirror answers
+        assert state.admit_now("p/m", now + 10) is ASK  # the probe is taken in Redis, by ``admit``
+        probe = await state.admit("p/m", now + 10)
+        assert probe is not None and probe.probe

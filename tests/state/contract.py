@@ -43,6 +43,7 @@ from llmport.ports import (
     RetryPolicy,
     Route,
 )
+from llmport.ports.state import ASK
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,21 @@ class PolicyStateContract:
         assert state.breaker_state(R, later) == "half_open"
         assert await state.admit(R, later) is None
         assert await state.admit(R, later + 1) is None
+
+    async def test_admit_now_answers_closed_and_open_routes_without_awaiting(self, state: PolicyState) -> None:
+        now = _t0()
+        permit = state.admit_now(R, now)
+        assert isinstance(permit, Permit) and permit.route == R and not permit.probe
+        await _open(state, now)
+        assert state.admit_now(R, now + 1) is None  # open: refused from the local view
+        state.note_retry_after("other/route", now, 5.0)
+        assert state.admit_now("other/route", now + 1) is None  # cooling down
+        assert isinstance(state.admit_now("other/route", now + 6), Permit)
+        # after the cooldown: the probe is granted here, or ``admit`` must decide (a shared probe)
+        answer = state.admit_now(R, now + 10)
+        probe = await state.admit(R, now + 10) if answer is ASK else answer
+        assert isinstance(probe, Permit) and probe.probe
+        assert state.admit_now(R, now + 10) is None  # the probe is out
 
     async def test_a_probe_success_closes_the_breaker(self, state: PolicyState) -> None:
         seen: list[BreakerTransition] = []
