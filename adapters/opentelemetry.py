@@ -319,8 +319,8 @@ class TracedStream:
     """``TracingLLM.stream``: the inner stream inside the request span. Each event is read with the
     request's context current (attempt spans nest under the request span); the final event, the
     last usage, each content chunk's arrival time and (content capture) the answer are noted for the
-    span and the stream metrics. One object serves as the
-    context manager and the event iterator: a stream pays one wrapper, not a generator and a wrapper."""
+    span and the stream metrics. One object serves as the context manager and the event iterator:
+    a stream pays one wrapper, not a generator and a wrapper."""
 
     __slots__ = ("_ctx", "_events", "_inner", "_llm", "_request", "_start", "_state", "answer", "chunks", "content",
                  "failure", "usage")

@@ -146,10 +146,11 @@ def environment(env: dict[str, str]) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def container_stack(env: dict[str, str]) -> AsyncIterator[LLMPort]:
+async def container_stack(env: dict[str, str], *,
+                          started: Callable[[Any], Awaitable[None]] | None = None) -> AsyncIterator[LLMPort]:
     """``container.llm()`` as a host builds it from ``env``: settings, logging at its default
     level (info, JSON lines to stderr, here a null device so the terminal stays readable),
-    clients, adapters, policy."""
+    clients, adapters, policy. ``started(container)`` runs once the container has started."""
     from llmport.composition.container import Container
 
     null = open(os.devnull, "w")  # noqa: ASYNC230, SIM115 - a device: no blocking I/O
@@ -159,6 +160,8 @@ async def container_stack(env: dict[str, str]) -> AsyncIterator[LLMPort]:
         if result is not None:
             await result
         try:
+            if started is not None:
+                await started(container)
             yield container.llm()
         finally:
             result = container.shutdown_resources()

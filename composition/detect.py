@@ -232,7 +232,7 @@ def _detect_ollama(env: Mapping[str, str], found: list[Found], skipped: list[Ski
 def with_detected(settings: Settings, env: Mapping[str, str] | None = None) -> Settings:
     """``settings`` plus the detected providers when none is configured or ``detect`` is on
     (configured providers keep their names and win)."""
-    if settings.detect is False or (settings.providers and not settings.detect):
+    if not settings.detecting:
         return settings
     detection = detect(env, secrets_dir=settings.secrets_dir)
     added: dict[str, ProviderBase] = {}

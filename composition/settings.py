@@ -110,6 +110,11 @@ class Settings(BaseModel):
         names = self.order + [n for n in self.providers if n not in self.order]
         return {n: self.providers[n] for n in names}
 
+    @property
+    def detecting(self) -> bool:
+        """Whether providers are detected: ``detect`` is on, or unset with no provider configured."""
+        return bool(self.detect) or (self.detect is None and not self.providers)
+
     def secret_values(self) -> list[str]:
         """Every credential the settings hold or point at (for log and error scrubbing)."""
         return [s for p in self.providers.values() for s in p.secret_values()] + self.state.secret_values()
@@ -119,7 +124,6 @@ def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings (environment, then ``LLMPORT_CONFIG``'s file or the user config
     file, under ``overrides``), raising one ``SettingsError`` that lists every problem. Providers are
     detected when none is configured (see ``detect``)."""
-    from llmport.composition.detect import with_detected
     from llmport.composition.settings_sources import describe, read_sources
 
     data, origins = read_sources(overrides)
@@ -128,6 +132,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise SettingsError(*describe(exc, origins, data)) from None
     settings._origins = origins
+    if not settings.detecting:
+        return settings
+    from llmport.composition.detect import with_detected
+
     return with_detected(settings)
 
 

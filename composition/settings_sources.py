@@ -19,7 +19,6 @@ import dataclasses
 import difflib
 import json
 import os
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -134,6 +133,8 @@ def _read_file(origins: Origins, problems: list[str]) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         problems.append(f"{label}: {file.name} is not UTF-8 text (invalid byte at offset {exc.start})")
         return {}
+    import tomllib  # only with a TOML file
+
     try:
         data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except RecursionError:
