@@ -7,7 +7,6 @@ difference between providers is an ``OpenAIOptions`` value chosen by the composi
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -138,20 +137,14 @@ class OpenAIAdapter(SDKAdapter):
 
     # --- calls ------------------------------------------------------------------------------
     async def _complete(self, request: CompletionRequest) -> Completion:
+        # The limit is the SDK request's own timeout (as for every family): a silent server times
+        # out there and frees its connection; the failover policy bounds the attempt as a whole.
         timeout = attempt_timeout(request)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         if self.options.api == "responses":
-            call = self._client.responses.create(**self._responses_params(request), **extra)
+            response = await self._client.responses.create(**self._responses_params(request), **extra)
         else:
-            call = self._client.chat.completions.create(**self._chat_params(request), **extra)
-        try:
-            if timeout is None:
-                response = await call
-            else:
-                async with asyncio.timeout(timeout):
-                    response = await call
-        except TimeoutError:
-            raise Timeout(f"no answer within {timeout:g}s", provider=self.provider, model=request.model) from None
+            response = await self._client.chat.completions.create(**self._chat_params(request), **extra)
         if self.options.api == "responses":
             return self._reply(self._responses_completion, response)
         return self._reply(self._chat_completion, response)

@@ -5,7 +5,8 @@ same run, interleaved. One short completion per call; one 200-chunk stream read 
 
 Each batch also records this process's CPU time (the emulator child's is not counted): per call,
 what the client side costs, which other processes on a shared machine inflate far less than the
-wall clock. The target is on the wall-clock ratio; the CPU rows show where a miss comes from."""
+wall clock. The target is on the wall-clock ratio; the CPU rows (adapter alone, full stack) show
+where a miss comes from, and the ``layers`` suite splits the full stack's share layer by layer."""
 
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ async def _family(name: str, url: str) -> list[Result]:
                 results.append(Result("calls", f"{name} {case}: adapter", "us", Stat.of(a), Stat.of(b), ratios(b, a)))
                 results.append(Result("calls", f"{name} {case}: full stack", "us", Stat.of(s), Stat.of(b),
                                       ratios(b, s), target))
+                results.append(Result("calls", f"{name} {case}: adapter (client CPU)", "us", Stat.of(cpu[1]),
+                                      Stat.of(cpu[0]), ratios(cpu[0], cpu[1])))
                 results.append(Result("calls", f"{name} {case}: full stack (client CPU)", "us", Stat.of(cpu[2]),
                                       Stat.of(cpu[0]), ratios(cpu[0], cpu[2])))
     finally:

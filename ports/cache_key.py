@@ -109,15 +109,15 @@ def _messages(messages: Sequence[Message], doc: list[Any]) -> None:
     # The hot path: plain text parts as their text; every other part through ``_canon``.
     add = doc.append
     add(len(messages))
-    for m in messages:
-        if not _PLAIN_MESSAGES:
-            add(_canon(m))
-            continue
-        parts = m.parts
-        add(m.role.value)
-        add(len(parts))
-        for p in parts:
-            add(p.text if type(p) is TextPart else _canon(p))
+    if _PLAIN_MESSAGES:
+        for m in messages:
+            parts = m.parts
+            add(m.role.value)
+            add(len(parts))
+            for p in parts:
+                add(p.text if type(p) is TextPart else _canon(p))
+    else:
+        doc.extend([_canon(m) for m in messages])
 
 
 _FORMAT = 4  # changes every key: bump only deliberately (old entries become misses)

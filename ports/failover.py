@@ -268,8 +268,8 @@ class _Deferred:
     ready_at: float  # policy clock: when it may be tried again
 
 
-async def _call_complete(route: Route, request: CompletionRequest) -> Completion:
-    return await route.adapter.complete(request)
+def _call_complete(route: Route, request: CompletionRequest) -> Awaitable[Completion]:
+    return route.adapter.complete(request)  # awaited by the attempt (no coroutine of its own)
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(CompletionRequest))
@@ -284,33 +284,19 @@ _THROTTLED = (RateLimited, Overloaded)
 _attempt_event = builder(AttemptEvent)
 _skipped_routes = builder(SkippedRoutes)
 _SKIP_MESSAGES = {"CircuitOpen": "circuit breaker open", "CoolingDown": "cooling down after Retry-After"}
-# The attempt a skipped route adds to ``AllProvidersFailed.attempts``: the same frozen value for
-# every request that skips that route, so an outage builds none per request.
-_SKIP_ATTEMPTS: dict[str, dict[str, Attempt]] = {error: {} for error in _SKIP_MESSAGES}
+# A skipped route as ``AllProvidersFailed.attempts`` lists it and as observers learn of it: the same
+# frozen values for every request that skips it, so an outage builds none per request.
+_SKIPPED: dict[tuple[str, str, BreakerState], tuple[Attempt, SkippedRoute]] = {}
 
 
-def _skip_attempt(route: str, error: str) -> Attempt:
-    known = _SKIP_ATTEMPTS[error]
-    found = known.get(route)
-    if found is None:
-        if len(known) >= 4096:  # bounded: route names can come from callers
-            known.clear()
-        found = known[route] = Attempt(route, error, None, 0.0, 0, _SKIP_MESSAGES[error])
-    return found
-
-
-# A skipped route as observers learn of it: one frozen value per (route, reason, breaker state),
-# shared by every request that skips it.
-_SKIPPED_ROUTES: dict[tuple[str, str, str, BreakerState], SkippedRoute] = {}
-
-
-def _skipped_route(route: Route, error: str, breaker: BreakerState) -> SkippedRoute:
-    key = (route.provider, route.model, error, breaker)
-    found = _SKIPPED_ROUTES.get(key)
-    if found is None:
-        if len(_SKIPPED_ROUTES) >= 4096:  # bounded: route names can come from callers
-            _SKIPPED_ROUTES.clear()
-        found = _SKIPPED_ROUTES[key] = SkippedRoute(route.name, route.provider, route.model, error, breaker)
+def _skipped(route: Route, error: str, breaker: BreakerState) -> tuple[Attempt, SkippedRoute]:
+    key = (route.name, error, breaker)
+    found = _SKIPPED.get(key)
+    if found is None or found[1].provider != route.provider:  # one name, two routes: "a/b"+"c", "a"+"b/c"
+        if len(_SKIPPED) >= 4096:  # bounded: route names can come from callers
+            _SKIPPED.clear()
+        found = _SKIPPED[key] = (Attempt(route.name, error, None, 0.0, 0, _SKIP_MESSAGES[error]),
+                                 SkippedRoute(route.name, route.provider, route.model, error, breaker))
     return found
 
 
@@ -387,12 +373,21 @@ class _Run:
         try:
             if self.hedge is not None and len(self.order) > 1:
                 return await self._execute_hedged(call, self.hedge)
-            while True:
+            found = self._scan()  # the first route without an await when the state can tell at once
+            if isinstance(found, _Slot):
+                slot = found
+            elif found is None and not self.deferred:
+                self.exhausted()  # every route refused (an outage's fail-fast path) or no time left
+            else:
+                if found is not None:
+                    self.idx -= 1  # only the state's ``admit`` can decide this route (``next_slot``)
                 slot = await self.next_slot()
+            while True:
                 try:
                     return await self.attempt(slot, call), slot
                 except LLMError as exc:
                     self.decide(slot, exc)
+                slot = await self.next_slot()
         finally:
             if self.skips:
                 self._report_skips()
@@ -633,8 +628,29 @@ class _Run:
         return slot
 
     async def _next_route(self) -> _Slot | None:
-        monotonic, state = self.policy.clock.monotonic, self.policy.state
+        state = self.policy.state
+        while True:
+            found = self._scan()
+            if not isinstance(found, Route):
+                return found
+            # Only a shared state's half-open probe needs the round trip.
+            now = self.policy.clock.monotonic()
+            permit = await state.admit(found.name, now)
+            if permit is not None:
+                self.started.add(found.name)
+                return _Slot(found, 1, now, permit)
+            self._skip(found, now)
+
+    def _scan(self) -> _Slot | Route | None:
+        """The next eligible route the state admits from its local view, as a slot (every route it
+        refuses on the way skipped); the route itself when only ``admit`` can decide; None when no
+        route is left or the deadline has passed. Never awaits: the first attempt of a request and
+        an outage's fail-fast path run without a single await."""
+        state = self.policy.state
         order, started, deadline = self.order, self.started, self.deadline
+        now = self.policy.clock.monotonic()  # one instant: nothing here awaits
+        if deadline is not None and now >= deadline:
+            return None
         # Set only by ``decide``, never while this loop runs.
         filtered = self.bad_providers is not None or self.context_floor is not None
         while self.idx < len(order):
@@ -642,16 +658,13 @@ class _Run:
             self.idx += 1
             if route.name in started or (filtered and not self._eligible(route)):
                 continue
-            now = monotonic()
-            if deadline is not None and now >= deadline:
-                return None
             permit = state.admit_now(route.name, now)
-            if permit is ASK:  # only a shared state's half-open probe needs the round trip
-                permit = await state.admit(route.name, now)
             if permit is None:
                 self._skip(route, now)
                 continue
-            self.started.add(route.name)
+            if permit is ASK:
+                return route
+            started.add(route.name)
             return _Slot(route, 1, now, permit)
         return None
 
@@ -668,9 +681,10 @@ class _Run:
             error = "CoolingDown"
         else:
             error = "CircuitOpen"
-        self.attempts.append(_skip_attempt(route.name, error))
+        attempt, skipped = _skipped(route, error, breaker)
+        self.attempts.append(attempt)
         if self.skips is not None:
-            self.skips.append(_skipped_route(route, error, breaker))
+            self.skips.append(skipped)
 
     def _report_skips(self) -> None:
         """Tell the observer which routes were skipped since the last report (one event for all)."""
@@ -796,8 +810,8 @@ def _billed_usage(answer: Completion, outcome: Outcome) -> tuple[Usage, bool]:
     return usage, not usage.reported
 
 
-async def _call_stream(route: Route, request: CompletionRequest) -> PrimedStream:
-    return await prime(route.adapter, request, route.provider)
+def _call_stream(route: Route, request: CompletionRequest) -> Awaitable[PrimedStream]:
+    return prime(route.adapter, request, route.provider)
 
 
 class PolicyStream:

@@ -162,9 +162,17 @@ class MeteredLLM:
         finally:
             unbind(bound)
             _CURRENT.reset(token)
-            if reserved or meter.records:  # else nothing to record or settle (a fail-fast)
+            if reserved:
                 await self._close(meter, reserved)
-        return completion.with_cost(meter.answer_cost, meter.total_cost)
+            elif meter.records and self.ledger is not None:  # ``_close`` without budgets, inline
+                try:
+                    await self.ledger.record(meter.records)
+                except Exception as exc:
+                    self._warn(f"usage ledger: could not record {len(meter.records)} attempts: {type(exc).__name__}")
+        cost, total = meter.answer_cost, meter.total_cost
+        if cost is None and total is None and completion.cost is None and completion.request_cost is None:
+            return completion  # unpriced: the answer as it came (no copy)
+        return completion.with_cost(cost, total)
 
     def stream(self, request: CompletionRequest) -> MeteredStream:
         return MeteredStream(self, request)

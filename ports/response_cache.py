@@ -75,7 +75,8 @@ class ResponseCache(Protocol):
 @runtime_checkable
 class LocalResponseCache(ResponseCache, Protocol):
     """A ``ResponseCache`` in this process: no other process fills it (no fill claim to take),
-    and it answers without waiting, through these synchronous twins of ``get`` and ``put``."""
+    and it answers without waiting, through these synchronous twins of ``get`` and ``put``. The
+    step calls only these two on such a cache (a subclass changes them, not ``get`` or ``acquire``)."""
 
     def get_now(self, key: str) -> Completion | None:
         """``get`` without an await."""
