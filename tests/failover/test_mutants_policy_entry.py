@@ -30,7 +30,11 @@ from llmport.ports import (
     RecordingObserver,
     RetryPolicy,
     Route,
+    Router,
+    RouteSet,
 )
+from llmport.ports.memory_state import MemoryPolicyState
+from llmport.ports.state import ASK, Admission, Permit
 
 from .conftest import FakeClock, ask, make_policy
 
@@ -206,3 +210,69 @@ def test_a_policy_used_on_two_event_loops_limits_attempts_on_each() -> None:
     for _ in range(2):
         assert asyncio.run(policy.complete(ask())).text == "backup"
     assert [(e.route, e.error) for e in observer.attempts] == [("p/m-p", "Timeout"), ("b/m-b", None)] * 2
+
+
+class _Waits(FakeLLM):
+    """``complete`` moves the policy's clock by ``advance``, then waits for ``gate`` (never, when
+    None: only cancelling ends it) and answers with its name."""
+
+    def __init__(self, name: str, clock: FakeClock, gate: asyncio.Event | None = None, advance: float = 0.0) -> None:
+        super().__init__(name=name)
+        self.clock, self.gate, self.advance = clock, gate or asyncio.Event(), advance
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        self.requests.append(request)
+        self.clock.advance(self.advance)
+        await self.gate.wait()
+        return _answer(f"from {self.name}")
+
+
+async def _spin() -> None:
+    for _ in range(20):  # many turns of the loop: whatever the policy starts now has started
+        await asyncio.sleep(0)
+
+
+async def test_hedges_stop_at_max_hedges(clock: FakeClock) -> None:
+    gate = asyncio.Event()
+    p, q, r = _Waits("p", clock), _Waits("q", clock, gate), FakeLLM(default="from r", name="r")
+    policy = make_policy(p, q, r, clock=clock, hedge=HedgeConfig(delay=0.0, max_hedges=1))
+    call = asyncio.ensure_future(policy.complete(ask()))
+    await _spin()
+    assert (len(p.requests), len(q.requests), r.requests) == (1, 1, [])  # one hedge, no third route
+    gate.set()
+    assert (await call).text == "from q"
+
+
+async def test_no_hedge_before_its_delay(clock: FakeClock) -> None:
+    gate = asyncio.Event()
+    p, b = _Waits("p", clock, gate), FakeLLM(default="from b", name="b")
+    policy = make_policy(p, b, clock=clock, hedge=HedgeConfig(delay=1000.0))
+    call = asyncio.ensure_future(policy.complete(ask()))
+    await _spin()
+    assert b.requests == []
+    gate.set()
+    assert (await call).text == "from p"
+
+
+class _SlowAdmission(MemoryPolicyState):
+    """Every admission takes the awaited round trip, which takes ``seconds`` on the policy's clock."""
+
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
+        super().__init__(BreakerConfig())
+        self.clock, self.seconds = clock, seconds
+
+    def admit_now(self, route: str, now: float) -> Admission:  # type: ignore[override]
+        return ASK
+
+    async def admit(self, route: str, now: float) -> Permit | None:
+        self.clock.advance(self.seconds)
+        return MemoryPolicyState.admit_now(self, route, now)
+
+
+async def test_the_time_an_attempt_already_took_counts_toward_the_hedge_delay(clock: FakeClock) -> None:
+    """The first attempt's admission took the whole delay (on the policy's clock): hedge at once."""
+    p, b = _Waits("p", clock), FakeLLM(default="from b", name="b")
+    routes = [Route("p", "m-p", p), Route("b", "m-b", b)]
+    policy = FailoverPolicy(Router(routes, {"smart": RouteSet("smart", tuple(routes))}), clock=clock,
+                            state=_SlowAdmission(clock, 1000.0), config=PolicyConfig(hedge=HedgeConfig(delay=1000.0)))
+    assert (await policy.complete(ask())).text == "from b"
