@@ -275,8 +275,10 @@ class CachingLLM(LLMStep):
     @staticmethod
     def _put_now(local: LocalResponseCache, plan: _Plan, completion: Completion) -> None:
         if _storable(plan, completion):
-            with contextlib.suppress(Exception):  # a failing cache only costs a future hit
+            try:  # noqa: SIM105 (on every miss: suppress() would cost a context manager each time)
                 local.put_now(plan.key, completion, plan.ttl)
+            except Exception:  # a failing cache only costs a future hit
+                pass
 
     async def _release(self, key: str) -> None:
         with contextlib.suppress(Exception):
@@ -288,8 +290,10 @@ class CachingLLM(LLMStep):
         event = _attempt_event("cache", 0, "cached", None, None, self.clock.monotonic() - start, None, "closed",
                                target=request.model, detail=how, request_id=rid, tenant=request.tenant_id,
                                tags=request.metadata)
-        with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
+        try:  # noqa: SIM105 (on every hit: suppress() would cost a context manager each time)
             self.observer.on_attempt(event)
+        except Exception:  # an observer's bug must not change a request's outcome
+            pass
         if self.ledger is not None:
             record = UsageRecord(time.time(), rid, answer.provider or "cache", answer.model or "",
                                  request.model, Usage(), _ZERO, "cached", request.tenant_id, request.metadata)
