@@ -3,18 +3,34 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from llmport.adapters.testing.fake import FakeLLM
+from llmport.adapters.testing.fake import FakeLLM, FakeReply
 from llmport.domain import (
     AllProvidersFailed,
+    Completion,
     CompletionRequest,
     InvalidRequest,
     LLMError,
     Message,
     ProviderUnavailable,
+    StopReason,
+    TextPart,
+    Usage,
 )
-from llmport.ports import BreakerConfig, FailoverPolicy, PolicyConfig, RetryPolicy, Route
+from llmport.domain.catalog import ModelInfo
+from llmport.ports import (
+    AttemptEvent,
+    BreakerConfig,
+    FailoverPolicy,
+    HedgeConfig,
+    PolicyConfig,
+    RecordingObserver,
+    RetryPolicy,
+    Route,
+)
 
 from .conftest import FakeClock, ask, make_policy
 
@@ -98,3 +114,95 @@ async def test_aclose_closes_each_adapter_once_and_only_once() -> None:
     assert shared.closes == 1
     with pytest.raises(LLMError):
         await shared.complete(CompletionRequest(model="m", messages=[Message.user("hi")]))
+
+
+class _Broken(RecordingObserver):
+    """Records each event, then fails as a buggy observer would."""
+
+    def on_attempt(self, event: AttemptEvent) -> None:
+        super().on_attempt(event)
+        raise RuntimeError("observer bug")
+
+
+@pytest.mark.parametrize("observer", [RecordingObserver(), _Broken(), None])
+async def test_a_route_that_cannot_serve_is_reported_in_full_and_never_called(
+        clock: FakeClock, observer: RecordingObserver | None) -> None:
+    small = FakeLLM(name="small")
+    big = FakeLLM(default="from big", name="big")
+    limited = Route("small", "s", small, info=ModelInfo("small", "s", max_output_tokens=100))
+    unlimited = Route("big", "b", big)
+    policy = FailoverPolicy.of(limited, unlimited, aliases={"smart": [limited, unlimited]}, clock=clock,
+                               observer=observer)
+    assert (await policy.complete(ask(max_tokens=500))).text == "from big"
+    assert small.requests == []
+    if observer is None:
+        return
+    skipped, ok = observer.attempts
+    assert skipped == AttemptEvent(
+        "small/s", 0, "skipped", "unservable", None, 0.0, None, "closed", "smart",
+        detail="max_tokens 500 is above the model's output limit 100", provider="small", model="s",
+    )
+    assert (ok.route, ok.outcome) == ("big/b", "ok")
+
+
+# -- hedged attempts finishing together, a policy used on two event loops ---------------------------
+
+
+def _answering_after(gate: asyncio.Event, reply: Completion | BaseException) -> FakeLLM:
+    """An adapter whose ``complete`` waits for ``gate``, then answers or raises ``reply``."""
+
+    class Waiting(FakeLLM):
+        async def complete(self, request: CompletionRequest) -> Completion:
+            await gate.wait()
+            if isinstance(reply, BaseException):
+                raise reply
+            return reply
+
+    return Waiting(name="p")
+
+
+def _opening(gate: asyncio.Event, reply: Completion | BaseException) -> FakeLLM:
+    """An adapter whose ``complete`` opens ``gate`` and answers at once: the other attempt finishes
+    in the loop's next turn, before the policy looks at what is done."""
+
+    class Opening(FakeLLM):
+        async def complete(self, request: CompletionRequest) -> Completion:
+            gate.set()
+            if isinstance(reply, BaseException):
+                raise reply
+            return reply
+
+    return Opening(name="b")
+
+
+def _answer(text: str) -> Completion:
+    return Completion((TextPart(text),), StopReason("end_turn", "end_turn"), Usage(1, 1))
+
+
+async def test_an_answer_wins_over_the_requests_own_fault_finishing_in_the_same_instant(clock: FakeClock) -> None:
+    gate = asyncio.Event()
+    policy = make_policy(_answering_after(gate, InvalidRequest("bad", status=400)), _opening(gate, _answer("hedged")),
+                         clock=clock, hedge=HedgeConfig(delay=0.0))
+    assert (await policy.complete(ask())).text == "hedged"
+
+
+class _Abort(BaseException):
+    """Not an ``Exception``: what an adapter may let through that is no error of the taxonomy."""
+
+
+async def test_a_base_exception_from_a_hedged_attempt_propagates(clock: FakeClock) -> None:
+    never = asyncio.Event()
+    policy = make_policy(_answering_after(never, _answer("never")), _opening(asyncio.Event(), _Abort()), clock=clock,
+                         hedge=HedgeConfig(delay=0.0))
+    with pytest.raises(_Abort):
+        await policy.complete(ask())
+
+
+def test_a_policy_used_on_two_event_loops_limits_attempts_on_each() -> None:
+    slow = FakeLLM(FakeReply(latency=5.0), FakeReply(latency=5.0), name="p")
+    observer = RecordingObserver()
+    policy = make_policy(slow, FakeLLM(default="backup", name="b"), observer=observer, attempt_timeout=0.01,
+                         retry=RetryPolicy(1, 0, 0))
+    for _ in range(2):
+        assert asyncio.run(policy.complete(ask())).text == "backup"
+    assert [(e.route, e.error) for e in observer.attempts] == [("p/m-p", "Timeout"), ("b/m-b", None)] * 2
