@@ -12,6 +12,7 @@ from llmport.domain import (
     AllProvidersFailed,
     Completion,
     CompletionRequest,
+    ContextLengthExceeded,
     InvalidRequest,
     LLMError,
     Message,
@@ -32,6 +33,7 @@ from llmport.ports import (
     Route,
     Router,
     RouteSet,
+    failover,
 )
 from llmport.ports.memory_state import MemoryPolicyState
 from llmport.ports.state import ASK, Admission, Permit
@@ -276,3 +278,41 @@ async def test_the_time_an_attempt_already_took_counts_toward_the_hedge_delay(cl
     policy = FailoverPolicy(Router(routes, {"smart": RouteSet("smart", tuple(routes))}), clock=clock,
                             state=_SlowAdmission(clock, 1000.0), config=PolicyConfig(hedge=HedgeConfig(delay=1000.0)))
     assert (await policy.complete(ask())).text == "from b"
+
+
+async def test_count_tokens_skips_a_route_cooling_for_less_than_a_second(clock: FakeClock) -> None:
+    cooling, ok = Counting("p", tokens=1), Counting("q", tokens=42)
+    policy = make_policy(cooling, ok, clock=clock)
+    policy.state.note_retry_after("p/m-p", clock.now, 0.5)
+    assert await policy.count_tokens(ask()) == 42
+
+
+async def test_count_tokens_fails_over_on_an_error_only_another_route_may_not_share(clock: FakeClock) -> None:
+    small, big = Counting("p", ContextLengthExceeded("too long", status=400)), Counting("q", tokens=42)
+    assert await make_policy(small, big, clock=clock).count_tokens(ask()) == 42
+
+
+@pytest.mark.parametrize("given", [False, True])
+async def test_aclose_closes_the_state_only_when_the_policy_made_it(
+        monkeypatch: pytest.MonkeyPatch, given: bool) -> None:
+    closed: list[MemoryPolicyState] = []
+
+    async def record(state: MemoryPolicyState) -> None:
+        closed.append(state)
+
+    monkeypatch.setattr(MemoryPolicyState, "aclose", record)
+    state = MemoryPolicyState() if given else None
+    policy = FailoverPolicy.of(Route("p", "m", FakeLLM(name="p")), state=state)
+    await policy.aclose()
+    assert closed == ([] if given else [policy.state])
+
+
+def test_the_shared_skipped_route_values_are_bounded_at_4096(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Route names can come from callers: the cache of skipped-route values starts over when full."""
+    monkeypatch.setattr(failover, "_SKIPPED", {})
+    adapter = FakeLLM(name="p")
+    for i in range(4096):
+        failover._skipped(Route("p", f"m{i}", adapter), "CircuitOpen", "open")
+    assert len(failover._SKIPPED) == 4096
+    failover._skipped(Route("p", "one more", adapter), "CircuitOpen", "open")
+    assert list(failover._SKIPPED) == [("p/one more", "CircuitOpen", "open")]
