@@ -133,3 +133,14 @@ async def test_skipped_routes_carry_the_requests_generated_id(clock: FakeClock) 
     skipped, ok = observer.attempts
     assert (skipped.outcome, ok.outcome) == ("skipped", "ok")
     assert skipped.request_id == ok.request_id != ""
+
+
+async def test_a_route_listed_twice_is_tried_once_after_the_awaited_round_trip(clock: FakeClock) -> None:
+    p = FakeLLM(down(), name="p")
+    route = Route("p", "m-p", p)
+    policy = FailoverPolicy(Router([route], {"smart": RouteSet("smart", (route, route))}), clock=clock,
+                            state=_AlwaysAsks(), config=PolicyConfig(retry=RetryPolicy(1, 0, 0)))
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert [(a.route, a.error) for a in info.value.attempts] == [("p/m-p", "ProviderUnavailable")]
+    assert len(p.requests) == 1
