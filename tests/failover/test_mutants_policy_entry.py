@@ -257,7 +257,7 @@ async def test_no_hedge_before_its_delay(clock: FakeClock) -> None:
 
 
 class _SlowAdmission(MemoryPolicyState):
-    """Every admission takes the awaited round trip, which takes ``seconds`` on the policy's clock."""
+    """Every admission takes the awaited round trip; the first takes ``seconds`` on the policy's clock."""
 
     def __init__(self, clock: FakeClock, seconds: float) -> None:
         super().__init__(BreakerConfig())
@@ -268,6 +268,7 @@ class _SlowAdmission(MemoryPolicyState):
 
     async def admit(self, route: str, now: float) -> Permit | None:
         self.clock.advance(self.seconds)
+        self.seconds = 0.0
         return MemoryPolicyState.admit_now(self, route, now)
 
 
@@ -316,3 +317,19 @@ def test_the_shared_skipped_route_values_are_bounded_at_4096(monkeypatch: pytest
     assert len(failover._SKIPPED) == 4096
     failover._skipped(Route("p", "one more", adapter), "CircuitOpen", "open")
     assert list(failover._SKIPPED) == [("p/one more", "CircuitOpen", "open")]
+
+
+async def test_the_next_hedge_waits_its_delay_from_the_newest_attempt(clock: FakeClock) -> None:
+    """The first admission takes the whole delay: the first hedge starts at once; the second waits a
+    full delay counted from the first hedge's start, not from the first attempt's."""
+    gate = asyncio.Event()
+    p, q, r = _Waits("p", clock), _Waits("q", clock, gate), FakeLLM(default="from r", name="r")
+    state = _SlowAdmission(clock, 1000.0)
+    routes = [Route("p", "m-p", p), Route("q", "m-q", q), Route("r", "m-r", r)]
+    policy = FailoverPolicy(Router(routes, {"smart": RouteSet("smart", tuple(routes))}), clock=clock, state=state,
+                            config=PolicyConfig(hedge=HedgeConfig(delay=1000.0, max_hedges=2)))
+    call = asyncio.ensure_future(policy.complete(ask()))
+    await _spin()
+    assert (len(p.requests), len(q.requests), r.requests) == (1, 1, [])
+    gate.set()
+    assert (await call).text == "from q"
