@@ -1,6 +1,7 @@
 """``MemoryResponseCache``: the in-process response cache, bounded by entries and bytes, LRU, TTL.
 
-A ``LocalResponseCache``: the response cache step calls its synchronous ``get_now``/``put_now``."""
+A ``LocalResponseCache``: the response cache step calls only its synchronous ``get_now``/``put_now``
+(a subclass that changes what is read or kept overrides those two)."""
 
 from __future__ import annotations
 

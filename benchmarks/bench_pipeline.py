@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from benchmarks.harness import Case, complete_text, measure_cases, request, stream_text
+from benchmarks.harness import PROMPT, Case, Op, complete_text, measure_cases, request, stream_text
 from llmport.adapters.cache_memory import MemoryResponseCache
 from llmport.adapters.testing.fake import FakeLLM
-from llmport.domain import CachePolicy
+from llmport.domain import CachePolicy, CompletionRequest, Message
 from llmport.ports import FailoverPolicy, LLMPort, PolicyConfig, Route, Router, RouteSet
 from llmport.ports.context import CallableContextSource, ContextEnricher, Snippet
 from llmport.ports.response_cache import CachingLLM, ResponseCache
@@ -63,10 +63,21 @@ async def cases() -> AsyncIterator[list[Case]]:
         miss_cache = missing.cache
         assert isinstance(miss_cache, MemoryResponseCache)
 
-        async def miss() -> object:
-            text = (await missing.complete(cached_req)).text
-            miss_cache.clear()  # the next call misses again
-            return text
+        def miss_of(req: CompletionRequest) -> Op:
+            async def miss() -> object:
+                text = (await missing.complete(req)).text
+                miss_cache.clear()  # the next call misses again
+                return text
+            return miss
+
+        # A conversation of 21 messages (10 turns and a question) under a 340-character system text:
+        # the key's cost grows with what it hashes (about 0.4 us a message).
+        turns = [m for i in range(10) for m in (Message.user(f"question {i} about the code and its tests"),
+                                                 Message.assistant("an answer of moderate length " * 5))]
+        talk: dict[str, Any] = {"model": ALIAS, "messages": [*turns, Message.user(PROMPT)], "max_tokens": 256,
+                                "system": "You are helpful. " * 20}
+        long_plain = CompletionRequest(**talk)
+        long_cached = CompletionRequest(**talk, cache=CachePolicy(response_ttl=3600))
 
         nothing = CallableContextSource(lambda q: ())
         passing = ContextEnricher(CachingLLM(policy, MemoryResponseCache()), nothing)
@@ -78,7 +89,9 @@ async def cases() -> AsyncIterator[list[Case]]:
                  TEXT, HIT),
             Case("memory hit stream (replay)", stream_text(policy, plain), stream_text(with_cache, cached_req), 1000,
                  TEXT, HIT),
-            Case("memory miss complete", complete_text(policy, plain), miss, 2000, TEXT, MISS),
+            Case("memory miss complete", complete_text(policy, plain), miss_of(cached_req), 2000, TEXT, MISS),
+            Case("memory miss complete, 21 messages", complete_text(policy, long_plain), miss_of(long_cached), 1000,
+                 TEXT),
             Case("no opt-in, nothing applies: enrichment + cache steps", complete_text(policy, plain),
                  complete_text(passing, plain), 2000, TEXT, UNUSED),
             Case("no opt-in, one snippet added: enrichment + cache steps", complete_text(policy, plain),

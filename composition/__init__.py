@@ -4,8 +4,8 @@
 
 - the composition root: ``Container`` (settings from the environment, SDK clients, the pipeline and
   failover policy) with its typed entry points ``open_llm()`` and ``start(container)`` /
-  ``stop(container)``, the blocking facade ``SyncLLM``, ``Settings``/``SettingsError``, the provider
-  family registry (``FAMILIES``, ``provider_settings``);
+  ``stop(container)``, the blocking facade ``SyncLLM`` (imported on first use),
+  ``Settings``/``SettingsError``, the provider family registry (``FAMILIES``, ``provider_settings``);
 - the values a request and its answer are made of, the stream events, and the error taxonomy;
 - the port (``LLMPort``), the step base for a host's own pipeline steps (``LLMStep``) and the
   observer protocol with its events;
@@ -72,7 +72,6 @@ from .families import FAMILIES, Family, ProviderSettings, provider_settings
 from .logging import configure_logging
 from .loop_guard import WrongEventLoop
 from .settings import Settings, SettingsError, load_settings, validate_settings
-from .sync_llm import SyncLLM, SyncStream
 
 if TYPE_CHECKING:
     from llmport.adapters.eventsource import SSE_HEADERS, sse_stream
@@ -82,8 +81,12 @@ if TYPE_CHECKING:
     from llmport.domain import StructuredOutputInvalid
     from llmport.ports.structured import OutputInvalid, OutputValidator, Structured, StructuredLLM, StructuredUpdate
 
+    from .sync_llm import SyncLLM, SyncStream
+
 # name -> module that defines it; loaded on first access (PEP 562)
 _LAZY = {
+    "SyncLLM": "llmport.composition.sync_llm",
+    "SyncStream": "llmport.composition.sync_llm",
     "FakeLLM": "llmport.adapters.testing.fake",
     "FakeReply": "llmport.adapters.testing.fake",
     "VendorEmulator": "llmport.adapters.testing.emulator",

@@ -46,11 +46,12 @@ from .pipeline_factory import build_llm, build_response_cache
 from .policy_factory import build_policy, default_observer, route_problems
 from .settings import Settings, SettingsError, load_settings
 from .state_factory import build_redis
-from .sync_llm import SyncLLM
 from .telemetry_factory import build_telemetry, traced_llm, traced_observer
 
 if TYPE_CHECKING:
     from llmport.ports.context import ContextSource
+
+    from .sync_llm import SyncLLM
 
 #: Seconds start-up waits at most for the shared state (Redis down: the replica starts on local state).
 STATE_START_WAIT = 1.0
@@ -135,6 +136,13 @@ class Lifetime(resources.AsyncResource[LLMPort]):
                     await redis.aclose()
 
 
+def sync_facade(container: Any) -> SyncLLM:
+    """The blocking facade over ``container`` (its module is imported by hosts that use it only)."""
+    from .sync_llm import SyncLLM
+
+    return SyncLLM(container)
+
+
 def current_llm(runtime: Runtime) -> LLMPort:
     """The started container's ``llm``."""
     if runtime.llm is None:
@@ -188,7 +196,7 @@ class Container(containers.DeclarativeContainer):
     metered = providers.Callable(lambda runtime: runtime.metered, runtime)
     # The blocking facade for synchronous hosts: owns this container's lifecycle on a private loop thread.
     __self__ = providers.Self()
-    sync_llm = providers.Singleton(SyncLLM, __self__)
+    sync_llm = providers.Singleton(sync_facade, __self__)
 
 
 async def start(container: Container) -> LLMPort:

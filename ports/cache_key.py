@@ -17,7 +17,7 @@ from dataclasses import MISSING, fields, is_dataclass
 from enum import Enum
 from typing import Any
 
-from llmport.domain import CompletionRequest, Message, TextPart
+from llmport.domain import CompletionRequest, Message, Role, TextPart
 
 # Fields that do not change the answer (or, for model and tenant, are added explicitly).
 _EXCLUDED = frozenset({"model", "tenant_id", "metadata", "timeout", "attempt_timeout", "deadline", "cache",
@@ -102,6 +102,7 @@ def _canon(value: Any) -> Any:
 
 
 _SCALARS = frozenset({type(None), bool, int, float, str})
+_ROLE = {role: role.value for role in Role}  # a dict lookup: ``Enum.value`` is a property, slow per message
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -109,15 +110,15 @@ def _messages(messages: Sequence[Message], doc: list[Any]) -> None:
     # The hot path: plain text parts as their text; every other part through ``_canon``.
     add = doc.append
     add(len(messages))
-    for m in messages:
-        if not _PLAIN_MESSAGES:
-            add(_canon(m))
-            continue
-        parts = m.parts
-        add(m.role.value)
-        add(len(parts))
-        for p in parts:
-            add(p.text if type(p) is TextPart else _canon(p))
+    if _PLAIN_MESSAGES:
+        for m in messages:
+            parts = m.parts
+            add(_ROLE[m.role])
+            add(len(parts))
+            for p in parts:
+                add(p.text if type(p) is TextPart else _canon(p))
+    else:
+        doc.extend([_canon(m) for m in messages])
 
 
 _FORMAT = 4  # changes every key: bump only deliberately (old entries become misses)

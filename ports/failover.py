@@ -355,7 +355,7 @@ class _Run:
         self.idx = 0
         self.attempts: list[Attempt] = []
         self.errors: list[LLMError] = []
-        self.skipped = 0
+        self.skipped = False  # a route was refused: the request may succeed later
         self.last_error: LLMError | None = None
         self.last_slot: _Slot | None = None
         self.last_seen: LLMError | None = None
@@ -529,7 +529,7 @@ class _Run:
         finally:
             state.in_flight_down(route.name)
         if unexpected is not None:  # raised outside the handler: the raw exception is not its context
-            self._failed(slot, unexpected, False)
+            self._failed(slot, unexpected, by_deadline)
             raise unexpected
         state.record_success(slot.permit, policy.monotonic())
         return value
@@ -555,11 +555,10 @@ class _Run:
     def decide(self, slot: _Slot, exc: LLMError) -> None:
         """After a failed attempt: raise at once when no retry or failover can help."""
         self.last_error, self.last_slot = exc, slot
-        if isinstance(exc, ContextLengthExceeded):
+        if isinstance(exc, ContextLengthExceeded):  # failover: only routes with a larger window are left
             window = slot.route.context_window or 0
             self.context_floor = max(self.context_floor or 0, window)
-            return
-        if isinstance(exc, AuthenticationFailed):
+        elif isinstance(exc, AuthenticationFailed):
             self.bad_providers = (self.bad_providers or set()) | {slot.route.provider}
         if exc.failover or exc.retryable:
             return
@@ -686,7 +685,7 @@ class _Run:
         The fail-fast path during an outage, so the state is read once and the attempt shared."""
         policy = self.policy
         state = policy.state
-        self.skipped += 1
+        self.skipped = True
         breaker = state.breaker_state(route.name, now)
         if breaker == "closed" and state.retry_in(route.name, now) > 0:
             # Cooling after a Retry-After: come back to it if nothing else can serve.
@@ -733,7 +732,7 @@ class _Run:
             attempts=self.attempts,
             status=self._status(late),
             retry_after=self._retry_after(now),
-            retryable=late or self.skipped > 0 or any(e.retryable for e in errors),
+            retryable=late or self.skipped or any(e.retryable for e in errors),
         ) from last
 
     def _status(self, late: bool) -> int | None:
@@ -981,8 +980,9 @@ class PolicyStream:
         if self._watchdog is not None:
             self._watchdog.cancel()
         primed, slot = self._primed, self._slot
-        if primed is None or slot is None:
+        if primed is None:  # closed before it opened
             return
+        assert slot is not None  # set with ``primed``
         run = self._run
         run.policy.state.in_flight_down(slot.route.name)
         now = run.policy.monotonic()
@@ -998,9 +998,4 @@ class PolicyStream:
 
     async def aclose(self) -> None:
         """Close the upstream stream (idempotent)."""
-        if self._done:
-            return
-        if self._primed is None:
-            self._done = True
-            return
         await self._finish("cancelled", None)

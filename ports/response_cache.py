@@ -75,7 +75,8 @@ class ResponseCache(Protocol):
 @runtime_checkable
 class LocalResponseCache(ResponseCache, Protocol):
     """A ``ResponseCache`` in this process: no other process fills it (no fill claim to take),
-    and it answers without waiting, through these synchronous twins of ``get`` and ``put``."""
+    and it answers without waiting, through these synchronous twins of ``get`` and ``put``. The
+    step calls only these two on such a cache (a subclass changes them, not ``get`` or ``acquire``)."""
 
     def get_now(self, key: str) -> Completion | None:
         """``get`` without an await."""
@@ -125,6 +126,16 @@ _attempt_event = builder(AttemptEvent)
 _Outcome = Completion | LLMError | None
 
 
+class _Flight:
+    """A request in flight that identical requests follow: ``landed`` is created by its first
+    follower (a request nobody follows pays for no future) and set once the leader is done."""
+
+    __slots__ = ("landed",)
+
+    def __init__(self) -> None:
+        self.landed: asyncio.Future[_Outcome] | None = None
+
+
 class CachingLLM(LLMStep):
     """The response cache step. ``route_set`` names what a request's ``model`` resolves to (so an
     alias re-pointed at other routes never serves the old routes' answers); by default the model."""
@@ -149,7 +160,7 @@ class CachingLLM(LLMStep):
         self.observer: PolicyObserver = observer or NullObserver()
         self.ledger = ledger
         self.clock = clock
-        self._flights: dict[str, asyncio.Future[_Outcome]] = {}
+        self._flights: dict[str, _Flight] = {}
 
     def plan(self, request: CompletionRequest) -> _Plan | None:
         """Whether and how ``request`` uses the cache (None: it passes straight through)."""
@@ -213,16 +224,15 @@ class CachingLLM(LLMStep):
 
     # -- mechanics shared by complete and stream --------------------------------------------------
 
-    def _open_flight(self, key: str) -> asyncio.Future[_Outcome]:
-        flight: asyncio.Future[_Outcome] = asyncio.get_running_loop().create_future()
-        self._flights[key] = flight
+    def _open_flight(self, key: str) -> _Flight:
+        flight = self._flights[key] = _Flight()
         return flight
 
-    def _close_flight(self, key: str, flight: asyncio.Future[_Outcome], outcome: _Outcome) -> None:
+    def _close_flight(self, key: str, flight: _Flight, outcome: _Outcome) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
-        if not flight.done():
-            flight.set_result(outcome)
+        if flight.landed is not None:  # someone follows it
+            flight.landed.set_result(outcome)
 
     async def _claim(self, plan: _Plan) -> Completion | None:
         """Take the cross-process fill claim; when another process holds it, wait (bounded) for its
@@ -240,15 +250,17 @@ class CachingLLM(LLMStep):
                 return hit
         return None
 
-    async def _follow(self, flight: asyncio.Future[_Outcome], request: CompletionRequest) -> _Outcome:
+    async def _follow(self, flight: _Flight, request: CompletionRequest) -> _Outcome:
         """Wait for the identical request in flight, within this request's own time limit."""
+        if flight.landed is None:
+            flight.landed = asyncio.get_running_loop().create_future()
         limit = request.timeout
         if request.deadline is not None:
             left = request.deadline - self.clock.monotonic()
             limit = left if limit is None else min(limit, left)
         try:
             async with asyncio.timeout(limit):
-                return await asyncio.shield(flight)
+                return await asyncio.shield(flight.landed)
         except TimeoutError:
             raise Timeout("timed out waiting for an identical request in flight") from None
 
@@ -274,8 +286,10 @@ class CachingLLM(LLMStep):
     @staticmethod
     def _put_now(local: LocalResponseCache, plan: _Plan, completion: Completion) -> None:
         if _storable(plan, completion):
-            with contextlib.suppress(Exception):  # a failing cache only costs a future hit
+            try:  # noqa: SIM105 (on every miss: suppress() would cost a context manager each time)
                 local.put_now(plan.key, completion, plan.ttl)
+            except Exception:  # a failing cache only costs a future hit
+                pass
 
     async def _release(self, key: str) -> None:
         with contextlib.suppress(Exception):
@@ -287,8 +301,10 @@ class CachingLLM(LLMStep):
         event = _attempt_event("cache", 0, "cached", None, None, self.clock.monotonic() - start, None, "closed",
                                target=request.model, detail=how, request_id=rid, tenant=request.tenant_id,
                                tags=request.metadata)
-        with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
+        try:  # noqa: SIM105 (on every hit: suppress() would cost a context manager each time)
             self.observer.on_attempt(event)
+        except Exception:  # an observer's bug must not change a request's outcome
+            pass
         if self.ledger is not None:
             record = UsageRecord(time.time(), rid, answer.provider or "cache", answer.model or "",
                                  request.model, Usage(), _ZERO, "cached", request.tenant_id, request.metadata)
@@ -309,7 +325,7 @@ class CachingStream:
         self._live: AsyncIterator[StreamEvent] | None = None
         self._ctx: contextlib.AbstractAsyncContextManager[AsyncIterator[StreamEvent]] | None = None
         self._plan: _Plan | None = None
-        self._flight: asyncio.Future[_Outcome] | None = None
+        self._flight: _Flight | None = None
         self._acc: Accumulator | None = None
         self._outcome: _Outcome = None
 

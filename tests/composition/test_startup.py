@@ -1,5 +1,6 @@
 """Start-up pays for what the deployment configures: starting a container with one openai
-provider defines no other family's settings and runs no provider detection."""
+provider defines no other family's settings, runs no provider detection and loads no blocking
+facade."""
 
 from __future__ import annotations
 
@@ -32,3 +33,4 @@ def test_one_openai_provider_loads_only_its_own_family() -> None:
                                                                                           "bedrock")}
     assert not loaded & others
     assert "llmport.composition.detect" not in loaded  # a provider is configured: nothing to detect
+    assert "llmport.composition.sync_llm" not in loaded  # an async host needs no blocking facade

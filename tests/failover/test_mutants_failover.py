@@ -3,14 +3,24 @@ request's own fault, credentials rejected for one provider, and a hedge the retr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from llmport.adapters.testing.fake import FakeLLM, FakeReply
-from llmport.domain import AllProvidersFailed, AuthenticationFailed, InvalidRequest, ProviderUnavailable, RateLimited
+from llmport.domain import (
+    AllProvidersFailed,
+    AuthenticationFailed,
+    ContextLengthExceeded,
+    InvalidRequest,
+    ProviderUnavailable,
+    RateLimited,
+)
 from llmport.ports import (
     BreakerConfig,
     FailoverPolicy,
     HedgeConfig,
+    PolicyConfig,
     RecordingObserver,
     RetryBudget,
     RetryPolicy,
@@ -18,6 +28,8 @@ from llmport.ports import (
     Router,
     RouteSet,
 )
+from llmport.ports.memory_state import MemoryPolicyState
+from llmport.ports.state import ASK, Admission, Permit
 
 from .conftest import FakeClock, ask, make_policy
 
@@ -168,3 +180,54 @@ async def test_a_cancelled_attempt_reports_how_long_it_ran(clock: FakeClock) -> 
     with pytest.raises(asyncio.CancelledError):
         await call
     assert [(e.route, e.outcome, e.latency) for e in observer.attempts] == [("p/m-p", "cancelled", 2.5)]
+
+
+# -- edges of decide and of the fail-fast path -----------------------------------------------------
+
+
+async def test_a_window_too_small_on_a_route_of_unknown_window_leaves_every_known_window(clock: FakeClock) -> None:
+    p = FakeLLM(ContextLengthExceeded("too long", status=400), name="p")
+    q = FakeLLM(default="tiny window, still tried", name="q")
+    policy = make_policy(p, q, clock=clock, windows=(None, 1), retry=RetryPolicy(1, 0, 0))
+    assert (await policy.complete(ask())).text == "tiny window, still tried"
+
+
+class _AwaitedAdmission(MemoryPolicyState):
+    """Every admission needs the round trip (as a shared state's half-open probe does) and is
+    refused; ``during`` runs while it is awaited. The breaker stays closed, nothing cools."""
+
+    def __init__(self, during: Callable[[], None]) -> None:
+        super().__init__(BreakerConfig())
+        self.during = during
+
+    def admit_now(self, route: str, now: float) -> Admission:  # type: ignore[override]
+        return ASK
+
+    async def admit(self, route: str, now: float) -> Permit | None:
+        self.during()
+        return None
+
+
+def _refusing(clock: FakeClock, state: MemoryPolicyState, *adapters: FakeLLM) -> FailoverPolicy:
+    routes = [Route(a.name, f"m-{a.name}", a) for a in adapters]
+    return FailoverPolicy(Router(routes, {"smart": RouteSet("smart", tuple(routes))}), clock=clock, state=state,
+                          config=PolicyConfig(retry=RetryPolicy(1, 0, 0)))
+
+
+async def test_a_route_refused_though_neither_open_nor_cooling_is_not_waited_for(clock: FakeClock) -> None:
+    """The state changed while its admission was awaited: nothing says when to come back."""
+    p = FakeLLM(name="p")
+    policy = _refusing(clock, _AwaitedAdmission(lambda: None), p)
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert [(a.route, a.error) for a in info.value.attempts] == [("p/m-p", "CircuitOpen")]
+    assert (info.value.status, info.value.retryable, p.requests) == (503, True, [])
+
+
+async def test_every_route_skipped_while_the_deadline_passed_is_504(clock: FakeClock) -> None:
+    """The admission's round trip took the rest of the deadline: late, though no attempt ran."""
+    policy = _refusing(clock, _AwaitedAdmission(lambda: clock.advance(10)), FakeLLM(name="p"))
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask(timeout=5.0))
+    assert (info.value.status, info.value.retryable) == (504, True)
+    assert "the request deadline passed" in info.value.message

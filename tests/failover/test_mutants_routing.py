@@ -14,10 +14,10 @@ def test_ewmas_start_at_the_first_value_then_weigh_new_ones_by_alpha() -> None:
     s = RouteStats()
     assert s.alpha == 0.3
     assert (s.in_flight, s.ttft_ewma, s.total_ewma, s.last_measured, s.latency) == (0, None, None, None, None)
-    s.observe(10.0, 2.0, 1.0)
-    assert (s.ttft_ewma, s.total_ewma, s.last_measured) == (1.0, 2.0, 10.0)
+    s.observe(10.0, 2.0, 0.5)
+    assert (s.ttft_ewma, s.total_ewma, s.last_measured) == (0.5, 2.0, 10.0)
     s.observe(11.0, 4.0, 2.0)
-    assert s.ttft_ewma == pytest.approx(0.3 * 2.0 + 0.7 * 1.0)
+    assert s.ttft_ewma == pytest.approx(0.3 * 2.0 + 0.7 * 0.5)
     assert s.total_ewma == pytest.approx(0.3 * 4.0 + 0.7 * 2.0)
     assert s.latency == s.ttft_ewma
     assert s.last_measured == 11.0

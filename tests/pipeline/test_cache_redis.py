@@ -12,7 +12,7 @@ from llmport.adapters.redis import RedisConnection
 from llmport.adapters.redis.server import RedisServer
 from llmport.adapters.testing.emulator import VendorEmulator
 from llmport.adapters.testing.emulator.script import Reply
-from llmport.domain import Completion, StopReason, TextPart, Usage
+from llmport.domain import Completion, StopReason, TextPart, ToolResultPart, Usage
 from llmport.ports import FailoverPolicy
 from llmport.ports.cache_codec import encode
 from llmport.ports.response_cache import CacheConfig, CachingLLM
@@ -38,6 +38,12 @@ async def test_round_trip_with_ttl(cache: RedisResponseCache, redis_connection: 
     assert 0 < await raw.pttl(name) <= 30_000
     assert name.startswith(f"{redis_connection.namespace}:{{cache:k1}}")
     assert await cache.get("absent") is None
+
+
+async def test_an_answer_the_cache_cannot_store_is_skipped(cache: RedisResponseCache) -> None:
+    odd = Completion((ToolResultPart("c", "r"),), StopReason("end_turn"))  # a request-only part: never an answer
+    await cache.put("odd", odd, 30)
+    assert await cache.get("odd") is None
 
 
 async def test_corrupted_and_foreign_entries_are_misses(cache: RedisResponseCache,

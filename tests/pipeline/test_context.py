@@ -176,6 +176,9 @@ async def test_enricher_without_guidance_passes_the_request_as_is(tmp_path: Path
     request = CompletionRequest(model="m", messages=[Message.user("hi")])
     await llm.complete(request)
     assert fake.requests[-1] is request and observer.attempts == []
+    async with llm.stream(request) as events:
+        assert "".join([e.text async for e in events if isinstance(e, TextDelta)]) == "answer"
+    assert fake.requests[-1] is request and len(fake.requests) == 2 and observer.attempts == []
     assert await llm.count_tokens(request) > 0
 
 
