@@ -256,7 +256,7 @@ async def test_overloaded(harness: Harness, llm: LLMPort, emu: VendorEmulator) -
 @pytest.mark.parametrize("streaming", [False, True], ids=["complete", "stream"])
 async def test_hang_times_out(harness: Harness, llm: LLMPort, emu: VendorEmulator, streaming: bool) -> None:
     emu.script(Fault.hang(), vendor=harness.vendor)
-    error = await fail(llm, request(harness, attempt_timeout=0.2), streaming)
+    error = await fail(llm, request(harness, attempt_timeout=1.0), streaming)  # room for a first connect
     assert isinstance(error, Timeout) and error.retryable
     entry = calls(emu, harness)[0]
     await emu.journal.await_closed(entry)  # the timed-out attempt released its connection
