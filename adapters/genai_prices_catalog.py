@@ -67,14 +67,28 @@ def convert_price(prices: Any) -> ModelPrice | None:
 class GenaiPricesCatalog:
     """``ModelCatalog`` over genai-prices. ``providers`` maps configured provider names to
     genai-prices provider ids (``None``: not priced there). Prices are resolved for the current
-    date (genai-prices holds dated price changes) and cached per day."""
+    date (genai-prices holds dated price changes) and cached per day.
+
+    genai-prices (its data is several MiB once loaded) is imported on the first lookup, not when the
+    catalog is built. Its entries carry a price and a context window only: never a capability
+    (``FACTS``), so whether a model takes tools or JSON schema is known from the settings alone."""
+
+    #: The ``ModelInfo`` fields a lookup may fill (the others stay ``None``).
+    FACTS = ("context_window", "price", "price_source")
 
     def __init__(self, providers: Mapping[str, str | None]) -> None:
-        import genai_prices
-
         self.providers = dict(providers)
-        self.source = f"genai-prices {genai_prices.__version__}"
+        self._source: str | None = None
         self._cache: dict[tuple[str, str], tuple[int, ModelInfo]] = {}
+
+    @property
+    def source(self) -> str:
+        """``genai-prices <version>``: what a price found here is attributed to."""
+        if self._source is None:
+            import genai_prices
+
+            self._source = f"genai-prices {genai_prices.__version__}"
+        return self._source
 
     def lookup(self, provider: str, model: str) -> ModelInfo:
         day = int(time.time() // 86400)

@@ -27,9 +27,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from llmport.domain import InvalidRequest, ModelRef
+from llmport.domain.catalog import ModelInfo
 from llmport.domain.pricing import ModelPrice
 from llmport.ports import (
     AttemptEvent,
@@ -44,7 +45,7 @@ from llmport.ports import (
     SkippedRoutes,
     strategy,
 )
-from llmport.ports.catalog import ModelCatalog
+from llmport.ports.catalog import LayeredCatalog, ModelCatalog
 from llmport.ports.json_tool import JsonThroughTool
 
 from .logging import EventLogger, event_logger
@@ -61,6 +62,7 @@ def parse_policy(raw: dict[str, Any]) -> PolicySettings:
     return validate_settings({"policy": raw}).policy
 
 
+_facts_log = event_logger("llmport.money", LoggingSettings())  # the stdlib logger "llmport.money"
 _QUIET = frozenset({"ok", "lost", "skipped", "cached", "enriched"})  # logged at info; other outcomes at warning
 
 
@@ -110,9 +112,15 @@ class StructlogObserver:
 
 
 def _route(name: str, model: str, adapter: LLMPort, p: ProviderBase, catalog: ModelCatalog | None = None) -> Route:
+    if catalog is not None and _lazy(catalog):
+        # genai-prices knows prices and context windows, never capabilities: the settings decide the
+        # adapter's shape now; the price data loads when a request first reads the route's facts.
+        through_tool = _json_through_tool(catalog.configured(name, model))
+        facts = _facts_of(catalog, name, model, through_tool)
+        return Route.deferred(name, model, JsonThroughTool(adapter) if through_tool else adapter, facts, p.weight)
     if catalog is not None:  # price and context window from the catalog (settings win inside it)
         info = catalog.lookup(name, model)
-        if info.supports_json_schema is False and info.supports_tools is not False:  # JSON through a forced tool
+        if _json_through_tool(info):
             adapter, info = JsonThroughTool(adapter), dataclasses.replace(info, supports_json_schema=True)
         return Route(name, model, adapter, weight=p.weight, context_window=info.context_window, price=info.price,
                      info=info)
@@ -120,6 +128,30 @@ def _route(name: str, model: str, adapter: LLMPort, p: ProviderBase, catalog: Mo
     if p.price_input is not None or p.price_output is not None:
         price = ModelPrice.per_mtok(p.price_input or 0.0, p.price_output or 0.0)
     return Route(name, model, adapter, weight=p.weight, context_window=p.context_window, price=price)
+
+
+def _json_through_tool(info: ModelInfo) -> bool:
+    """Whether JSON schema output goes through a forced tool call (the model has tools, not JSON schema)."""
+    return info.supports_json_schema is False and info.supports_tools is not False
+
+
+def _lazy(catalog: ModelCatalog) -> TypeGuard[LayeredCatalog]:
+    """Settings over genai-prices: its data may load on first use (it never says what a model supports)."""
+    from llmport.adapters.genai_prices_catalog import GenaiPricesCatalog
+
+    return isinstance(catalog, LayeredCatalog) and isinstance(catalog.base, GenaiPricesCatalog)
+
+
+def _facts_of(catalog: LayeredCatalog, name: str, model: str, through_tool: bool) -> Callable[[], ModelInfo]:
+    def facts() -> ModelInfo:
+        try:
+            info = catalog.lookup(name, model)
+        except Exception as exc:  # read by a request: the price data's failure must not fail it
+            _facts_log.warning("llm.catalog", route=f"{name}/{model}", error=type(exc).__name__,
+                               hint="the price data could not be read; the settings' facts are used")
+            info = catalog.configured(name, model)
+        return dataclasses.replace(info, supports_json_schema=True) if through_tool else info
+    return facts
 
 
 def build_routes(settings: Settings, adapters: dict[str, LLMPort], catalog: ModelCatalog | None = None) -> list[Route]:

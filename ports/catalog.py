@@ -39,10 +39,18 @@ class LayeredCatalog:
         if found is not None:
             return found
         info = self.base.lookup(provider, model) if self.base is not None else ModelInfo(provider, model)
+        info = self._overridden(info, provider, model)
+        if len(self._cache) < 4096:  # bounded: callers choose model names
+            self._cache[key] = info
+        return info
+
+    def configured(self, provider: str, model: str) -> ModelInfo:
+        """What the overrides alone say of ``model`` (``base`` not asked)."""
+        return self._overridden(ModelInfo(provider, model), provider, model)
+
+    def _overridden(self, info: ModelInfo, provider: str, model: str) -> ModelInfo:
         for name in (f"{provider}/*", f"{provider}/{model}"):
             override = self.overrides.get(name)
             if override is not None:
                 info = info.merged(override)
-        if len(self._cache) < 4096:  # bounded: callers choose model names
-            self._cache[key] = info
         return info

@@ -3,9 +3,9 @@ and resolving a request's ``model`` to a route set."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmport.domain import InvalidRequest, ModelRef
 from llmport.domain.catalog import ModelInfo
@@ -31,9 +31,37 @@ class Route:
     price: ModelPrice | None = None
     info: ModelInfo | None = field(default=None, repr=False)  # the model's facts, for routing by capability
     name: str = field(init=False, default="")  # "provider/model"
+    _facts: Callable[[], ModelInfo] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", f"{self.provider}/{self.model}")
+
+    @classmethod
+    def deferred(cls, provider: str, model: str, adapter: LLMPort, facts: Callable[[], ModelInfo],
+                 weight: int = 1) -> Route:
+        """A route whose model facts (``context_window``, ``price``, ``info``) are ``facts()``, called
+        once, when one of them is first read (so that price data loads when a request first needs it,
+        not at start-up). ``facts`` must not raise."""
+        route = cls(provider, model, adapter, weight)
+        for name in _FACTS:  # an unset slot: its first read reaches ``__getattr__``
+            object.__delattr__(route, name)
+        object.__setattr__(route, "_facts", facts)
+        return route
+
+    if not TYPE_CHECKING:  # (hidden from type checkers: a ``__getattr__`` would make any name valid)
+        def __getattr__(self, name: str) -> Any:
+            facts = self._facts
+            if facts is None or name not in _FACTS:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            info = facts()
+            object.__setattr__(self, "context_window", info.context_window)
+            object.__setattr__(self, "price", info.price)
+            object.__setattr__(self, "info", info)
+            object.__setattr__(self, "_facts", None)
+            return getattr(self, name)
+
+
+_FACTS = ("context_window", "price", "info")
 
 
 class RouteStats:

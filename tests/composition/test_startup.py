@@ -1,6 +1,6 @@
 """Start-up pays for what the deployment configures: starting a container with one openai
 provider defines no other family's settings, runs no provider detection and loads no blocking
-facade."""
+facade, and loads no price data (it loads when a request first needs a route's price)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ async def main():
     llm = await start(container)
     await stop(container)
 asyncio.run(main())
-print(json.dumps(sorted(m for m in sys.modules if m.startswith("llmport.composition"))))
+print(json.dumps(sorted(sys.modules)))
 """
 
 
@@ -34,3 +34,4 @@ def test_one_openai_provider_loads_only_its_own_family() -> None:
     assert not loaded & others
     assert "llmport.composition.detect" not in loaded  # a provider is configured: nothing to detect
     assert "llmport.composition.sync_llm" not in loaded  # an async host needs no blocking facade
+    assert "genai_prices" not in loaded
