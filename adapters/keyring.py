@@ -15,11 +15,11 @@ import logging
 import random
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from llmport.domain import Completion, CompletionRequest, StreamEvent
 from llmport.domain.errors import AuthenticationFailed, LLMError, PermissionDenied, RateLimited
+from llmport.domain.frozen import valueclass
 from llmport.ports.clock import SYSTEM_CLOCK, Clock
 from llmport.ports.keyring import KeyRing, KeySlot, fingerprint
 from llmport.ports.keyring_state import KeyStates, KeyUsage, key_id
@@ -31,7 +31,7 @@ log = logging.getLogger("llmport.keys")
 DEFAULT_COOL = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class WeightedKey:
     """One API key and its share of the requests. The key never appears in repr."""
 

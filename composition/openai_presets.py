@@ -8,11 +8,12 @@ A preset is chosen with ``kind = "openai_compatible"`` and ``preset = "<name>"``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
+from llmport.domain.frozen import valueclass
 
-@dataclass(frozen=True, slots=True)
+
+@valueclass
 class CompatPreset:
     """One OpenAI-compatible service. ``key_env`` None: the service takes no key (local servers)."""
 

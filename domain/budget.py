@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from .errors import InvalidRequest
+from .frozen import valueclass
 
 _ROLLING = re.compile(r"^(\d+)\s*([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -18,7 +18,7 @@ ROLLING_BUCKETS = 60
 _CALENDAR: dict[str, tuple[float, float, str]] = {}
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class BudgetPeriod:
     """``day`` and ``month`` (UTC calendar periods) or a rolling window of ``seconds``."""
 
@@ -68,7 +68,7 @@ class BudgetPeriod:
         return range(current - ROLLING_BUCKETS + 1, current + 1)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class BudgetSpec:
     """One configured budget. ``scope``: ``global``, ``tenant``, ``provider`` or ``tag:<name>``
     (a metadata key: one budget per value). ``soft_threshold`` (a fraction of a limit) makes the
@@ -106,7 +106,7 @@ class BudgetSpec:
         return tags.get(self.scope[4:])
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class BudgetStatus:
     """Where one budget (for one scope key) stands now. ``reserved`` is held by requests in flight."""
 
@@ -133,7 +133,7 @@ class BudgetStatus:
         return max(0, self.limit_tokens - self.spent_tokens - self.reserved_tokens)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class BudgetThreshold:
     """Spend of a budget crossed its soft threshold (emitted once per budget, key and window)."""
 
@@ -147,7 +147,7 @@ class BudgetThreshold:
     resets_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Charge:
     """An amount to reserve or spend against one budget and scope key."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 
+from .frozen import valueclass
 from .pricing import ModelPrice
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ModelInfo:
     """A catalog entry. ``None`` means unknown (neither the price data nor the settings say).
     ``price_source`` names where the price came from (e.g. ``genai-prices 0.2.3`` or ``settings``)."""

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from decimal import Decimal
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
-from .frozen import builder, unchecked
+from .frozen import builder, unchecked, valueclass
 from .messages import Message, Part, ReasoningPart, Role, TextPart, ToolCallPart
 
 StopKind = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filter", "other"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class StopReason:
     """Why generation stopped: a normalised ``kind`` plus the vendor's ``raw`` value."""
 
@@ -23,7 +23,7 @@ class StopReason:
     raw: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Usage:
     """Token counts. ``input_tokens`` includes cached and cache-write tokens; ``output_tokens``
     includes ``reasoning_tokens``.
@@ -61,7 +61,7 @@ class Usage:
 Usage.UNKNOWN = Usage(reported=False)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Timing:
     """How an answer arrived: seconds from the call to the first content (streams only) and to the
     end; output tokens per second (over the generation, after the first content), events per second
@@ -126,7 +126,7 @@ def read_only(extras: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(extras)) if extras else NO_EXTRAS
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Completion:
     """A model's answer. Timing is not part of equality: the same answer may arrive at any speed.
     ``cost`` is the USD cost of the call that produced it and ``request_cost`` that of every attempt

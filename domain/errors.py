@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
+from .frozen import valueclass
 from .redaction import redact_secrets
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ class BudgetExceeded(LLMError):
         self.scope_key = scope_key
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Attempt:
     """One try of one route, as recorded by the failover policy."""
 

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 from ._json import parse_tool_arguments
 from .completion import NO_EXTRAS, Completion, StopReason, Timing, Usage, read_only
+from .frozen import valueclass
 from .messages import Part, ReasoningPart, TextPart, ToolCallPart
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TextDelta:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ReasoningDelta:
     """Reasoning text, and/or the block's opaque signature (usually arriving last)."""
 
@@ -28,7 +29,7 @@ class ReasoningDelta:
     redacted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ToolCallStart:
     """A tool call begins; ``index`` is its position among this response's tool calls."""
 
@@ -37,18 +38,18 @@ class ToolCallStart:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ToolCallDelta:
     index: int
     arguments: str
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ToolCallEnd:
     index: int
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class UsageUpdate:
     """The usage so far (cumulative: each update replaces the previous one). ``cached``: the answer
     is replayed from a response cache, so this usage was not billed again. ``cost``: its USD cost
@@ -59,7 +60,7 @@ class UsageUpdate:
     cost: Decimal | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class StreamEnd:
     """The last event of every successful stream. ``cost``/``request_cost`` as on ``Completion``."""
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
 
 from . import _validate as check
 from ._json import frozen_json
+from .frozen import valueclass
 
 
 class Role(StrEnum):
@@ -20,7 +21,7 @@ class Role(StrEnum):
     TOOL = "tool"
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TextPart:
     text: str
 
@@ -33,7 +34,7 @@ _URL_SCHEMES = ("https://", "http://", "data:", "gs://", "s3://")
 _MAX_URL = 65_536  # characters of a URL that is not a data: URL
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ImagePart:
     """An image, either by ``url`` or inline ``data`` (non-empty bytes) with its ``media_type``.
 
@@ -100,7 +101,7 @@ def _check_data_url(url: str) -> None:
         raise InvalidRequest("an image data URL holds no data", field="image")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ToolCallPart:
     """A model's request to call a tool. ``arguments`` is the parsed JSON object.
 
@@ -120,7 +121,7 @@ class ToolCallPart:
         object.__setattr__(self, "arguments", frozen_json(self.arguments, "tool call arguments"))
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ToolResultPart:
     """The result of a tool call, sent back to the model."""
 
@@ -134,7 +135,7 @@ class ToolResultPart:
         check.flag(self.is_error, "messages", "a tool result's is_error")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ReasoningPart:
     """Model reasoning. ``signature`` is opaque vendor data that must be sent back unchanged.
 
@@ -167,7 +168,7 @@ _ALLOWED: dict[Role, tuple[type, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Message:
     """One turn of a conversation. ``cache_breakpoint`` asks adapters that support prompt caching
     to cache the prompt up to and including this message."""

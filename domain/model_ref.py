@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from .errors import InvalidRequest
+from .frozen import valueclass
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ModelRef:
     """A model name, optionally pinned to one configured provider."""
 

@@ -9,11 +9,11 @@ total input tokens reach to all of that kind's tokens (the "cliff" model vendors
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from .completion import Completion, Usage
 from .errors import InvalidRequest
+from .frozen import valueclass
 from .request import CompletionRequest
 
 #: Output tokens assumed for a request without ``max_tokens`` when estimating its cost.
@@ -35,7 +35,7 @@ def _decimal(value: object, name: str) -> Decimal:
     return number
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class TieredRate:
     """A rate that changes once a request's input tokens exceed a tier's ``start``: ``tiers`` is
     ``((start, rate), ...)``; the highest tier exceeded applies to all tokens of that kind."""
@@ -72,7 +72,7 @@ def _at(rate: Rate, input_tokens: int) -> Decimal:
     return rate if isinstance(rate, Decimal) else rate.at(input_tokens)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ModelPrice:
     """USD per million tokens (``per_kilo_requests``: USD per thousand requests). Numbers are
     stored as ``Decimal``; ``None`` means the model has no separate rate for that kind."""

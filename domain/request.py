@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Literal
 
 from . import _validate as check
 from .errors import InvalidRequest
+from .frozen import valueclass
 from .messages import Message, ReasoningPart, Role, TextPart, ToolCallPart, ToolResultPart
 from .tools import ToolChoice, ToolSpec
 
@@ -16,7 +17,7 @@ MAX_TOKENS = 2**31 - 1  # token counts vendors take (int32)
 _FORMAT_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ResponseFormat:
     """Plain text, any JSON object, or JSON matching ``schema``."""
 
@@ -57,7 +58,7 @@ ResponseFormat.TEXT = ResponseFormat()
 ResponseFormat.JSON = ResponseFormat("json")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ReasoningConfig:
     """Ask for model reasoning ("thinking"): an effort level, or an explicit token budget."""
 
@@ -82,7 +83,7 @@ class ReasoningConfig:
         return max(1024, int(default_max * share))
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CachePolicy:
     """Caching hints. ``prompt_cache`` "auto" marks the system prompt, tools and the last user turn
     as cache breakpoints for vendors with explicit prompt caching; messages may also carry their own
@@ -107,7 +108,7 @@ class CachePolicy:
         check.flag(self.store, "cache", "cache store")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CompletionRequest:
     """A provider-neutral request, validated on construction (``InvalidRequest`` on any problem).
 

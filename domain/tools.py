@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Literal
 
 from . import _validate as check
+from .frozen import valueclass
 
 _TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ToolSpec:
     """A tool: its name, what it does, and a JSON-schema object describing its parameters."""
 
@@ -39,7 +40,7 @@ class ToolSpec:
         object.__setattr__(self, "parameters", params)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ToolChoice:
     """``ToolChoice.AUTO``, ``.NONE``, ``.REQUIRED``, or ``ToolChoice.tool("name")``."""
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Literal
 
 from .completion import Usage
 from .errors import InvalidRequest
+from .frozen import valueclass
 
 # "cached": a response cache answered (zero usage, zero cost: counted as a request, never billed).
 RecordOutcome = Literal["ok", "error", "cancelled", "lost", "interrupted", "cached"]
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class UsageRecord:
     """One attempt. ``at`` is a UNIX time; ``cost`` is ``None`` when the model's price is unknown;
     ``estimated`` marks usage the vendor did not report (input or output estimated from text)."""
@@ -34,7 +35,7 @@ class UsageRecord:
     hedge: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class UsageTotals:
     """Sums over records. ``cost`` adds the known costs; ``unpriced`` counts records without one."""
 

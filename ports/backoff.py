@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import ClassVar
 
 from llmport.domain import InvalidRequest
+from llmport.domain.frozen import valueclass
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class RetryPolicy:
     """Attempts per route and exponential backoff with full jitter: the n-th retry waits a uniform
     random time in ``[0, min(max_delay, base_delay * 2**(n-1))]``, or the provider's

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from llmport.domain import InvalidRequest
+from llmport.domain.frozen import valueclass
 
 from .observer import BreakerState, BreakerTransition
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class BreakerConfig:
     """Open after ``failure_threshold`` consecutive failures, or when at least ``min_calls`` calls
     in the last ``window`` seconds failed at a rate of ``failure_rate`` or more. Stay open for

@@ -12,11 +12,10 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import Protocol, cast
 
 from llmport.domain import Completion, CompletionRequest, Message, Role, StreamEvent
-from llmport.domain.frozen import builder
+from llmport.domain.frozen import builder, valueclass
 
 from .correlation import bind, request_id_of, unbind
 from .llm import LLMPort
@@ -26,7 +25,7 @@ from .pipeline import LLMStep, evolve
 TAGS_KEY = "tags"  # request.metadata["tags"]: comma-separated tags that select guidance
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Snippet:
     """One piece of guidance: its text, where it comes from, and its priority (higher kept first)."""
 
@@ -35,7 +34,7 @@ class Snippet:
     priority: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class ContextQuery:
     """What a source may choose by: the tenant, the request's tags and metadata, its messages (the
     last user message, found when a source asks for it)."""
@@ -97,7 +96,7 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Selection:
     """The snippets kept (in the order they are added) and those dropped by the cap."""
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from llmport.domain import InvalidRequest
+from llmport.domain.frozen import valueclass
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class HedgeConfig:
     """Start a hedge after ``delay`` seconds without a first token, or, with ``delay`` None, after
     the route's observed ``percentile`` time to first token (``fallback_delay`` until enough

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from llmport.domain.frozen import valueclass
 from llmport.ports.clock import SYSTEM_CLOCK, Clock
 from llmport.ports.keyring_state import KeyOutcome, KeyStates, KeyUsage, MemoryKeyStates
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class KeySlot:
     """One key as the ring sees it: a fingerprint (never the key), its share of the requests, and
     its id in the state store (``keyring_state.key_id``; the fingerprint when not given)."""

@@ -20,15 +20,16 @@ Contract (every implementation; ``tests/keys/contract.py`` checks it):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from llmport.domain.frozen import valueclass
 
 #: What happened to one call made with a key.
 KeyOutcome = Literal["served", "rate_limited", "rejected", "failed"]
 OUTCOMES: tuple[KeyOutcome, ...] = ("served", "rate_limited", "rejected", "failed")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class KeyUsage:
     """Calls made with one key, by outcome: ``served`` (an answer), ``rate_limited`` (429),
     ``rejected`` (401/403) and ``failed`` (any other error, not the key's fault)."""

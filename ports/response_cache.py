@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, runtime_checkable
@@ -34,7 +34,7 @@ from llmport.domain import (
     Usage,
     completion_events,
 )
-from llmport.domain.frozen import builder
+from llmport.domain.frozen import builder, valueclass
 from llmport.domain.usage_record import UsageRecord
 
 from .cache_codec import as_cached
@@ -87,7 +87,7 @@ class LocalResponseCache(ResponseCache, Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CacheRule:
     """An alias's caching: its requests are cached for ``ttl`` seconds (the default TTL when None);
     ``shared`` lets every tenant be served the same answers."""
@@ -96,7 +96,7 @@ class CacheRule:
     shared: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class CacheConfig:
     """``ttl``: the default for aliases opting in without one. ``lock_ttl``: how long another
     process's fill claim is waited for (polling every ``lock_poll``) before calling upstream anyway.
@@ -109,7 +109,7 @@ class CacheConfig:
     chunk_size: int = 32
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class _Plan:
     key: str
     ttl: float

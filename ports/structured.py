@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, Literal, Protocol, TypeVar, cast, runtime_checkable
 
@@ -44,6 +43,7 @@ from llmport.domain import (
     Usage,
 )
 from llmport.domain.events import Accumulator
+from llmport.domain.frozen import valueclass
 
 from .llm import LLMPort
 
@@ -84,7 +84,7 @@ class OutputValidator(Protocol[T_co]):
     def validate_partial(self, text: str) -> T_co | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Structured(Generic[T]):
     """A validated value, the completion it came from, and every attempt (repairs included)."""
 
@@ -107,7 +107,7 @@ class Structured(Generic[T]):
         return _total_cost(self.attempts)
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class StructuredUpdate(Generic[T]):
     """One step of a structured stream: a partial value as the JSON arrives (``done`` False), then
     the validated value with its ``result`` (``done`` True). ``attempt`` counts from 1; a repair

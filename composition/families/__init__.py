@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, cast, get_args
 
 from pydantic import ConfigDict, PlainValidator, TypeAdapter
 from pydantic_core import PydanticKnownError
 
 from llmport.composition.provider_settings import ProviderBase
+from llmport.domain.frozen import valueclass
 from llmport.ports import LLMPort
 
 
@@ -39,7 +39,7 @@ class FamilyFactory(Protocol):
     def close_client(self, client: Any) -> Awaitable[None]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Family:
     """One SDK family: its provider kinds, its extra, its emulator wires; its settings models and
     factory module are imported on first use."""
