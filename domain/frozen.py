@@ -67,25 +67,12 @@ def _twin(kind: Any, *, positional: bool = False) -> Any:
     """The mutable twin of ``kind`` whose ``__init__`` ends by giving the instance ``kind`` as its
     class, or None when the layouts do not allow that. ``positional``: every field a required
     positional parameter, else the parameters of ``kind``'s own ``__init__``."""
-    specs = []
-    for f in dataclasses.fields(kind):
-        spec: Any = dataclasses.field(kw_only=f.kw_only and not positional)
-        if positional:
-            pass
-        elif f.default is not dataclasses.MISSING:
-            spec = dataclasses.field(default=f.default, kw_only=f.kw_only)
-        elif f.default_factory is not dataclasses.MISSING:
-            spec = dataclasses.field(default_factory=f.default_factory, kw_only=f.kw_only)
-        specs.append((f.name, f.type, spec))
-
-    def switch(self: Any) -> None:  # the twin's last step in ``__init__``: become the frozen class
-        self.__class__ = kind
-
-    # (Its own methods besides ``__init__`` never run: each instance is ``kind`` once built.)
-    twin: Any = dataclasses.make_dataclass(f"_{kind.__name__}Twin", specs, namespace={"__post_init__": switch},
-                                           slots=True, weakref_slot="__weakref__" in kind.__slots__)
-    if twin.__slots__ != kind.__slots__:
-        return None
+    # A plain class with ``kind``'s slots and one compiled ``__init__`` that stores the fields directly
+    # (it has no other method: each instance is ``kind`` once built).
+    init = _init(kind, dataclasses.fields(kind), twin=True, positional=positional)
+    twin: Any = type(f"_{kind.__name__}Twin", (), {"__slots__": kind.__slots__, "__init__": init,
+                                                    "__module__": kind.__module__})
+    init.__qualname__ = f"{twin.__qualname__}.__init__"
     try:  # the layouts must match for the class switch; the interpreter checks it
         probe = object.__new__(twin)
         probe.__class__ = kind
@@ -139,16 +126,21 @@ class _Factory:
 _FACTORY = getattr(dataclasses, "_HAS_DEFAULT_FACTORY", None) or _Factory()
 
 
-def _init(kind: Any, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
+def _init(kind: Any, fields: tuple[dataclasses.Field[Any], ...], *, twin: bool = False,
+          positional: bool = False) -> Callable[..., None]:
     """The ``__init__`` dataclass would write for a frozen slotted class (same parameters, defaults,
-    annotations and stores; ``__post_init__`` called last)."""
-    scope: dict[str, Any] = {"__store__": object.__setattr__, "__factory__": _FACTORY}
-    positional: list[str] = []
+    annotations and stores; ``__post_init__`` called last). ``twin``: the mutable twin's, storing
+    each field directly and ending by making the instance a ``kind`` (no ``__post_init__``);
+    ``positional``: every field a required positional parameter."""
+    scope: dict[str, Any] = {"__store__": object.__setattr__, "__factory__": _FACTORY, "__kind__": kind}
+    given: list[str] = []
     keyword: list[str] = []
     body: list[str] = []
     for f in fields:
         default = f"__default_{f.name}__"
-        if f.default is not dataclasses.MISSING:
+        if positional:
+            parameter, stored = f.name, f.name
+        elif f.default is not dataclasses.MISSING:
             scope[default] = f.default
             parameter, stored = f"{f.name}={default}", f.name if f.init else default
         elif f.default_factory is not dataclasses.MISSING:
@@ -160,11 +152,13 @@ def _init(kind: Any, fields: tuple[dataclasses.Field[Any], ...]) -> Callable[...
         else:
             continue  # no value to store: the slot stays empty, as with dataclass
         if f.init:
-            (keyword if f.kw_only else positional).append(parameter)
-        body.append(f"  __store__(self, {f.name!r}, {stored})")
-    if hasattr(kind, "__post_init__"):
+            (keyword if f.kw_only and not positional else given).append(parameter)
+        body.append(f"  self.{f.name} = {stored}" if twin else f"  __store__(self, {f.name!r}, {stored})")
+    if twin:
+        body.append("  self.__class__ = __kind__")
+    elif hasattr(kind, "__post_init__"):
         body.append("  self.__post_init__()")
-    parameters = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
+    parameters = ", ".join(["self", *given, *(["*", *keyword] if keyword else [])])
     source = (f"def __make__({', '.join(scope)}):\n def __init__({parameters}):\n"
               + "\n".join(" " + line for line in body or ["  pass"]) + "\n return __init__")
     made: dict[str, Any] = {}
