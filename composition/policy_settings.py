@@ -13,7 +13,6 @@ the retry budget and per-alias overrides.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from typing import Annotated, Any, TypeVar
 
@@ -32,6 +31,7 @@ from llmport.ports import BreakerConfig, HedgeConfig, PolicyConfig, RetryBudget,
 from llmport.ports.strategies import STRATEGIES
 
 from .provider_settings import field_error
+from .settings_sources import close_matches as _close
 
 T = TypeVar("T")
 
@@ -77,7 +77,7 @@ def _retry_preset(value: Any) -> Any:
     if isinstance(value, dict) and "preset" in value:
         name = value["preset"]
         if name not in RetryPolicy.PRESETS:
-            close = difflib.get_close_matches(str(name), RetryPolicy.PRESETS, n=1)
+            close = _close(str(name), RetryPolicy.PRESETS)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise field_error("preset", f"unknown retry preset{hint} (presets: {', '.join(RetryPolicy.PRESETS)})")
         base = dataclasses.asdict(RetryPolicy.PRESETS[name])
@@ -119,7 +119,7 @@ else:
 
 def _strategy(value: str | None) -> str | None:
     if value is not None and value not in STRATEGIES:
-        close = difflib.get_close_matches(value, STRATEGIES, n=1)
+        close = _close(value, STRATEGIES)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown strategy{hint} (strategies: {', '.join(STRATEGIES)})")
     return value

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import json
 import os
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -286,6 +286,13 @@ def describe(exc: ValidationError, origins: Origins, data: dict[str, Any]) -> li
     return lines
 
 
+def close_matches(word: str, choices: Iterable[str]) -> list[str]:
+    """The closest of ``choices`` to ``word`` (for "did you mean"; difflib is imported on a mistake only)."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+
+
 def _kinds_with(loc: tuple[Any, ...]) -> list[str]:
     """The provider kinds that have the setting at ``providers.<name>.<field>`` (none elsewhere)."""
     if len(loc) != 3 or loc[0] != "providers" or not isinstance(loc[2], str):
@@ -306,7 +313,7 @@ def _at(data: Any, loc: tuple[Any, ...]) -> Any:
 def _did_you_mean_value(value: Any, choices: list[str]) -> str:
     if not isinstance(value, str):
         return ""
-    close = difflib.get_close_matches(value.lower(), choices, n=1)
+    close = close_matches(value.lower(), choices)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
@@ -315,7 +322,7 @@ def _did_you_mean_name(loc: tuple[Any, ...], written: str, data: dict[str, Any])
     if not keys:
         return ""
     candidates = _names_at(keys[:-1], data)
-    close = difflib.get_close_matches(keys[-1].lower(), candidates, n=1, cutoff=0.6)
+    close = close_matches(keys[-1].lower(), candidates)
     if not close:
         return ""
     if written.upper().startswith(PREFIX):

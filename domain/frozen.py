@@ -220,7 +220,7 @@ def _getstate(names: tuple[str, ...]) -> Callable[[Any], list[Any]]:
 
 def _setstate(names: tuple[str, ...]) -> Callable[[Any, list[Any]], None]:
     def __setstate__(self: Any, state: list[Any]) -> None:
-        for name, item in zip(names, state, strict=False):
+        for name, item in zip(names, state, strict=True):
             object.__setattr__(self, name, item)
     return __setstate__
 

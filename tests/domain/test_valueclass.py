@@ -182,6 +182,7 @@ def test_a_subclass_sets_and_deletes_its_own_attributes() -> None:
     child.note = "n"
     assert child.note == "n"
     del child.note
+    assert not hasattr(child, "note")
     with pytest.raises(FrozenInstanceError):
         child.x = 2.0
     with pytest.raises(FrozenInstanceError):
@@ -216,3 +217,18 @@ def test_the_cheap_constructors_accept_value_classes() -> None:
     assert record is not UsageRecord
     made = record(1.0, "r", "p", "m", "a", Usage(1, 2), None, "ok")
     assert made == UsageRecord(1.0, "r", "p", "m", "a", Usage(1, 2), None, "ok") and type(made) is UsageRecord
+
+
+def test_two_fields_are_compared_and_hashed_together() -> None:
+    @valueclass
+    class Pair:
+        a: int
+        b: int
+
+    assert Pair(1, 2) != Pair(1, 3) and Pair(1, 2) == Pair(1, 2)
+    assert hash(Pair(1, 2)) == hash((1, 2))
+
+
+def test_a_twin_names_its_constructor() -> None:
+    make = builder(TextDelta)
+    assert make.__init__.__qualname__ == "_TextDeltaTwin.__init__"
