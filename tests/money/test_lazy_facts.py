@@ -109,3 +109,55 @@ def test_configured_is_the_settings_alone() -> None:
                                       "p/m": ModelInfo("p", "m", supports_tools=False)})
     assert catalog.configured("p", "m") == ModelInfo("p", "m", context_window=10, supports_tools=False)
     assert catalog.configured("q", "m") == ModelInfo("q", "m")
+
+
+def test_a_deferred_route_is_a_route_in_every_other_way() -> None:
+    calls: list[int] = []
+
+    def facts() -> ModelInfo:
+        calls.append(1)
+        return ModelInfo("p", "m", context_window=9)
+
+    route = Route.deferred("p", "m", FakeLLM(name="p"), facts)
+    with pytest.raises(AttributeError, match="no attribute 'missing'"):
+        route.missing  # type: ignore[attr-defined]  # noqa: B018
+    assert calls == [] and route.weight == 1
+    text = repr(route)
+    assert calls == [1] and "info=" not in text and "_facts" not in text and "context_window=9" in text
+    assert route._facts is None  # the lookup is dropped once done
+    with pytest.raises(TypeError):
+        Route("p", "m", FakeLLM(name="p"), name="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Route("p", "m", FakeLLM(name="p"), _facts=facts)  # type: ignore[call-arg]
+
+
+def test_a_host_catalog_is_asked_at_start_up_and_may_route_json_through_a_tool() -> None:
+    class HostCatalog:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def lookup(self, provider: str, model: str) -> ModelInfo:
+            self.calls += 1
+            return ModelInfo(provider, model, context_window=777, supports_json_schema=False)
+
+    settings = validate_settings({"providers": {"oai": {"kind": "openai", "api_key": "sk-test",
+                                                        "models": ["m1"]}}})
+    host = HostCatalog()
+    policy = build_policy(settings, {"oai": FakeLLM(name="oai")}, catalog=host)
+    assert host.calls == 1  # looked up while building: a host's catalog may say what a model supports
+    route = policy.router.resolve("oai/m1").routes[0]
+    assert isinstance(route.adapter, JsonThroughTool) and route.context_window == 777
+    assert route.info is not None and route.info.supports_json_schema is True
+    plain = build_policy(settings, {"oai": FakeLLM(name="oai")}, catalog=LayeredCatalog(None))
+    assert type(plain.router.resolve("oai/m1").routes[0].adapter) is FakeLLM
+
+
+@pytest.mark.parametrize(("prices", "expected"), [({}, None), ({"price_input": 2}, (2, 0)),
+                                                  ({"price_output": 3}, (0, 3)), ({"price_input": 2, "price_output": 3},
+                                                                                   (2, 3))])
+def test_without_a_catalog_the_provider_prices_price_its_routes(prices: dict[str, float],
+                                                                expected: tuple[int, int] | None) -> None:
+    settings = validate_settings({"providers": {"oai": {"kind": "openai", "api_key": "sk-test", "models": ["m1"],
+                                                        **prices}}})
+    route = build_policy(settings, {"oai": FakeLLM(name="oai")}).router.resolve("oai/m1").routes[0]
+    assert route.price == (None if expected is None else ModelPrice.per_mtok(*expected))
