@@ -3,7 +3,6 @@ deployment as the model) and ``openai_compatible`` (a named preset or any base U
 
 from __future__ import annotations
 
-import difflib
 from typing import ClassVar, Literal
 
 from pydantic import field_validator, model_validator
@@ -60,7 +59,9 @@ class OpenAICompatibleSettings(_OpenAIFields, KeyRingFields):
     @classmethod
     def _known_preset(cls, value: str | None) -> str | None:
         if value is not None and value.lower() not in PRESETS:
-            close = difflib.get_close_matches(value.lower(), PRESETS, n=1)
+            from llmport.composition.settings_sources import close_matches  # (difflib: on a mistake only)
+
+            close = close_matches(value.lower(), PRESETS)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"unknown preset{hint} (known: {', '.join(sorted(PRESETS))})")
         return value.lower() if value is not None else None

@@ -35,3 +35,4 @@ def test_one_openai_provider_loads_only_its_own_family() -> None:
     assert "llmport.composition.detect" not in loaded  # a provider is configured: nothing to detect
     assert "llmport.composition.sync_llm" not in loaded  # an async host needs no blocking facade
     assert "genai_prices" not in loaded
+    assert "difflib" not in loaded  # did-you-mean: only on a settings mistake
