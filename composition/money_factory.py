@@ -24,7 +24,7 @@ from .money_settings import BudgetSettings
 from .policy_factory import StructlogObserver
 from .settings import LoggingSettings, Settings, SettingsError
 
-_log = event_logger("llmport.money", LoggingSettings())  # the stdlib logger "llmport.money"
+_log = event_logger("llmport.money", LoggingSettings.model_construct())  # the stdlib logger "llmport.money"
 
 
 def _provider_ids(settings: Settings) -> dict[str, str | None]:

@@ -62,7 +62,7 @@ def parse_policy(raw: dict[str, Any]) -> PolicySettings:
     return validate_settings({"policy": raw}).policy
 
 
-_facts_log = event_logger("llmport.money", LoggingSettings())  # the stdlib logger "llmport.money"
+_facts_log = event_logger("llmport.money", LoggingSettings.model_construct())  # the stdlib logger "llmport.money"
 _QUIET = frozenset({"ok", "lost", "skipped", "cached", "enriched"})  # logged at info; other outcomes at warning
 
 
@@ -74,7 +74,7 @@ class StructlogObserver:
     """Logs one structured event per attempt and per breaker change (no prompt text, no secrets)."""
 
     def __init__(self, logger: Any = None, skips: SkipSummary | None = None) -> None:
-        self._log = logger or event_logger("llmport.policy", LoggingSettings())
+        self._log = logger or event_logger("llmport.policy", LoggingSettings.model_construct())
         self._skips = skips or SkipSummary()
         # Checked before an attempt's fields are gathered: most calls are below the logger's level.
         self._enabled: Callable[[int], bool] = self._log.enabled if isinstance(self._log, EventLogger) else _always

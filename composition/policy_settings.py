@@ -92,7 +92,7 @@ Hedge = Annotated[HedgeConfig, AfterValidator(_bounded)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
 
 
 #: ``PolicyConfig``'s fields that are not a port type of their own (``timeout``, ``deadline_share``, ...).

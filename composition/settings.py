@@ -15,9 +15,19 @@ typo suggestions follow.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import core_schema
 
 from llmport.composition.families import ProviderKind, ProviderSettings, provider_settings
 from llmport.composition.money_settings import BudgetSettings, CatalogOverride, LedgerSettings, PriceOverride
@@ -48,12 +58,34 @@ class LoggingSettings(BaseModel):
     """``logging``: llmport's own events go to the stdlib logger ``llmport``; only with
     ``configure = true`` (the CLI and demo set it) does llmport format and print them itself."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     configure: bool = False
     format: Literal["json", "console"] = "json"
     level: Literal["debug", "info", "warning", "error"] = "info"
     log_content: bool = False  # prompt and completion text are never logged unless this is on
+
+
+class _Section:
+    """A settings section validated only when the deployment sets it: its validator is built then, and a
+    section left out is its model's defaults (``model_construct``: nothing to validate), so start-up pays
+    for the sections configured only. Errors inside keep their locations (``cache.backend``)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        model = source if isinstance(source, type) and issubclass(source, BaseModel) else None
+        adapter: list[TypeAdapter[Any]] = []
+
+        def validate(value: Any) -> Any:
+            if model is not None:
+                return value if isinstance(value, model) else model.model_validate(value)
+            if not adapter:
+                adapter.append(TypeAdapter(source))
+            return adapter[0].validate_python(value)
+
+        return core_schema.no_info_plain_validator_function(validate)
+
+
+_SECTION = _Section()
 
 
 class Settings(BaseModel):
@@ -70,20 +102,20 @@ class Settings(BaseModel):
     # alias -> ["provider/model", ...]; from the environment as a comma-separated list
     aliases: dict[str, NameList] = Field(default_factory=dict)
     default_model: str | None = Field(default=None, min_length=1)  # used when a request's model is "default"
-    policy: PolicySettings = Field(default_factory=PolicySettings)
-    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    policy: Annotated[PolicySettings, _SECTION] = Field(default_factory=PolicySettings.model_construct)
+    logging: Annotated[LoggingSettings, _SECTION] = Field(default_factory=LoggingSettings.model_construct)
     # money (see money_settings): price and catalog overrides by "provider/model", budgets, ledger
-    prices: dict[str, PriceOverride] = Field(default_factory=dict)
-    catalog: dict[str, CatalogOverride] = Field(default_factory=dict)
-    budgets: dict[str, BudgetSettings] = Field(default_factory=dict)
-    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    prices: Annotated[dict[str, PriceOverride], _SECTION] = Field(default_factory=dict)
+    catalog: Annotated[dict[str, CatalogOverride], _SECTION] = Field(default_factory=dict)
+    budgets: Annotated[dict[str, BudgetSettings], _SECTION] = Field(default_factory=dict)
+    ledger: Annotated[LedgerSettings, _SECTION] = Field(default_factory=LedgerSettings.model_construct)
     # the request pipeline (see pipeline_settings): response cache and context enrichment
-    cache: CacheSettings = Field(default_factory=CacheSettings)
-    context: ContextSettings = Field(default_factory=ContextSettings)
+    cache: Annotated[CacheSettings, _SECTION] = Field(default_factory=CacheSettings.model_construct)
+    context: Annotated[ContextSettings, _SECTION] = Field(default_factory=ContextSettings.model_construct)
     # state shared by replicas (see state_settings): LLMPORT_STATE__URL, LLMPORT_STATE__NAMESPACE
-    state: StateSettings = Field(default_factory=StateSettings)
+    state: Annotated[StateSettings, _SECTION] = Field(default_factory=StateSettings.model_construct)
     # OpenTelemetry (see telemetry_settings): LLMPORT_TELEMETRY__ENABLED, LLMPORT_TELEMETRY__CAPTURE_CONTENT
-    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    telemetry: Annotated[TelemetrySettings, _SECTION] = Field(default_factory=TelemetrySettings.model_construct)
     # credentials that find themselves (see detect): LLMPORT_DETECT, LLMPORT_SECRETS_DIR
     detect: bool | None = None  # None: detect providers only when none is configured
     secrets_dir: str | None = Field(default=None, min_length=1)  # key files named like key variables

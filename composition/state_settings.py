@@ -21,7 +21,7 @@ from llmport.adapters.redis.keys import check_namespace, check_url
 class StateSettings(BaseModel):
     """``state``: the shared Redis (needs ``llmport[redis]``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
 
     url: SecretStr | None = None
     namespace: str = "llmport"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 class TelemetrySettings(BaseModel):
     """``telemetry``: OpenTelemetry spans and metrics, off by default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     enabled: bool = False
     capture_content: bool = False
