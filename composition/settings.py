@@ -72,7 +72,7 @@ class _Section:
     for the sections configured only. Errors inside keep their locations (``cache.backend``)."""
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        model = source if isinstance(source, type) and issubclass(source, BaseModel) else None
+        model = source if isinstance(source, type(BaseModel)) else None  # a model class (its metaclass)
         adapter: list[TypeAdapter[Any]] = []
 
         def validate(value: Any) -> Any:
