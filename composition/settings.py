@@ -6,11 +6,12 @@ user wrote (``LLMPORT_PROVIDERS__X__TIMEOUT``, ``llmport.toml: providers.x.timeo
 mean …?" for unknown names, never echoing a value. See ``settings_sources`` for the reading.
 
 Adding a settings section (``state``, ``cache``, ``budgets``, ...) is one place: write its pydantic
-model (``extra="forbid"``, frozen, with ranges on its numbers; URL fields as ``provider_settings.Url``,
-credentials as ``provider_settings.Secret``) in its own module, add one field to ``Settings`` below
-with a default, and, if it holds credentials, return them from ``Settings.secret_values``. The
-environment variables (``LLMPORT_<SECTION>__<FIELD>``), the file keys, the error messages and the
-typo suggestions follow.
+model (``extra="forbid"``, frozen, ``defer_build=True``, with ranges on its numbers; URL fields as
+``provider_settings.Url``, credentials as ``provider_settings.Secret``) in its own module, add one field
+to ``Settings`` below, ``Annotated[Model, _SECTION]`` with ``default_factory=Model.model_construct``
+(validated only when the deployment sets it), and, if it holds credentials, return them from
+``Settings.secret_values``. The environment variables (``LLMPORT_<SECTION>__<FIELD>``), the file keys,
+the error messages and the typo suggestions follow.
 """
 
 from __future__ import annotations
