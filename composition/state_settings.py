@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from llmport.adapters.redis.keys import check_namespace, check_url
-
 
 class StateSettings(BaseModel):
     """``state``: the shared Redis (needs ``llmport[redis]``)."""
@@ -31,12 +29,16 @@ class StateSettings(BaseModel):
     @classmethod
     def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
+            from llmport.adapters.redis.keys import check_url  # (with a state section only)
+
             check_url(value.get_secret_value())  # its ValueError never quotes the URL
         return value
 
     @field_validator("namespace")
     @classmethod
     def _check_namespace(cls, value: str) -> str:
+        from llmport.adapters.redis.keys import check_namespace
+
         check_namespace(value)
         return value
 

@@ -44,6 +44,8 @@ def test_one_openai_provider_loads_only_its_own_family() -> None:
     assert "llmport.composition.sync_llm" not in loaded  # an async host needs no blocking facade
     assert "genai_prices" not in loaded
     assert "difflib" not in loaded  # did-you-mean: only on a settings mistake
+    assert "llmport.ports.structured" not in loaded  # typed structured output: hosts that use it
+    assert "llmport.adapters.redis" not in loaded  # no shared state configured
     assert built == dict.fromkeys(built, False)  # sections left out build no validator
 
 
