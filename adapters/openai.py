@@ -58,6 +58,7 @@ from .estimate import estimate_input_tokens
 from .http_errors import error_for_status
 from .openai_quirks import NO_QUIRKS, Quirks
 from .openai_wire import open_stream
+from .sse import read_reply
 from .strict_schema import to_openai_strict
 
 FAMILY = "openai"
@@ -126,6 +127,8 @@ class OpenAIAdapter(SDKAdapter):
     family = FAMILY
     #: Decode streams from the wire (``openai_wire``) rather than through the SDK's per-chunk models.
     wire_streams = True
+    #: Decode whole replies from the wire (``sse.read_reply``) rather than through the SDK's models.
+    wire_replies = True
 
     def __init__(self, client: AsyncOpenAI, *, provider: str | None = None,
                  options: OpenAIOptions | None = None) -> None:
@@ -140,14 +143,18 @@ class OpenAIAdapter(SDKAdapter):
         # The limit is the SDK request's own timeout (as for every family): a silent server times
         # out there and frees its connection; the failover policy bounds the attempt as a whole.
         timeout = attempt_timeout(request)
-        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        resource: Any
         if self.options.api == "responses":
-            response = await self._client.responses.create(**self._responses_params(request), **extra)
+            resource, params, parse = self._client.responses, self._responses_params(request), \
+                self._responses_completion
         else:
-            response = await self._client.chat.completions.create(**self._chat_params(request), **extra)
-        if self.options.api == "responses":
-            return self._reply(self._responses_completion, response)
-        return self._reply(self._chat_completion, response)
+            resource, params, parse = self._client.chat.completions, self._chat_params(request), \
+                self._chat_completion
+        if timeout is not None:
+            params["timeout"] = timeout
+        if self.wire_replies:
+            return self._reply(parse, await read_reply(resource, params, "x-request-id"))
+        return self._reply(parse, await resource.create(**params))
 
     def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         if self.options.api == "responses":

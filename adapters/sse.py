@@ -1,5 +1,6 @@
-"""A server-sent-events decoder for the adapters' wire fast paths: bytes in, ``(event, data)``
-pairs out, with no object per event.
+"""The adapters' wire fast paths: a server-sent-events decoder (bytes in, ``(event, data)`` pairs
+out, with no object per event), attribute views over the decoded JSON (``Frame``, ``Reply``) and the
+SDK raw-response access that streams and whole replies are read through.
 
 It follows the WHATWG event-stream rules as the vendor SDKs implement them: lines end with CRLF, LF
 or CR (a CRLF split across reads counts once); a blank line dispatches the pending event when it has
@@ -114,6 +115,17 @@ class Frame:
         return f"Frame({sorted(self._data)})"
 
 
+class Reply(Frame):
+    """A whole (non-streamed) reply's JSON object as a :class:`Frame`, carrying the request id the
+    SDK's models carry as ``_request_id`` (taken from the response headers)."""
+
+    __slots__ = ("_request_id",)
+
+    def __init__(self, data: dict[str, Any], request_id: str | None) -> None:
+        super().__init__(data)
+        self._request_id = request_id
+
+
 class WireStream:
     """A streamed response opened through an SDK's raw-response access (``manager`` is the SDK's
     response context manager, already entered): async-iterate it for :class:`Frame` views;
@@ -157,15 +169,28 @@ class WireStream:
         await self._manager.__aexit__(None, None, None)
 
 
-def json_object(data: bytes) -> dict[str, Any]:
-    """A frame's JSON object; ``json.JSONDecodeError`` for anything else (bad UTF-8 included)."""
+def json_object(data: bytes, what: str = "frame") -> dict[str, Any]:
+    """A frame's (or a reply's) JSON object; ``json.JSONDecodeError`` for anything else (bad UTF-8 and
+    an empty body included)."""
     try:
         value = json.loads(data)
     except UnicodeDecodeError as exc:
-        raise json.JSONDecodeError("the frame is not UTF-8", data.decode("utf-8", "replace"), exc.start) from None
+        raise json.JSONDecodeError(f"the {what} is not UTF-8", data.decode("utf-8", "replace"), exc.start) from None
     if type(value) is not dict:
-        raise json.JSONDecodeError("the frame is not a JSON object", data.decode("utf-8", "replace"), 0)
+        raise json.JSONDecodeError(f"the {what} is not a JSON object", data.decode("utf-8", "replace"), 0)
     return value
+
+
+async def read_reply(resource: Any, params: dict[str, Any], request_id_header: str) -> Reply:
+    """Send ``resource.create(**params)`` through the SDK's raw-response access
+    (``with_raw_response``): the SDK builds, authenticates and times the request and raises HTTP
+    status errors exactly as from ``create``; the body (already read) is decoded here, whatever the
+    content type says (the SDK, too, reads JSON from a body labelled otherwise).
+    ``json.JSONDecodeError`` for a body that is not a JSON object (empty, not JSON, not UTF-8, an
+    array or a scalar), as the SDK raises for a JSON body it cannot decode."""
+    raw = await resource.with_raw_response.create(**params)
+    http = raw.http_response
+    return Reply(json_object(http.content, "reply"), http.headers.get(request_id_header))
 
 
 async def open_wire_stream(resource: Any, params: dict[str, Any], frame: FramePolicy,
