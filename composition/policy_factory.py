@@ -81,7 +81,7 @@ class StructlogObserver:
 
     def on_skipped(self, skipped: SkippedRoutes) -> None:
         """Counted; one summary line per interval (an outage skips every open route on every call)."""
-        summary = self._skips.count_all([(s.route, s.reason) for s in skipped.routes])
+        summary = self._skips.add(skipped.routes)
         if summary is not None:
             self._log.info("llm.skipped", target=skipped.target, skipped=summary)
 

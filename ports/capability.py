@@ -37,6 +37,15 @@ def skip_reason(route: Route, request: CompletionRequest, input_tokens: int | No
     return None
 
 
+def restricts(route: Route) -> bool:
+    """Whether ``route``'s known facts could make ``skip_reason`` refuse some request (False: a
+    route without facts, or whose facts are all unknown or permissive, serves every request)."""
+    info = route.info
+    return info is not None and (info.supports_images is False or info.supports_tools is False
+                                 or info.supports_json_schema is False or info.max_output_tokens is not None
+                                 or info.context_window is not None)
+
+
 def servable(routes: Sequence[Route], request: CompletionRequest,
              target: str) -> tuple[tuple[Route, ...], tuple[tuple[Route, str], ...]]:
     """``routes`` split into those that can serve ``request`` and ``(route, reason)`` skips.

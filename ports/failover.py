@@ -41,7 +41,7 @@ from llmport.domain.pricing import estimate_output_tokens
 from .alarms import Alarms
 from .backoff import RetryBudget, RetryPolicy
 from .breaker import BreakerConfig
-from .capability import servable
+from .capability import restricts, servable
 from .clock import SYSTEM_CLOCK, Clock, SystemClock
 from .correlation import request_id_of
 from .hedging import HedgeConfig
@@ -140,6 +140,10 @@ class FailoverPolicy:
         self.state.listen(self._on_transition)
         self._closed = False
         self._alarm_set: Alarms | None = None
+        # Route sets none of whose routes' known facts can refuse a request (by name, with the set
+        # itself: the router hands out the same object for a name): capability checks skipped.
+        self._open_sets: dict[str, RouteSet] = {}
+        self._skip_sink: tuple[object, Callable[[SkippedRoutes], None]] | None = None
 
     @property
     def clock(self) -> Clock:
@@ -178,8 +182,12 @@ class FailoverPolicy:
         """The request's routes without those that cannot serve it (each skip reported);
         ``InvalidRequest`` when none can."""
         route_set = self.router.resolve(request.model)
+        if self._open_sets.get(route_set.name) is route_set:
+            return route_set
         kept, skipped = servable(route_set.routes, request, route_set.name)
         if not skipped:
+            if not any(restricts(route) for route in route_set.routes) and len(self._open_sets) < 4096:
+                self._open_sets[route_set.name] = route_set
             return route_set
         if type(self.observer) is not NullObserver:
             now = self.monotonic()
@@ -252,6 +260,14 @@ class FailoverPolicy:
         if alarms is None or alarms.loop is not loop:
             alarms = self._alarm_set = Alarms(loop)
         return alarms
+
+    def _skips_to(self) -> Callable[[SkippedRoutes], None]:
+        """How the observer is told of skipped routes (looked up once per observer)."""
+        observer = self.observer
+        sink = self._skip_sink
+        if sink is None or sink[0] is not observer:
+            sink = self._skip_sink = (observer, skipped_to(observer))
+        return sink[1]
 
     def _on_transition(self, transition: BreakerTransition) -> None:
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome
@@ -338,7 +354,7 @@ class _Run:
 
     __slots__ = ("attempts", "bad_providers", "context_floor", "deadline", "deferred", "errors", "hedge", "idx",
                  "last_error", "last_seen", "last_slot", "order", "policy", "request", "request_id", "retry",
-                 "route_set", "skipped", "skips", "started")
+                 "route_set", "skipped", "skips", "soonest", "started")
 
     def __init__(self, policy: FailoverPolicy, route_set: RouteSet, request: CompletionRequest) -> None:
         self.policy = policy
@@ -356,6 +372,7 @@ class _Run:
         self.attempts: list[Attempt] = []
         self.errors: list[LLMError] = []
         self.skipped = False  # a route was refused: the request may succeed later
+        self.soonest = 0.0  # the shortest positive wait of the routes refused (0.0: none)
         self.last_error: LLMError | None = None
         self.last_slot: _Slot | None = None
         self.last_seen: LLMError | None = None
@@ -389,7 +406,8 @@ class _Run:
             if isinstance(found, _Slot):
                 slot = found
             elif found is None and not self.deferred:
-                self.exhausted()  # every route refused (an outage's fail-fast path) or no time left
+                # Every route refused (an outage's fail-fast path) or no time left.
+                self.exhausted(all_refused=len(self.attempts) == len(self.order))
             else:
                 if found is not None:
                     self.idx -= 1  # only the state's ``admit`` can decide this route (``next_slot``)
@@ -686,8 +704,10 @@ class _Run:
         policy = self.policy
         state = policy.state
         self.skipped = True
-        breaker = state.breaker_state(route.name, now)
-        if breaker == "closed" and state.retry_in(route.name, now) > 0:
+        breaker, wait = state.refusal(route.name, now)
+        if wait > 0 and (not self.soonest or wait < self.soonest):
+            self.soonest = wait
+        if breaker == "closed" and wait > 0:
             # Cooling after a Retry-After: come back to it if nothing else can serve.
             self._defer(_Deferred(_Slot(route, 0, now, Permit(route.name)), None, now))
             error = "CoolingDown"
@@ -707,7 +727,7 @@ class _Run:
         event = _skipped_routes(tuple(skips), self.route_set.name, self.request_id or request_id_of(request),
                               request.tenant_id, request.metadata)
         try:  # noqa: SIM105 - cheaper than contextlib.suppress on the fail-fast path
-            skipped_to(self.policy.observer)(event)
+            self.policy._skips_to()(event)
         except Exception:  # an observer's bug must not change a request's outcome
             pass
 
@@ -718,7 +738,9 @@ class _Run:
             return route.context_window is not None and route.context_window > self.context_floor
         return True
 
-    def exhausted(self) -> NoReturn:
+    def exhausted(self, *, all_refused: bool = False) -> NoReturn:
+        """Raise what the request ends with. ``all_refused``: every route was refused by one scan,
+        which read the waits ``retry_after`` needs (no need to read them again)."""
         last = self.last_seen
         if isinstance(last, ContextLengthExceeded):
             raise last
@@ -731,7 +753,7 @@ class _Run:
             f"{self.route_set.name!r}: {reason} ({tried} attempts on {len(self.order)} routes)",
             attempts=self.attempts,
             status=self._status(late),
-            retry_after=self._retry_after(now),
+            retry_after=(self.soonest or None) if all_refused else self._retry_after(now),
             retryable=late or self.skipped or any(e.retryable for e in errors),
         ) from last
 

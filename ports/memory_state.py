@@ -122,6 +122,13 @@ class MemoryPolicyState:
         r = self._routes.get(route)
         return "closed" if r is None else r.breaker.state
 
+    def refusal(self, route: str, now: float) -> tuple[BreakerState, float]:
+        r = self._routes.get(route)
+        if r is None:
+            return "closed", 0.0
+        b = r.breaker
+        return b.state, max(b.retry_in(now), r.cool_until - now, 0.0)
+
     # -- record this outcome ------------------------------------------------------------------------
 
     def _probe(self, r: _Route, permit: Permit) -> bool:

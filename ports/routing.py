@@ -42,25 +42,35 @@ class Route:
         """A route whose model facts (``context_window``, ``price``, ``info``) are ``facts()``, called
         once, when one of them is first read (so that price data loads when a request first needs it,
         not at start-up). ``facts`` must not raise."""
-        route = cls(provider, model, adapter, weight)
-        for name in _FACTS:  # an unset slot: its first read reaches ``__getattr__``
+        route = Route(provider, model, adapter, weight)
+        for name in _FACTS:  # an unset slot: its first read reaches ``_Deferred.__getattr__``
             object.__delattr__(route, name)
         object.__setattr__(route, "_facts", facts)
+        object.__setattr__(route, "__class__", _Deferred)
         return route
+
+
+class _Deferred(Route):
+    """A ``Route.deferred`` until its facts are first read, then a plain ``Route`` again: a class with
+    a ``__getattr__`` makes every attribute read of its instances slower, the hot path's included."""
+
+    __slots__ = ()
 
     if not TYPE_CHECKING:  # (hidden from type checkers: a ``__getattr__`` would make any name valid)
         def __getattr__(self, name: str) -> Any:
             facts = self._facts
-            if facts is None or name not in _FACTS:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            if name not in _FACTS:
+                raise AttributeError(f"'Route' object has no attribute {name!r}")
             info = facts()
             object.__setattr__(self, "context_window", info.context_window)
             object.__setattr__(self, "price", info.price)
             object.__setattr__(self, "info", info)
             object.__setattr__(self, "_facts", None)
+            object.__setattr__(self, "__class__", Route)
             return getattr(self, name)
 
 
+_Deferred.__qualname__ = _Deferred.__name__ = "Route"  # as a plain route's (``repr``)
 _FACTS = ("context_window", "price", "info")
 
 

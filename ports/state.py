@@ -100,6 +100,11 @@ class PolicyState(Protocol):
         """The route's breaker state as the local view sees it (``closed`` for an unknown route)."""
         ...
 
+    def refusal(self, route: str, now: float) -> tuple[BreakerState, float]:
+        """``(breaker_state, retry_in)`` in one read: why a refused route was refused, and for how
+        long (the fail-fast path asks it for every route of every request during an outage)."""
+        ...
+
     # -- record this outcome ------------------------------------------------------------------------
 
     def record_success(self, permit: Permit, now: float) -> None:

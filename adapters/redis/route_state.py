@@ -361,6 +361,10 @@ class RedisPolicyState:
         r = self._routes.get(route)
         return "closed" if r is None else r.state
 
+    def refusal(self, route: str, now: float) -> tuple[BreakerState, float]:
+        r = self._routes.get(route)
+        return ("closed", 0.0) if r is None else (r.state, r.retry_in(now))
+
     # -- record this outcome ------------------------------------------------------------------------
 
     def _take_probe(self, r: _Route, permit: Permit) -> tuple[bool, str]:

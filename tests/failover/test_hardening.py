@@ -4,6 +4,7 @@ what the policy raises."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -374,3 +375,28 @@ async def test_an_open_stream_counts_as_in_flight_until_it_ends(clock: FakeClock
         assert policy.stats["a/m-a"].in_flight == 1
         assert (await policy.complete(ask())).text == "b"  # least busy: b
     assert policy.stats["a/m-a"].in_flight == 0
+
+
+def test_a_skip_summary_counts_runs_of_the_same_skips_and_changes_between_them() -> None:
+    @dataclass(frozen=True)
+    class Skip:
+        route: str
+        reason: str
+
+    now = [0.0]
+    summary = SkipSummary(interval=5.0, clock=lambda: now[0])
+    a, b, a_cooling = Skip("a", "CircuitOpen"), Skip("b", "CircuitOpen"), Skip("a", "CoolingDown")
+    assert summary.add((a, b)) == {"a: CircuitOpen": 1, "b: CircuitOpen": 1}
+    assert summary.add((a, b)) is None
+    assert summary.add((Skip("a", "CircuitOpen"), b)) is None  # an equal value continues the run
+    assert summary.add((a_cooling,)) is None
+    assert summary.count("b", "CoolingDown") is None
+    assert summary.add((a_cooling,)) is None
+    assert summary.add((a, b)) is None
+    now[0] = 5.0
+    assert summary.add(()) == {"a: CircuitOpen": 3, "b: CircuitOpen": 3, "a: CoolingDown": 2,
+                               "b: CoolingDown": 1}
+    assert summary.drain() is None
+    assert summary.add((b,)) is None
+    assert summary.drain() == {"b: CircuitOpen": 1}
+    assert summary.drain() is None

@@ -30,7 +30,7 @@ def test_a_deferred_route_asks_for_its_facts_once_on_first_read() -> None:
         return info
 
     route = Route.deferred("p", "m", FakeLLM(name="p"), facts, weight=3)
-    assert (route.name, route.weight, calls) == ("p/m", 3, [])
+    assert isinstance(route, Route) and (route.name, route.weight, calls) == ("p/m", 3, [])
     assert route.price == ModelPrice.per_mtok(1, 2)
     assert (route.context_window, route.info, calls) == (5, info, [1])
     assert "context_window=5" in repr(route) and calls == [1]
@@ -125,6 +125,8 @@ def test_a_deferred_route_is_a_route_in_every_other_way() -> None:
     text = repr(route)
     assert calls == [1] and "info=" not in text and "_facts" not in text and "context_window=9" in text
     assert route._facts is None  # the lookup is dropped once done
+    assert type(route) is Route  # a plain route from then on (attribute reads at full speed)
+    assert repr(Route.deferred("p", "m", FakeLLM(name="p"), facts)).startswith("Route(")
     with pytest.raises(TypeError):
         Route("p", "m", FakeLLM(name="p"), name="x")  # type: ignore[call-arg]
     with pytest.raises(TypeError):

@@ -128,6 +128,19 @@ class PolicyStateContract:
         assert isinstance(probe, Permit) and probe.probe
         assert state.admit_now(R, now + 10) is None  # the probe is out
 
+    async def test_refusal_is_the_breaker_state_and_the_wait_in_one_read(self, state: PolicyState) -> None:
+        now = _t0()
+        assert state.refusal(R, now) == ("closed", 0.0)  # unknown route
+        await _open(state, now)
+        assert state.refusal(R, now + 1) == ("open", pytest.approx(9.0))
+        state.note_retry_after("other/route", now, 5.0)
+        assert state.refusal("other/route", now + 1) == ("closed", pytest.approx(4.0))
+        state.note_retry_after(R, now, 30.0)  # the longer of the breaker's cooldown and the Retry-After
+        assert state.refusal(R, now + 1) == ("open", pytest.approx(29.0))
+        for at in (now, now + 2, now + 12, now + 40):
+            for route in (R, "other/route"):
+                assert state.refusal(route, at) == (state.breaker_state(route, at), state.retry_in(route, at))
+
     async def test_a_probe_success_closes_the_breaker(self, state: PolicyState) -> None:
         seen: list[BreakerTransition] = []
         state.listen(seen.append)
