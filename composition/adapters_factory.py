@@ -7,11 +7,11 @@ the settings. Each problem becomes one line of a single ``SettingsError``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from llmport.adapters.base import SDKAdapter
 from llmport.adapters.keyring import KeyRotatingAdapter
+from llmport.domain.frozen import valueclass
 from llmport.ports import LLMPort
 
 from .families import family_of
@@ -19,7 +19,7 @@ from .provider_settings import ProviderProblem
 from .settings import Settings, SettingsError
 
 
-@dataclass(frozen=True)
+@valueclass
 class ProviderClients:
     """The SDK clients of a deployment, by provider name, in configured order, and the Redis
     connection the replicas share (None without one): key rings keep their key state there."""

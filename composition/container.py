@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers, resources
@@ -57,18 +56,18 @@ if TYPE_CHECKING:
 STATE_START_WAIT = 1.0
 
 
-@dataclass
 class Runtime:
     """What a started container holds; emptied at shutdown."""
 
-    settings: Settings | None = None
-    llm: LoopBoundLLM | None = None
-    policy: FailoverPolicy | None = None
-    metered: LLMPort | None = None
-    redis: Any = None
-    clients: ProviderClients | None = None
-    adapters: dict[str, LLMPort] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.llm: LoopBoundLLM | None = None
+        self.policy: FailoverPolicy | None = None
+        self.metered: LLMPort | None = None
+        self.redis: Any = None
+        self.clients: ProviderClients | None = None
+        self.adapters: dict[str, LLMPort] | None = None
+        self.extra: dict[str, Any] = {}
 
 
 def _observer(settings: Settings, host: PolicyObserver | None, *more: PolicyObserver) -> PolicyObserver:

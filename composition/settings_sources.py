@@ -21,7 +21,6 @@ import os
 import types
 import typing
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,15 +37,17 @@ Source = Literal["env", "file", "argument"]
 Path_ = tuple[str, ...]
 
 
-@dataclass
 class Origins:
     """Where each setting (and each table above it) was written."""
 
-    file: str | None = None
-    env: dict[Path_, str] = field(default_factory=dict)  # path -> variable name as written
-    file_keys: dict[Path_, str] = field(default_factory=dict)  # path -> dotted key as written
-    arguments: set[Path_] = field(default_factory=set)
-    leaves: set[Path_] = field(default_factory=set)  # paths a variable set directly
+    __slots__ = ("arguments", "env", "file", "file_keys", "leaves")
+
+    def __init__(self, file: str | None = None) -> None:
+        self.file = file
+        self.env: dict[Path_, str] = {}  # path -> variable name as written
+        self.file_keys: dict[Path_, str] = {}  # path -> dotted key as written
+        self.arguments: set[Path_] = set()
+        self.leaves: set[Path_] = set()  # paths a variable set directly
 
     def name(self, path: tuple[Any, ...]) -> str:
         """The variable or file key the user wrote for ``path`` (or would write, for a missing one)."""
