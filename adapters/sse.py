@@ -114,6 +114,24 @@ class Frame:
         return f"Frame({sorted(self._data)})"
 
 
+class Reply(Frame):
+    """A whole (non-streamed) reply read from its raw HTTP response: the JSON body as a
+    :class:`Frame`, plus the request id the SDK's model would carry (``_request_id``)."""
+
+    __slots__ = ("_request_id",)
+
+    def __init__(self, data: dict[str, Any], request_id: str | None) -> None:
+        super().__init__(data)
+        self._request_id = request_id
+
+
+def read_reply(raw: Any, request_id_header: str) -> Reply:
+    """The reply behind an SDK's ``with_raw_response`` call (the body is already read);
+    ``json.JSONDecodeError`` when it is not a JSON object (empty, bad UTF-8, another JSON value)."""
+    http = raw.http_response
+    return Reply(json_object(http.content), http.headers.get(request_id_header))
+
+
 class WireStream:
     """A streamed response opened through an SDK's raw-response access (``manager`` is the SDK's
     response context manager, already entered): async-iterate it for :class:`Frame` views;

@@ -1,5 +1,6 @@
-"""OpenAI Chat Completions and the Responses API with streams read through the SDK's own models
-(``wire_streams = False``): the path an adapter falls back to keeps the whole contract too."""
+"""OpenAI Chat Completions and the Responses API read through the SDK's own models
+(``wire_streams = False``, ``wire_replies = False``): the path an adapter falls back to keeps the
+whole contract too."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from .harness import Harness
 from .harness_openai import HARNESSES as WIRE
 
 
-def _sdk_streams(build: Any) -> Any:
+def _sdk_models(build: Any) -> Any:
     def built(url: str) -> LLMPort:
         adapter = build(url)
         adapter.wire_streams = False
+        adapter.wire_replies = False
         return adapter  # type: ignore[no-any-return]
     return built
 
 
-HARNESSES: list[Harness] = [replace(h, name=f"{h.name}-sdk-streams", build=_sdk_streams(h.build))
+HARNESSES: list[Harness] = [replace(h, name=f"{h.name}-sdk-models", build=_sdk_models(h.build))
                             for h in WIRE if h.name in ("openai-chat", "openai-responses")]
