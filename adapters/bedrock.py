@@ -70,6 +70,7 @@ from llmport.domain import (
     Usage,
     UsageUpdate,
 )
+from llmport.ports.alarms import Alarms
 
 T = TypeVar("T")
 
@@ -113,7 +114,7 @@ _BY_CODE: Final[dict[str, type[LLMError]]] = {
 
 _END: Final = object()
 # ``attempt_timeout`` is enforced by the SDK (a per-request read timeout, which also closes the
-# connection); the loop's own timer is a backstop this much later, for a call that never got as far
+# connection); an alarm on the loop is a backstop this much later, for a call that never got as far
 # as reading (e.g. stuck before its request went out).
 _BACKSTOP_GRACE: Final = 1.0
 
@@ -259,6 +260,7 @@ class BedrockConverseAdapter(SDKAdapter):
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix=f"llmport-{FAMILY}")
         self._capacity: asyncio.Semaphore | None = None
         self._capacity_loop: asyncio.AbstractEventLoop | None = None
+        self._alarm_set: Alarms | None = None
         self._channels: set[_Channel] = set()
         self._count_tokens_unsupported: set[str] = set()
         self._closed = False
@@ -272,6 +274,14 @@ class BedrockConverseAdapter(SDKAdapter):
         if self._capacity is None or self._capacity_loop is not loop:
             self._capacity, self._capacity_loop = asyncio.Semaphore(self._max_workers), loop
         return self._capacity
+
+    def _alarms(self, loop: asyncio.AbstractEventLoop) -> Alarms:
+        """The backstops of calls on ``loop``: one loop timer for all (``asyncio.timeout`` per call
+        leaves a cancelled timer handle per call in the loop's heap)."""
+        alarms = self._alarm_set
+        if alarms is None or alarms.loop is not loop:
+            alarms = self._alarm_set = Alarms(loop)
+        return alarms
 
     async def _offload(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the pool. The capacity slot is held until the thread is done with it,
@@ -320,11 +330,17 @@ class BedrockConverseAdapter(SDKAdapter):
         if limit is None:
             response = await call
         else:
+            task = asyncio.current_task()
+            assert task is not None  # an adapter's call always runs in a task
+            alarm = self._alarms(task.get_loop()).set(limit + _BACKSTOP_GRACE, task)
             try:
-                async with asyncio.timeout(limit + _BACKSTOP_GRACE):
-                    response = await call
-            except TimeoutError:
+                response = await call
+            except asyncio.CancelledError:
+                if not alarm.expired():
+                    raise
                 raise self._timeout(request, limit) from None
+            finally:
+                alarm.clear()
         return self._reply(self._completion, response, request)
 
     async def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:

@@ -11,7 +11,6 @@ import base64
 import json
 import re
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import openai
@@ -52,6 +51,7 @@ from llmport.domain import (
     UsageUpdate,
     parse_tool_arguments,
 )
+from llmport.domain.frozen import valueclass
 
 from .base import SDKAdapter, attempt_timeout, with_calls
 from .estimate import estimate_input_tokens
@@ -98,7 +98,7 @@ _FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
 _KNOWN_ITEMS = frozenset({"message", "function_call", "reasoning"})
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OpenAIOptions:
     """What differs between OpenAI-family providers (chosen at composition time, never per call).
 
@@ -127,7 +127,8 @@ class OpenAIAdapter(SDKAdapter):
     family = FAMILY
     #: Decode streams from the wire (``openai_wire``) rather than through the SDK's per-chunk models.
     wire_streams = True
-    #: Decode whole replies from the wire (``sse.read_reply``) rather than through the SDK's models.
+    #: Decode whole replies from the raw response (``sse.read_reply``) rather than through the
+    #: SDK's model of the reply (its ``construct_type`` costs more CPU than the rest of the call).
     wire_replies = True
 
     def __init__(self, client: AsyncOpenAI, *, provider: str | None = None,
@@ -143,18 +144,18 @@ class OpenAIAdapter(SDKAdapter):
         # The limit is the SDK request's own timeout (as for every family): a silent server times
         # out there and frees its connection; the failover policy bounds the attempt as a whole.
         timeout = attempt_timeout(request)
-        resource: Any
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         if self.options.api == "responses":
-            resource, params, parse = self._client.responses, self._responses_params(request), \
-                self._responses_completion
+            resource: Any = self._client.responses
+            params, parse = self._responses_params(request), self._responses_completion
         else:
-            resource, params, parse = self._client.chat.completions, self._chat_params(request), \
-                self._chat_completion
-        if timeout is not None:
-            params["timeout"] = timeout
+            resource = self._client.chat.completions
+            params, parse = self._chat_params(request), self._chat_completion
         if self.wire_replies:
-            return self._reply(parse, await read_reply(resource, params, "x-request-id"))
-        return self._reply(parse, await resource.create(**params))
+            raw = await resource.with_raw_response.create(**params, **extra)
+            # decoded outside ``_reply``: a body that is not JSON maps as on the SDK path (``_map_error``)
+            return self._reply(parse, read_reply(raw, "x-request-id"))
+        return self._reply(parse, await resource.create(**params, **extra))
 
     def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         if self.options.api == "responses":

@@ -1,6 +1,5 @@
-"""The adapters' wire fast paths: a server-sent-events decoder (bytes in, ``(event, data)`` pairs
-out, with no object per event), attribute views over the decoded JSON (``Frame``, ``Reply``) and the
-SDK raw-response access that streams and whole replies are read through.
+"""A server-sent-events decoder for the adapters' wire fast paths: bytes in, ``(event, data)``
+pairs out, with no object per event.
 
 It follows the WHATWG event-stream rules as the vendor SDKs implement them: lines end with CRLF, LF
 or CR (a CRLF split across reads counts once); a blank line dispatches the pending event when it has
@@ -115,15 +114,28 @@ class Frame:
         return f"Frame({sorted(self._data)})"
 
 
+def unwrap(value: Any) -> Any:
+    """The JSON value behind ``value``: a :class:`Frame`'s own mapping, anything else as it is (for
+    fields the SDK's model keeps as a plain dict, like a tool call's input)."""
+    return value._data if type(value) is Frame else value
+
+
 class Reply(Frame):
-    """A whole (non-streamed) reply's JSON object as a :class:`Frame`, carrying the request id the
-    SDK's models carry as ``_request_id`` (taken from the response headers)."""
+    """A whole (non-streamed) reply read from its raw HTTP response: the JSON body as a
+    :class:`Frame`, plus the request id the SDK's model would carry (``_request_id``)."""
 
     __slots__ = ("_request_id",)
 
     def __init__(self, data: dict[str, Any], request_id: str | None) -> None:
         super().__init__(data)
         self._request_id = request_id
+
+
+def read_reply(raw: Any, request_id_header: str) -> Reply:
+    """The reply behind an SDK's ``with_raw_response`` call (the body is already read);
+    ``json.JSONDecodeError`` when it is not a JSON object (empty, bad UTF-8, another JSON value)."""
+    http = raw.http_response
+    return Reply(json_object(http.content, "reply"), http.headers.get(request_id_header))
 
 
 class WireStream:
@@ -170,8 +182,8 @@ class WireStream:
 
 
 def json_object(data: bytes, what: str = "frame") -> dict[str, Any]:
-    """A frame's (or a reply's) JSON object; ``json.JSONDecodeError`` for anything else (bad UTF-8 and
-    an empty body included)."""
+    """A frame's (or a reply's) JSON object; ``json.JSONDecodeError`` for anything else (bad UTF-8
+    and an empty body included)."""
     try:
         value = json.loads(data)
     except UnicodeDecodeError as exc:
@@ -179,18 +191,6 @@ def json_object(data: bytes, what: str = "frame") -> dict[str, Any]:
     if type(value) is not dict:
         raise json.JSONDecodeError(f"the {what} is not a JSON object", data.decode("utf-8", "replace"), 0)
     return value
-
-
-async def read_reply(resource: Any, params: dict[str, Any], request_id_header: str) -> Reply:
-    """Send ``resource.create(**params)`` through the SDK's raw-response access
-    (``with_raw_response``): the SDK builds, authenticates and times the request and raises HTTP
-    status errors exactly as from ``create``; the body (already read) is decoded here, whatever the
-    content type says (the SDK, too, reads JSON from a body labelled otherwise).
-    ``json.JSONDecodeError`` for a body that is not a JSON object (empty, not JSON, not UTF-8, an
-    array or a scalar), as the SDK raises for a JSON body it cannot decode."""
-    raw = await resource.with_raw_response.create(**params)
-    http = raw.http_response
-    return Reply(json_object(http.content, "reply"), http.headers.get(request_id_header))
 
 
 async def open_wire_stream(resource: Any, params: dict[str, Any], frame: FramePolicy,

@@ -384,3 +384,49 @@ async def test_credentials_failing_at_call_time_are_authentication_failures(
         assert emu.journal.entries(vendor="bedrock") == []
     finally:
         await adapter.aclose()
+
+
+async def _stuck_before_send(emu: VendorEmulator) -> tuple[BedrockConverseAdapter, threading.Event]:
+    """An adapter whose client blocks before its request goes out (a hook on the real client),
+    where the SDK's read timeout cannot help, until the event is set."""
+    release = threading.Event()
+    client = bedrock_client(emu.url)
+    client.meta.events.register("before-send.bedrock-runtime", lambda **_: release.wait(30))
+    return BedrockConverseAdapter(client, max_workers=2), release
+
+
+async def test_a_call_stuck_before_sending_ends_at_the_backstop_as_a_timeout(emu: VendorEmulator) -> None:
+    llm, release = await _stuck_before_send(emu)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(Timeout, match=r"attempt timeout of 0\.2s"):
+            await llm.complete(CompletionRequest(MODEL, [Message.user("x")], attempt_timeout=0.2))
+        assert time.perf_counter() - started >= 1.2  # the limit and the backstop's grace, not earlier
+        assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]  # the alarm's cancel undone
+    finally:
+        release.set()
+        await llm.aclose()
+
+
+async def test_a_caller_cancelling_a_limited_call_gets_its_cancellation(emu: VendorEmulator) -> None:
+    llm, release = await _stuck_before_send(emu)
+    try:
+        call = asyncio.ensure_future(llm.complete(CompletionRequest(MODEL, [Message.user("x")], attempt_timeout=5)))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert call.cancelled()
+    finally:
+        release.set()
+        await llm.aclose()
+
+
+async def test_a_limited_call_that_answers_leaves_no_alarm_behind(llm: BedrockConverseAdapter) -> None:
+    for _ in range(3):
+        answer = await llm.complete(CompletionRequest(MODEL, [Message.user("x")], attempt_timeout=5))
+        assert answer.text
+    alarms = llm._alarm_set
+    assert alarms is not None and len(alarms) == 0
+    await asyncio.sleep(0)
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]

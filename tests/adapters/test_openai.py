@@ -333,3 +333,67 @@ def test_deepseek_cache_hits_count_as_cached_input() -> None:
     usage = CompletionUsage.model_validate({"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110,
                                             "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36})
     assert _chat_usage(usage).cached_input_tokens == 64
+
+
+CHAT_REPLY = ('{"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-test", "choices": [{"index": 0, '
+              '"message": {"role": "assistant", "content": "plain answer"}, "finish_reason": "stop"}], '
+              '"usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}')
+
+
+@pytest.mark.parametrize("wire", [True, False], ids=["wire", "sdk"])
+async def test_a_reply_without_choices_names_the_request_id_from_the_headers(emu: VendorEmulator,
+                                                                             wire: bool) -> None:
+    adapter = make(emu)
+    adapter.wire_replies = wire
+    emu.script(Fault.raw('{"id": "chatcmpl-1", "choices": []}', headers={"x-request-id": "req_from_header"}))
+    try:
+        with pytest.raises(ProviderUnavailable, match="no choices") as info:
+            await adapter.complete(CompletionRequest("gpt-test", [Message.user("hi")]))
+    finally:
+        await adapter.aclose()
+    assert info.value.request_id == "req_from_header"
+
+
+@pytest.mark.parametrize("wire", [True, False], ids=["wire", "sdk"])
+async def test_a_json_reply_under_another_content_type_is_read_as_the_sdk_reads_it(emu: VendorEmulator,
+                                                                                   wire: bool) -> None:
+    adapter = make(emu)
+    adapter.wire_replies = wire
+    emu.script(Fault.raw(CHAT_REPLY, media_type="text/plain"))
+    try:
+        completion = await adapter.complete(CompletionRequest("gpt-test", [Message.user("hi")]))
+    finally:
+        await adapter.aclose()
+    assert (completion.text, completion.usage.input_tokens, completion.usage.output_tokens) == ("plain answer", 3, 2)
+    assert completion.response_id == "chatcmpl-1"
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+async def test_whole_replies_skip_the_sdk_models(emu: VendorEmulator, api: str) -> None:
+    """The wire path hands the translation views over the JSON, never the SDK's pydantic models."""
+    from llmport.adapters.sse import Reply as WireReply
+
+    adapter = make(emu, api=api)
+    seen: list[type] = []
+    parse = adapter._chat_completion if api == "chat" else adapter._responses_completion
+
+    def spy(response: Any) -> Any:
+        seen.append(type(response))
+        return parse(response)
+
+    setattr(adapter, "_chat_completion" if api == "chat" else "_responses_completion", spy)
+    emu.script(Reply("from the wire"))
+    try:
+        completion = await adapter.complete(CompletionRequest("gpt-test", [Message.user("hi")]))
+    finally:
+        await adapter.aclose()
+    assert completion.text == "from the wire" and seen == [WireReply]
+
+
+def test_deepseek_cache_hits_count_on_the_wire_path_too() -> None:
+    from llmport.adapters.openai import _chat_usage
+    from llmport.adapters.sse import Frame
+
+    usage = Frame({"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110,
+                   "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36})
+    assert _chat_usage(usage).cached_input_tokens == 64

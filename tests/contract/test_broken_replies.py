@@ -18,6 +18,7 @@ BODIES = {
     "unknown fields": '{"weird": 1}',
     "not JSON": "not json",
     "empty body": "",
+    "bad UTF-8": b'{"id": "\xff\xfe", "choices": []}',
     "every field of the wrong type": '{"id": 5, "choices": [{"message": 5}], "content": 7, "candidates": "x", '
                                      '"output": {"message": 3}, "stopReason": 1}',
 }
@@ -25,7 +26,7 @@ BODIES = {
 
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
 @pytest.mark.parametrize("body", list(BODIES.values()), ids=list(BODIES))
-async def test_a_reply_breaking_the_schema_is_a_failover_error(harness: Harness, emu: VendorEmulator, body: str,
+async def test_a_reply_breaking_the_schema_is_a_failover_error(harness: Harness, emu: VendorEmulator, body: str | bytes,
                                                                stream: bool) -> None:
     llm = harness.build(emu.url)
     emu.script(Fault.raw(body), vendor=harness.vendor)

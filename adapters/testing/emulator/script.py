@@ -78,7 +78,7 @@ class Fault:
     reply: Reply | None = None  # the answer whose first frames precede a cut/malformed/stream_error
     body: bytes = b""  # ``raw`` only
     media_type: str = "application/json"  # ``raw`` only
-    headers: tuple[tuple[str, str], ...] = ()  # ``raw`` only: extra response headers (e.g. a request id)
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False)  # ``raw`` only
 
     @classmethod
     def http(cls, status: int, error_type: str | None = None, message: str | None = None, *,
@@ -97,8 +97,9 @@ class Fault:
     @classmethod
     def raw(cls, body: bytes | str, *, status: int = 200, media_type: str = "application/json",
             headers: Mapping[str, str] | None = None) -> Fault:
+        """Exactly ``body`` (and ``headers``), whatever the vendor's schema says."""
         data = body.encode() if isinstance(body, str) else body
-        return cls("raw", status, body=data, media_type=media_type, headers=tuple((headers or {}).items()))
+        return cls("raw", status, body=data, media_type=media_type, headers=dict(headers or {}))
 
     @classmethod
     def hang(cls) -> Fault:

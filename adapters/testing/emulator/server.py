@@ -268,8 +268,8 @@ class _Exchange:
         if fault.kind == "http":
             return await self.respond(protocol.error(call, fault), "error")
         if fault.kind == "raw":
-            raw = WireResponse(fault.status, fault.body, dict(fault.headers), fault.media_type)
-            return await self.respond(raw, "raw")
+            return await self.respond(WireResponse(fault.status, fault.body, dict(fault.headers), fault.media_type),
+                                      "raw")
         if fault.kind == "hang":
             await self.watch.over.wait()
             return await self.gone()
