@@ -25,11 +25,14 @@ async def _refused(policy: FailoverPolicy) -> AllProvidersFailed:
     return info.value
 
 
-async def test_each_refused_request_gets_its_own_error_with_its_own_wait(clock: FakeClock) -> None:
+async def test_each_refused_request_gets_its_own_error_with_its_own_wait(
+        clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(failover, "_REFUSED", {})
     policy = _opened_policy(clock, "a", "b")
     await _refused(policy)  # opens both breakers
     clock.advance(10.0)
     first = await _refused(policy)
+    assert list(failover._REFUSED) == [("smart", 2, False, True)]  # copied from its prototype
     clock.advance(5.0)
     second = await _refused(policy)
     assert first is not second
