@@ -11,7 +11,6 @@ import base64
 import json
 import re
 from collections.abc import AsyncGenerator, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import openai
@@ -52,6 +51,7 @@ from llmport.domain import (
     UsageUpdate,
     parse_tool_arguments,
 )
+from llmport.domain.frozen import valueclass
 
 from .base import SDKAdapter, attempt_timeout, with_calls
 from .estimate import estimate_input_tokens
@@ -98,7 +98,7 @@ _FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
 _KNOWN_ITEMS = frozenset({"message", "function_call", "reasoning"})
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class OpenAIOptions:
     """What differs between OpenAI-family providers (chosen at composition time, never per call).
 

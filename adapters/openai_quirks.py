@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from llmport.domain.frozen import valueclass
 
-@dataclass(frozen=True, slots=True)
+
+@valueclass
 class Clamp:
     """Send ``param`` within ``[low, high]``: the service rejects values outside (OpenAI's own
     range is wider). ``models``: a regular expression the model name must match ("" = every model)."""
@@ -32,7 +34,7 @@ class Clamp:
             raise ValueError(f"Clamp({self.param!r}): low must not exceed high")
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Drop:
     """Never send ``param``: the service rejects it (for the ``models`` matching, "" = every model)."""
 
@@ -40,7 +42,7 @@ class Drop:
     models: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Rename:
     """Send ``param`` under the service's own name ``to`` (in the SDK's ``extra_body``: the SDK
     knows only OpenAI's names)."""
@@ -53,7 +55,7 @@ class Rename:
 Rule = Clamp | Drop | Rename
 
 
-@dataclass(frozen=True, slots=True)
+@valueclass
 class Quirks:
     """One service's request rules (applied in order) and the response fields it adds that are kept."""
 

@@ -114,6 +114,12 @@ class Frame:
         return f"Frame({sorted(self._data)})"
 
 
+def unwrap(value: Any) -> Any:
+    """The JSON value behind ``value``: a :class:`Frame`'s own mapping, anything else as it is (for
+    fields the SDK's model keeps as a plain dict, like a tool call's input)."""
+    return value._data if type(value) is Frame else value
+
+
 class Reply(Frame):
     """A whole (non-streamed) reply read from its raw HTTP response: the JSON body as a
     :class:`Frame`, plus the request id the SDK's model would carry (``_request_id``)."""

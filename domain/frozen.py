@@ -35,8 +35,9 @@ def builder(cls: Callable[P, T]) -> Callable[P, T]:
     if not _eligible(kind) or hasattr(kind, "__post_init__"):
         return cls
     twin = _twin(kind)
-    # The same parameters (a hand-written ``__init__`` would differ).
-    if twin is None or inspect.signature(twin) != inspect.signature(kind):
+    # The same parameters (a hand-written ``__init__`` would differ; a valueclass's own is the twin's by construction).
+    if twin is None or (not getattr(kind.__init__, "_generated", False)
+                        and inspect.signature(twin) != inspect.signature(kind)):
         return cls
     return twin  # type: ignore[no-any-return]
 
@@ -97,7 +98,10 @@ def valueclass(cls: type[T]) -> type[T]:
     kind: Any = dataclasses.dataclass(cls, init=False, repr=False, eq=False, slots=True)
     fields = dataclasses.fields(kind)
     names = tuple(f.name for f in fields)
-    _method(kind, _init(kind, fields))
+    if "__init__" not in own:  # a hand-written one is kept, as dataclass keeps it
+        init: Any = _init(kind, fields)
+        init._generated = True
+        _method(kind, init)
     if not has_repr:
         _method(kind, _repr(tuple(f.name for f in fields if f.repr)))
     if not has_eq:

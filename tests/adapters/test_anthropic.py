@@ -401,3 +401,31 @@ def test_on_bedrock_only_credential_errors_are_authentication_failures() -> None
     assert isinstance(adapter._map_error(SSOTokenLoadError(error_msg="expired"), request), AuthenticationFailed)
     corrupt = ChecksumError(checksum_type="crc32", expected_checksum="1", actual_checksum="2")
     assert isinstance(adapter._map_error(corrupt, request), ProviderUnavailable)
+
+
+def _tool_reply(tool_input: str) -> str:
+    return ('{"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-adapter-test", '
+            '"content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": ' + tool_input + '}], '
+            '"stop_reason": "tool_use", "usage": {"input_tokens": 4, "output_tokens": 3}}')
+
+
+@pytest.mark.parametrize("wire", [True, False], ids=["wire", "sdk"])
+async def test_tool_input_arrives_as_a_plain_mapping_on_both_paths(llm: AnthropicAdapter, emu: VendorEmulator,
+                                                                   wire: bool) -> None:
+    llm.wire_replies = wire
+    emu.script(Fault.raw(_tool_reply('{"city": "Oslo", "when": {"day": 1}}')))
+    completion = await llm.complete(req(tools=[WEATHER]))
+    call = completion.tool_calls[0]
+    assert (call.id, call.name, dict(call.arguments)) == ("toolu_1", "get_weather",
+                                                          {"city": "Oslo", "when": {"day": 1}})
+    assert completion.stop_reason.kind == "tool_use"
+
+
+@pytest.mark.parametrize("wire", [True, False], ids=["wire", "sdk"])
+@pytest.mark.parametrize("tool_input", ['"Oslo"', "[1]", "null"])
+async def test_tool_input_that_is_not_an_object_is_the_providers_failure(llm: AnthropicAdapter, emu: VendorEmulator,
+                                                                         wire: bool, tool_input: str) -> None:
+    llm.wire_replies = wire
+    emu.script(Fault.raw(_tool_reply(tool_input)))
+    with pytest.raises(ProviderUnavailable, match="tool_use input that is not an object"):
+        await llm.complete(req(tools=[WEATHER]))

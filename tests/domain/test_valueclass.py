@@ -232,3 +232,16 @@ def test_two_fields_are_compared_and_hashed_together() -> None:
 def test_a_twin_names_its_constructor() -> None:
     make = builder(TextDelta)
     assert make.__init__.__qualname__ == "_TextDeltaTwin.__init__"
+
+
+def test_a_hand_written_init_is_kept_and_the_cheap_constructor_refuses_it() -> None:
+    @valueclass
+    class Parsed:
+        x: int
+
+        def __init__(self, x: str) -> None:
+            object.__setattr__(self, "x", int(x))
+
+    assert Parsed("3").x == 3  # type: ignore[arg-type]
+    assert builder(Parsed) is Parsed
+    assert builder(OURS["One"]) is not OURS["One"]

@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions and the Responses API read through the SDK's own models
+"""OpenAI Chat Completions, the Responses API and Anthropic read through the SDKs' own models
 (``wire_streams = False``, ``wire_replies = False``): the path an adapter falls back to keeps the
 whole contract too."""
 
@@ -10,7 +10,8 @@ from typing import Any
 from llmport.ports import LLMPort
 
 from .harness import Harness
-from .harness_openai import HARNESSES as WIRE
+from .harness_anthropic import HARNESSES as ANTHROPIC
+from .harness_openai import HARNESSES as OPENAI
 
 
 def _sdk_models(build: Any) -> Any:
@@ -22,5 +23,6 @@ def _sdk_models(build: Any) -> Any:
     return built
 
 
+_FAMILIES = ("openai-chat", "openai-responses", "anthropic")
 HARNESSES: list[Harness] = [replace(h, name=f"{h.name}-sdk-models", build=_sdk_models(h.build))
-                            for h in WIRE if h.name in ("openai-chat", "openai-responses")]
+                            for h in (*OPENAI, *ANTHROPIC) if h.name in _FAMILIES]
