@@ -168,11 +168,11 @@ class FailoverPolicy:
     async def complete(self, request: CompletionRequest) -> Completion:
         run = _Run(self, self._servable(request), request)
         value, slot = await run.execute(_call_complete)
-        now = self.monotonic()
+        now = slot.end  # read once by the attempt, for the state and for this report
         latency = now - slot.start
         self.state.observe_latency(slot.route.name, now, latency, None)
         usage, estimated = _billed_usage(value, "ok")
-        run.report(slot, "ok", None, latency, None, usage=usage, estimated=estimated)
+        run.report(slot, "ok", None, latency, None, usage=usage, estimated=estimated, now=now)
         return value
 
     def stream(self, request: CompletionRequest) -> PolicyStream:
@@ -284,6 +284,7 @@ class _Slot:
     permit: Permit
     hedge: bool = False
     lost: bool = False
+    end: float = 0.0  # policy clock: when the attempt succeeded
 
 
 @dataclass(slots=True, eq=False)
@@ -326,6 +327,29 @@ def _skipped(route: Route, error: str, breaker: BreakerState) -> tuple[Attempt, 
         found = _SKIPPED[key] = (Attempt(route.name, error, None, 0.0, 0, _SKIP_MESSAGES[error]),
                                  SkippedRoute(route.name, route.provider, route.model, error, breaker))
     return found
+
+
+# What a request whose routes were all refused raises, by (route set, routes, late, retryable): built
+# once through the constructor (message redacted), then copied per request with its own attempts.
+_REFUSED: dict[tuple[str, int, bool, bool], AllProvidersFailed] = {}
+
+
+def _refused(name: str, routes: int, late: bool, retryable: bool, attempts: Sequence[Attempt],
+             retry_after: float | None) -> AllProvidersFailed:
+    """The error of a request whose every route was refused before any attempt."""
+    key = (name, routes, late, retryable)
+    proto = _REFUSED.get(key)
+    if proto is None:
+        if len(_REFUSED) >= 4096:  # bounded: route set names can come from callers
+            _REFUSED.clear()
+        reason = "the request deadline passed" if late else "every route failed or is unavailable"
+        proto = _REFUSED[key] = AllProvidersFailed(f"{name!r}: {reason} (0 attempts on {routes} routes)",
+                                                   attempts=(), status=504 if late else 503, retryable=retryable)
+    error = AllProvidersFailed.__new__(AllProvidersFailed, *proto.args)
+    error.__dict__.update(proto.__dict__)
+    error.attempts = tuple(attempts)
+    error.retry_after = retry_after
+    return error
 
 
 def _unexpected(exc: Exception, route: Route) -> LLMError:
@@ -549,7 +573,8 @@ class _Run:
         if unexpected is not None:  # raised outside the handler: the raw exception is not its context
             self._failed(slot, unexpected, by_deadline)
             raise unexpected
-        state.record_success(slot.permit, policy.monotonic())
+        slot.end = now = policy.monotonic()
+        state.record_success(slot.permit, now)
         return value
 
     def _failed(self, slot: _Slot, exc: LLMError, by_deadline: bool) -> None:
@@ -747,6 +772,9 @@ class _Run:
         now = self.policy.monotonic()
         late = self.deadline is not None and now >= self.deadline
         errors = self.errors
+        if all_refused and not errors:  # an outage's fail-fast path: the error from its prototype
+            raise _refused(self.route_set.name, len(self.order), late, late or self.skipped, self.attempts,
+                           self.soonest or None) from last
         tried = len(errors)
         reason = "the request deadline passed" if late else "every route failed or is unavailable"
         raise AllProvidersFailed(
@@ -802,13 +830,16 @@ class _Run:
         self.report(slot, "error", type(exc).__name__, duration, None, exc.status)
 
     def report(self, slot: _Slot, outcome: Outcome, error: str | None, latency: float, ttft: float | None,
-               status: int | None = None, *, usage: Usage | None = None, estimated: bool = False) -> None:
+               status: int | None = None, *, usage: Usage | None = None, estimated: bool = False,
+               now: float | None = None) -> None:
+        """Tell the observer of an attempt's outcome (``now``: the policy clock, when just read)."""
         policy = self.policy
         if type(policy.observer) is NullObserver:
             return
         route = slot.route
         self._emit(route, slot.attempt, outcome, error, status, latency, ttft,
-                   policy.state.breaker_state(route.name, policy.monotonic()), slot.hedge, usage, estimated)
+                   policy.state.breaker_state(route.name, policy.monotonic() if now is None else now),
+                   slot.hedge, usage, estimated)
 
     def _emit(self, route: Route, attempt: int, outcome: Outcome, error: str | None, status: int | None,
               latency: float, ttft: float | None, breaker: BreakerState, hedge: bool = False,
