@@ -193,6 +193,60 @@ async def test_chat_bodies_read_as_on_the_sdk_path(emu: VendorEmulator, body: st
     assert outcomes[0] == outcomes[1]
 
 
+def _response_body(*output: dict[str, Any], **fields: Any) -> str:
+    return json.dumps({"id": "resp_1", "object": "response", "created_at": 0, "model": "gpt-4o-wire",
+                       "status": fields.pop("status", "completed"), "output": list(output), **fields})
+
+
+def _said(*content: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": list(content)}
+
+
+#: Responses API bodies the emulator's script model cannot produce, read the same by both paths.
+RESPONSES_BODIES = {
+    "refusal": _response_body(_said({"type": "refusal", "refusal": "I can't help with that."})),
+    "text and refusal": _response_body(_said({"type": "output_text", "text": "Partly. ", "annotations": []},
+                                             {"type": "refusal", "refusal": "No more."})),
+    "unknown content": _response_body(_said({"type": "output_audio", "data": "x"})),
+    "unknown item": _response_body({"type": "web_search_call", "id": "ws_1", "status": "completed"}),
+    "incomplete": _response_body(_said({"type": "output_text", "text": "cut", "annotations": []}),
+                                 status="incomplete", incomplete_details={"reason": "max_output_tokens"}),
+    "no status": json.dumps({"id": "resp_1", "object": "response", "model": "m", "output": []}),
+    "reasoning content": _response_body({"type": "reasoning", "id": "rs_1", "summary": [],
+                                         "content": [{"type": "reasoning_text", "text": "raw thought"}]}),
+}
+
+
+@pytest.mark.parametrize("body", list(RESPONSES_BODIES.values()), ids=list(RESPONSES_BODIES))
+async def test_responses_bodies_read_as_on_the_sdk_path(emu: VendorEmulator, body: str) -> None:
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{emu.url}/v1", max_retries=0)
+    wire = OpenAIAdapter(client, options=OpenAIOptions(api="responses"))
+    sdk = OpenAIAdapter(client, options=OpenAIOptions(api="responses"))
+    sdk.wire_replies = False
+    outcomes = []
+    for adapter in (wire, sdk):
+        emu.script(Fault.raw(body), vendor="openai")
+        outcomes.append(await complete_outcome(adapter, _request()))
+    await client.close()
+    assert outcomes[0] == outcomes[1]
+
+
+async def test_a_responses_refusal_is_a_content_filter_stop(emu: VendorEmulator) -> None:
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{emu.url}/v1", max_retries=0)
+    adapter = OpenAIAdapter(client, options=OpenAIOptions(api="responses"))
+    emu.script(Fault.raw(RESPONSES_BODIES["text and refusal"]), vendor="openai")
+    completion = await adapter.complete(_request())
+    emu.script(Fault.raw(RESPONSES_BODIES["unknown content"]), vendor="openai")
+    with pytest.raises(ProviderUnavailable, match="message content of unknown type 'output_audio'"):
+        await adapter.complete(_request())
+    emu.script(Fault.raw(RESPONSES_BODIES["unknown item"]), vendor="openai")
+    with pytest.raises(ProviderUnavailable, match="output item of unknown type 'web_search_call'"):
+        await adapter.complete(_request())
+    await client.close()
+    assert completion.text == "Partly. No more."
+    assert (completion.stop_reason.kind, completion.stop_reason.raw) == ("content_filter", "refusal")
+
+
 async def test_perplexity_fields_are_kept(emu: VendorEmulator) -> None:
     client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{emu.url}/v1", max_retries=0)
     found = {"citations": ["https://a.example"], "search_results": [{"title": "A", "url": "https://a.example"}]}
