@@ -123,12 +123,10 @@ class AnthropicAdapter(SDKAdapter):
         params, json_tool = self._params(request)
         if self.wire_replies:
             raw = await self._messages.with_raw_response.create(**params)
-            return self._reply(self._wire_completion, raw, json_tool)
+            # decoded outside ``_reply``: a body that is not JSON maps as on the SDK path (``_map_error``)
+            return self._reply(self._completion, read_reply(raw, "request-id"), json_tool)
         message = await self._messages.create(**params)
         return self._reply(self._completion, message, json_tool)
-
-    def _wire_completion(self, raw: Any, json_tool: str | None) -> Completion:
-        return self._completion(read_reply(raw, "request-id"), json_tool)
 
     async def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         # One generator, no nested one: this loop runs once per SSE event (the SDK drops `ping`).

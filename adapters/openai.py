@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Literal
 
 import openai
@@ -153,7 +153,8 @@ class OpenAIAdapter(SDKAdapter):
             params, parse = self._chat_params(request), self._chat_completion
         if self.wire_replies:
             raw = await resource.with_raw_response.create(**params, **extra)
-            return self._reply(_wire_completion, parse, raw)
+            # decoded outside ``_reply``: a body that is not JSON maps as on the SDK path (``_map_error``)
+            return self._reply(parse, read_reply(raw, "x-request-id"))
         return self._reply(parse, await resource.create(**params, **extra))
 
     def _events(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -593,10 +594,6 @@ def _extra_reasoning(message: Any) -> str | None:
         return None
     value = extra.get("reasoning_content") or extra.get("reasoning")
     return value if isinstance(value, str) and value else None
-
-
-def _wire_completion(parse: Callable[[Any], Completion], raw: Any) -> Completion:
-    return parse(read_reply(raw, "x-request-id"))
 
 
 def _request_id(response: Any) -> str | None:

@@ -135,7 +135,7 @@ def read_reply(raw: Any, request_id_header: str) -> Reply:
     """The reply behind an SDK's ``with_raw_response`` call (the body is already read);
     ``json.JSONDecodeError`` when it is not a JSON object (empty, bad UTF-8, another JSON value)."""
     http = raw.http_response
-    return Reply(json_object(http.content), http.headers.get(request_id_header))
+    return Reply(json_object(http.content, "reply"), http.headers.get(request_id_header))
 
 
 class WireStream:
@@ -181,14 +181,15 @@ class WireStream:
         await self._manager.__aexit__(None, None, None)
 
 
-def json_object(data: bytes) -> dict[str, Any]:
-    """A frame's JSON object; ``json.JSONDecodeError`` for anything else (bad UTF-8 included)."""
+def json_object(data: bytes, what: str = "frame") -> dict[str, Any]:
+    """A frame's (or a reply's) JSON object; ``json.JSONDecodeError`` for anything else (bad UTF-8
+    and an empty body included)."""
     try:
         value = json.loads(data)
     except UnicodeDecodeError as exc:
-        raise json.JSONDecodeError("the frame is not UTF-8", data.decode("utf-8", "replace"), exc.start) from None
+        raise json.JSONDecodeError(f"the {what} is not UTF-8", data.decode("utf-8", "replace"), exc.start) from None
     if type(value) is not dict:
-        raise json.JSONDecodeError("the frame is not a JSON object", data.decode("utf-8", "replace"), 0)
+        raise json.JSONDecodeError(f"the {what} is not a JSON object", data.decode("utf-8", "replace"), 0)
     return value
 
 

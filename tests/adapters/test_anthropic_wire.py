@@ -1,6 +1,7 @@
-"""Anthropic streams decoded from the wire (``anthropic_wire``) behave exactly as the SDK's own
-stream path: the same domain events and the same errors for every scripted answer and fault; the
-frame policy skips and raises as the SDK's stream does; Claude on Bedrock keeps the SDK path."""
+"""Anthropic streams and whole replies decoded from the wire (``anthropic_wire``, ``sse.read_reply``)
+behave exactly as the SDK's own path: the same domain events, completions and errors for every
+scripted answer and fault; the frame policy skips and raises as the SDK's stream does; Claude on
+Bedrock keeps the SDK path for streams."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import pytest
 
 from llmport.adapters.anthropic import AnthropicAdapter
 from llmport.adapters.anthropic_wire import _policy, speaks_sse
-from llmport.adapters.testing.emulator import Reply, VendorEmulator
-from llmport.domain import CompletionRequest, Message
+from llmport.adapters.testing.emulator import Fault, Reply, VendorEmulator
+from llmport.domain import CompletionRequest, Message, ProviderUnavailable
 
-from .wire_parity import outcome, scenarios
+from .wire_parity import complete_outcome, outcome, scenarios
 
 KEY = "sk-ant-test-wire-secret-0123456789"
 
@@ -28,7 +29,7 @@ async def pair(emu: VendorEmulator) -> AsyncIterator[tuple[Any, Any]]:
     client = anthropic.AsyncAnthropic(api_key=KEY, base_url=emu.url, max_retries=0)
     wire = AnthropicAdapter(client)
     sdk = AnthropicAdapter(client)
-    sdk.wire_streams = False
+    sdk.wire_streams = sdk.wire_replies = False
     yield wire, sdk
     await client.close()
 
@@ -86,3 +87,65 @@ def test_only_plain_sse_clients_take_the_wire_path() -> None:
     assert speaks_sse(anthropic.AsyncAnthropic(api_key=KEY))
     bedrock = anthropic.AsyncAnthropicBedrock(aws_access_key="a", aws_secret_key="b", aws_region="us-east-1")
     assert not speaks_sse(bedrock)
+
+
+# --- whole replies ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "step", "fields"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+async def test_wire_reply_matches_the_sdk_path(pair: tuple[Any, Any], emu: VendorEmulator, name: str, step: Any,
+                                               fields: dict[str, Any]) -> None:
+    wire, sdk = pair
+    outcomes = []
+    for adapter in (wire, sdk):
+        emu.reset()
+        emu.script(step, vendor="anthropic")
+        outcomes.append(await complete_outcome(adapter, _request(**fields)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] != (None, None)
+
+
+def _message(*blocks: dict[str, Any], **fields: Any) -> str:
+    return json.dumps({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-wire",
+                       "content": list(blocks), "stop_reason": fields.pop("stop_reason", "end_turn"),
+                       "stop_sequence": None, **fields})
+
+
+#: Messages the emulator's script model cannot produce, read the same by both paths.
+MESSAGES = {
+    "redacted thinking": _message({"type": "redacted_thinking", "data": "opaque"}, {"type": "text", "text": "ok"}),
+    "thinking": _message({"type": "thinking", "thinking": "hmm", "signature": "sig"}, {"type": "text", "text": "ok"}),
+    "stop sequence": _message({"type": "text", "text": "cut"}, stop_reason="stop_sequence", stop_sequence="END"),
+    "refusal": _message(stop_reason="refusal"),
+    "cache usage": _message({"type": "text", "text": "ok"}, usage={
+        "input_tokens": 5, "output_tokens": 2, "cache_read_input_tokens": 40, "cache_creation_input_tokens": 7}),
+    "unknown block": _message({"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {}}),
+    "no content": json.dumps({"id": "msg_1", "type": "message", "model": "claude-wire", "stop_reason": "end_turn"}),
+}
+
+
+@pytest.mark.parametrize("body", list(MESSAGES.values()), ids=list(MESSAGES))
+async def test_messages_read_as_on_the_sdk_path(pair: tuple[Any, Any], emu: VendorEmulator, body: str) -> None:
+    outcomes = []
+    for adapter in pair:
+        emu.script(Fault.raw(body), vendor="anthropic")
+        outcomes.append(await complete_outcome(adapter, _request()))
+    assert outcomes[0] == outcomes[1]
+
+
+BROKEN = {
+    "empty": (b"", "application/json"),
+    "array": (b"[1, 2]", "application/json"),
+    "not JSON": (b"<html>bad gateway</html>", "text/html"),
+    "bad UTF-8": (b'{"id": "\xff"}', "application/json"),
+}
+
+
+@pytest.mark.parametrize(("body", "media"), list(BROKEN.values()), ids=list(BROKEN))
+async def test_a_body_that_is_not_a_json_object_is_the_providers_failure(pair: tuple[Any, Any], emu: VendorEmulator,
+                                                                         body: bytes, media: str) -> None:
+    wire, _ = pair
+    emu.script(Fault.raw(body, media_type=media), vendor="anthropic")
+    with pytest.raises(ProviderUnavailable) as info:
+        await wire.complete(_request())
+    error = info.value
+    assert error.failover and error.__cause__ is None and error.__context__ is None
+    assert error.message == "malformed response from the provider: JSONDecodeError"

@@ -1,6 +1,7 @@
-"""OpenAI streams decoded from the wire (``openai_wire`` + ``sse``) behave exactly as the SDK's own
-stream path: the same domain events, the same errors, for every scripted answer and fault; and the
-SSE decoder splits any body, however it is chunked, as the SDK's decoder does."""
+"""OpenAI streams and whole replies decoded from the wire (``openai_wire`` + ``sse``) behave exactly as
+the SDK's own path: the same domain events and completions, the same errors, for every scripted
+answer and fault; and the SSE decoder splits any body, however it is chunked, as the SDK's decoder
+does."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from hypothesis import strategies as st
 from openai._streaming import SSEDecoder as SDKDecoder
 
 from llmport.adapters.openai import OpenAIAdapter, OpenAIOptions
+from llmport.adapters.openai_quirks import QUIRKS
 from llmport.adapters.openai_wire import _frame
 from llmport.adapters.sse import DONE, Frame, SSEDecoder
-from llmport.adapters.testing.emulator import Reply, VendorEmulator
-from llmport.domain import CompletionRequest, Message
+from llmport.adapters.testing.emulator import Fault, Reply, VendorEmulator
+from llmport.domain import CompletionRequest, Message, ProviderUnavailable
 
-from .wire_parity import outcome, scenarios
+from .wire_parity import complete_outcome, outcome, scenarios
 
 KEY = "sk-test-wire-secret-0123456789"
 
@@ -86,7 +88,7 @@ async def pair(request: pytest.FixtureRequest, emu: VendorEmulator) -> AsyncIter
     client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{emu.url}/v1", max_retries=0)
     wire = OpenAIAdapter(client, options=OpenAIOptions(api=request.param))
     sdk = OpenAIAdapter(client, options=OpenAIOptions(api=request.param))
-    sdk.wire_streams = False
+    sdk.wire_streams = sdk.wire_replies = False
     yield wire, sdk
     await client.close()
 
@@ -135,3 +137,96 @@ def test_frame_policy_raises_as_the_sdk_stream_does() -> None:
     for bad in (b"[1, 2]", b'"\xff"', b'{"a": '):
         with pytest.raises(json.JSONDecodeError):
             _frame(None, bad, response)
+
+
+# --- whole replies: parity with the SDK path ---------------------------------------------------
+@pytest.mark.parametrize(("name", "step", "fields"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+async def test_wire_reply_matches_the_sdk_path(pair: tuple[Any, Any], emu: VendorEmulator, name: str, step: Any,
+                                               fields: dict[str, Any]) -> None:
+    wire, sdk = pair
+    outcomes = []
+    for adapter in (wire, sdk):
+        emu.reset()
+        emu.script(step, vendor="openai")
+        outcomes.append(await complete_outcome(adapter, _request(**fields)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] != (None, None)
+
+
+def _chat_body(message: Any = None, **fields: Any) -> str:
+    choice: dict[str, Any] = {"index": 0, "finish_reason": fields.pop("finish_reason", "stop")}
+    if message is not None:
+        choice["message"] = message
+    return json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "gpt-4o-wire",
+                       "choices": [choice], **fields})
+
+
+#: Chat Completions bodies the emulator's script model cannot produce, read the same by both paths.
+CHAT_BODIES = {
+    "refusal": _chat_body({"role": "assistant", "content": None, "refusal": "I can't help with that."}),
+    "filtered, no message": _chat_body(finish_reason="content_filter"),
+    "no message": _chat_body(finish_reason="stop"),
+    "no choices": json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "model": "m", "choices": []}),
+    "deepseek cache hits": _chat_body(
+        {"role": "assistant", "content": "4", "reasoning_content": "2+2"},
+        usage={"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110, "prompt_cache_hit_tokens": 64,
+               "prompt_cache_miss_tokens": 36, "completion_tokens_details": {"reasoning_tokens": 3}}),
+    "openrouter reasoning": _chat_body({"role": "assistant", "content": "ok", "reasoning": "thought"}),
+    "custom tool call": _chat_body({"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "custom", "custom": {"name": "g", "input": "x"}},
+        {"id": "c2", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\": 1}"}}]},
+        finish_reason="tool_calls"),
+    "error object": json.dumps({"error": {"message": "upstream failed", "type": "server_error"}}),
+}
+
+
+@pytest.mark.parametrize("body", list(CHAT_BODIES.values()), ids=list(CHAT_BODIES))
+async def test_chat_bodies_read_as_on_the_sdk_path(emu: VendorEmulator, body: str) -> None:
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{emu.url}/v1", max_retries=0)
+    wire, sdk = OpenAIAdapter(client), OpenAIAdapter(client)
+    sdk.wire_replies = False
+    outcomes = []
+    for adapter in (wire, sdk):
+        emu.script(Fault.raw(body, headers={"x-request-id": "req_from_header"}), vendor="openai")
+        outcomes.append(await complete_outcome(adapter, _request()))
+    await client.close()
+    assert outcomes[0] == outcomes[1]
+
+
+async def test_perplexity_fields_are_kept(emu: VendorEmulator) -> None:
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{emu.url}/v1", max_retries=0)
+    found = {"citations": ["https://a.example"], "search_results": [{"title": "A", "url": "https://a.example"}]}
+    emu.script(Reply(text="cited", extra_fields=found), vendor="openai")
+    completion = await OpenAIAdapter(client, options=OpenAIOptions(quirks=QUIRKS["perplexity"])).complete(_request())
+    emu.script(Reply(text="plain", extra_fields=found), vendor="openai")
+    plain = await OpenAIAdapter(client).complete(_request())  # no quirks: nothing kept
+    await client.close()
+    assert dict(completion.extras) == found and completion.text == "cited"
+    assert dict(plain.extras) == {}
+
+
+#: Bodies that are not a JSON object, whatever their content type: the provider's failure (failover-eligible),
+#: named as the SDK path names a JSON body it cannot decode.
+BROKEN = {
+    "empty": (b"", "application/json", "Expecting value"),
+    "truncated": (b'{"id": ', "application/json", "Expecting value"),
+    "array": (b"[1, 2]", "application/json", "the reply is not a JSON object"),
+    "scalar": (b"7", "application/json", "the reply is not a JSON object"),
+    "null": (b"null", "application/json", "the reply is not a JSON object"),
+    "not JSON": (b"<html>bad gateway</html>", "text/html", "Expecting value"),
+    "bad UTF-8": (b'{"id": "\xff"}', "application/json", "the reply is not UTF-8"),
+}
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize(("body", "media", "cause"), list(BROKEN.values()), ids=list(BROKEN))
+async def test_a_body_that_is_not_a_json_object_is_the_providers_failure(emu: VendorEmulator, api: str, body: bytes,
+                                                                         media: str, cause: str) -> None:
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{emu.url}/v1", max_retries=0)
+    emu.script(Fault.raw(body, media_type=media), vendor="openai")
+    with pytest.raises(ProviderUnavailable) as info:
+        await OpenAIAdapter(client, options=OpenAIOptions(api=api)).complete(_request())  # type: ignore[arg-type]
+    await client.close()
+    error = info.value
+    assert error.failover and error.__cause__ is None and error.__context__ is None
+    assert error.message == f"the provider sent a malformed response: {cause}"

@@ -1,5 +1,6 @@
-"""Shared by the wire fast-path tests: one stream's observable outcome (every event, and the error
-with everything a caller or the failover policy reads from it), and the scenarios both paths run."""
+"""Shared by the wire fast-path tests: one stream's or one call's observable outcome (every event or
+the completion, and the error with everything a caller or the failover policy reads from it), and
+the scenarios both paths run."""
 
 from __future__ import annotations
 
@@ -25,6 +26,21 @@ async def outcome(adapter: Any, req: CompletionRequest) -> tuple[list[Any], Any]
                   exc.failover, partial.parts if partial is not None else None)
         return events, detail
     return events, None
+
+
+async def complete_outcome(adapter: Any, req: CompletionRequest) -> tuple[Any, Any]:
+    """One ``complete`` call's observable outcome: the completion (its extras and usage too), or the
+    error (whether it drags an exception chain along; its request id as scripted, or only whether
+    there is one, since the emulator numbers them)."""
+    try:
+        done = await adapter.complete(req)
+    except LLMError as exc:
+        chained = exc.__cause__ is not None or exc.__context__ is not None
+        request_id = exc.request_id if exc.request_id == "req_from_header" else bool(exc.request_id)
+        return None, (chained, type(exc).__name__, exc.message, exc.status, exc.vendor_type, exc.vendor_code,
+                      exc.retryable, exc.failover, request_id)
+    # the emulator numbers its responses: the id is the one thing that differs per call
+    return (done.parts, done.stop_reason, done.usage, done.model, dict(done.extras)), None
 
 
 def scenarios(server_error: str, rate_limit_error: str) -> list[tuple[str, Any, dict[str, Any]]]:
