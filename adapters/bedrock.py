@@ -297,12 +297,14 @@ class BedrockConverseAdapter(SDKAdapter):
             capacity.release()
             if result.done():
                 return
-            if done.cancelled():  # dropped from the queue by aclose(): the caller was not cancelled
+            try:  # one read of the finished job (each of its accessors takes its lock)
+                value = done.result()
+            except concurrent.futures.CancelledError:  # dropped from the queue by aclose(): not the caller
                 result.set_exception(ProviderUnavailable(f"the {FAMILY} adapter was closed"))
-            elif (exc := done.exception()) is not None:
+            except BaseException as exc:  # handed to the caller as the call's outcome
                 result.set_exception(exc)
             else:
-                result.set_result(done.result())
+                result.set_result(value)
 
         def finished(done: concurrent.futures.Future[T]) -> None:
             with contextlib.suppress(RuntimeError):  # the loop was closed meanwhile
@@ -481,10 +483,10 @@ class BedrockConverseAdapter(SDKAdapter):
             params["toolConfig"] = tool_config
         inference: dict[str, Any] = {}
         max_tokens = request.max_tokens
-        extra = dict(self._extra_fields)
+        extra = self._extra_fields  # copied only when the request adds to it
         if request.reasoning is not None:
             max_tokens = max_tokens or self._default_max_tokens
-            extra.update(_reasoning_fields(request, max_tokens))
+            extra = {**extra, **_reasoning_fields(request, max_tokens)}
         if max_tokens is not None:
             inference["maxTokens"] = max_tokens
         if request.temperature is not None:
@@ -496,7 +498,7 @@ class BedrockConverseAdapter(SDKAdapter):
         if inference:
             params["inferenceConfig"] = inference
         if extra:
-            params["additionalModelRequestFields"] = extra
+            params["additionalModelRequestFields"] = dict(extra)
         fmt = request.response_format
         if fmt.kind != "text":
             schema = to_closed_objects(fmt.schema, "Bedrock") if fmt.schema is not None else {"type": "object"}
@@ -510,7 +512,9 @@ class BedrockConverseAdapter(SDKAdapter):
         """Converse messages: tool results ride in user turns, and consecutive turns of one role
         are merged (Bedrock requires user and assistant to alternate)."""
         out: list[dict[str, Any]] = []
-        last_user = max((i for i, m in enumerate(request.messages) if m.role is Role.USER), default=-1)
+        last_user = -1  # where an automatic cache point goes: after the last user turn
+        if auto_cache:
+            last_user = max((i for i, m in enumerate(request.messages) if m.role is Role.USER), default=-1)
         for i, message in enumerate(request.messages):
             if message.role is Role.SYSTEM:
                 continue

@@ -143,7 +143,9 @@ class FailoverPolicy:
         # Route sets none of whose routes' known facts can refuse a request (by name, with the set
         # itself: the router hands out the same object for a name): capability checks skipped.
         self._open_sets: dict[str, RouteSet] = {}
-        self._skip_sink: tuple[object, Callable[[SkippedRoutes], None]] | None = None
+        # How the observer is told of skipped routes, for the observer it was looked up for.
+        self._skip_owner: object = self.observer
+        self._skip_sink: Callable[[SkippedRoutes], None] = skipped_to(self.observer)
 
     @property
     def clock(self) -> Clock:
@@ -264,10 +266,9 @@ class FailoverPolicy:
     def _skips_to(self) -> Callable[[SkippedRoutes], None]:
         """How the observer is told of skipped routes (looked up once per observer)."""
         observer = self.observer
-        sink = self._skip_sink
-        if sink is None or sink[0] is not observer:
-            sink = self._skip_sink = (observer, skipped_to(observer))
-        return sink[1]
+        if self._skip_owner is not observer:
+            self._skip_owner, self._skip_sink = observer, skipped_to(observer)
+        return self._skip_sink
 
     def _on_transition(self, transition: BreakerTransition) -> None:
         with contextlib.suppress(Exception):  # an observer's bug must not change a request's outcome

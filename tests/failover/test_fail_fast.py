@@ -15,6 +15,7 @@ from llmport.ports.catalog import LayeredCatalog
 from llmport.ports.ledger import InMemoryUsageLedger
 from llmport.ports.metering import MeteredLLM, MeteringObserver
 from llmport.ports.observer import AttemptEvent, BreakerTransition, NullObserver
+from llmport.ports.state import Permit
 
 from .conftest import FakeClock, ask, make_policy
 
@@ -134,3 +135,38 @@ async def test_a_metered_fail_fast_costs_nothing_and_records_nothing(clock: Fake
         await metered.complete(ask())
     assert info.value.request_cost == Decimal(0)
     assert len(await ledger.records()) == recorded == 1  # the fail-fast added no record
+
+
+async def test_retry_after_is_the_soonest_wait_of_the_refused_routes(clock: FakeClock) -> None:
+    a, b, c = _down("a", "b", "c")
+    policy = make_policy(a, b, c, clock=clock, retry=RetryPolicy(1, 0, 0),
+                         breaker=BreakerConfig(failure_threshold=1, cooldown=30.0))
+    await _opened(policy)  # a, b and c open at t=0 for 30 s
+    clock.advance(10.0)
+    now = clock.monotonic()
+    policy.state.record_lockout(Permit("a/m-a"), now, 30.0, "AuthenticationFailed")  # a: until t=40
+    policy.state.record_lockout(Permit("c/m-c"), now, 100.0, "AuthenticationFailed")  # c: until t=110
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert info.value.retry_after == pytest.approx(20.0)  # b's, the soonest (a's 30 s before it, c's 100 s after)
+    clock.advance(20.0)
+    probe = policy.state.admit_now("b/m-b", clock.monotonic())  # b half-open, its probe out: no wait to report
+    assert isinstance(probe, Permit) and probe.probe
+    with pytest.raises(AllProvidersFailed) as info:
+        await policy.complete(ask())
+    assert [x.route for x in info.value.attempts] == ["a/m-a", "b/m-b", "c/m-c"]
+    assert info.value.retry_after == pytest.approx(10.0)  # a's, neither b's 0 nor c's 80 s
+
+
+async def test_skipped_routes_go_to_the_observer_of_the_moment(clock: FakeClock) -> None:
+    (a,) = _down("a")
+    first, second = RecordingObserver(), RecordingObserver()
+    policy = make_policy(a, clock=clock, observer=first, retry=RetryPolicy(1, 0, 0),
+                         breaker=BreakerConfig(failure_threshold=1))
+    await _opened(policy)
+    for observer in (second, first, second):
+        policy.observer = observer
+        with pytest.raises(AllProvidersFailed):
+            await policy.complete(ask())
+    assert [e.outcome for e in first.attempts] == ["error", "skipped"]
+    assert [e.outcome for e in second.attempts] == ["skipped", "skipped"]
