@@ -7,22 +7,14 @@ deadline (``policy.timeout``); with the logging observer at its default level; t
 policy (its observers: logging and metering); the container's metering step over it; the whole
 ``container.llm()`` (loop guard, pipeline steps). The differences between rows are what each layer
 costs; ``calls`` shows the same stack against the raw SDK over loopback.
-
-The last two rows run the adapter alone and the full stack over an adapter that first spends about
-a millisecond of Python on a worker thread, as boto3 does for Bedrock: the layers' code then runs
-with caches the SDK's work evicted, and costs several times what it costs over the instant adapter
-(which is why the full stack adds more per call over a real SDK than this suite's first rows show).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import json
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from benchmarks.harness import FAMILIES, SHORT, SHORT_TEXT, Op, environment, request, stack_env
@@ -31,7 +23,6 @@ from llmport.domain import Completion, CompletionRequest, StopReason, StreamEven
 from llmport.ports import FailoverPolicy, PolicyConfig, Route
 
 CALLS = 2000
-HOP_CALLS = 200  # over the worker-thread adapter (about 1 ms each)
 ANSWER = Completion((TextPart(SHORT_TEXT),), StopReason("end_turn", "stop"), Usage(12, 9), "p", SHORT)
 
 
@@ -52,40 +43,6 @@ class Instant:
         pass
 
 
-_BODY = {f"k{i}": ["v" * 20, i, {"x": 1.5}] for i in range(60)}
-
-
-def _sdk_work() -> None:
-    """About a millisecond of Python, as an SDK spends building, signing and parsing a call."""
-    for _ in range(12):
-        json.loads(json.dumps(_BODY))
-
-
-class Hop(Instant):
-    """``Instant`` after ``_sdk_work`` on a worker thread (the shape of a boto3 call)."""
-
-    def __init__(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
-        self.pool = pool
-        self.hop = False  # off while the other rows run: the container's adapter is shared
-
-    async def complete(self, request: CompletionRequest) -> Completion:
-        if self.hop:
-            await asyncio.get_running_loop().run_in_executor(self.pool, _sdk_work)
-            return ANSWER
-        return await super().complete(request)
-
-
-def _loop_cpu(op: Op) -> Callable[[], Awaitable[float]]:
-    """A side timing ``HOP_CALLS`` calls of ``op`` in the loop thread's CPU time (the layers run
-    there; the worker thread's identical SDK work would only add its noise)."""
-    async def side() -> float:
-        start = time.thread_time()
-        for _ in range(HOP_CALLS):
-            await op()
-        return (time.thread_time() - start) / HOP_CALLS
-    return side
-
-
 def _text(port: Any, req: CompletionRequest) -> Op:
     async def op() -> object:
         return (await port.complete(req)).text
@@ -98,8 +55,7 @@ async def _measure() -> list[Result]:
     from llmport.composition.container import Container
     from llmport.composition.policy_factory import StructlogObserver
 
-    pool = concurrent.futures.ThreadPoolExecutor(1)
-    instant = Hop(pool)
+    instant = Instant()
     route = Route("p", SHORT, instant)
     direct = request(f"p/{SHORT}")
     null = open(os.devnull, "w")  # noqa: ASYNC230, SIM115 - a device: no blocking I/O
@@ -124,20 +80,13 @@ async def _measure() -> list[Result]:
                     if await op() != SHORT_TEXT:
                         raise RuntimeError("layers: a layer changed the answer")
             samples = await interleave([cpu_batch(op, CALLS, 1) for op in sides.values()], rounds(7, 3))
-            instant.hop = True
-            hop = await interleave([_loop_cpu(sides["adapter alone"]), _loop_cpu(sides["full stack"])], rounds(7, 3))
         finally:
-            pool.shutdown()
             await container.shutdown_resources()  # type: ignore[misc]
     base = samples[0]
     rows = [Result("layers", "adapter alone (CPU)", "us", Stat.of(base))]
     for name, values in list(zip(sides, samples, strict=True))[1:]:
         rows.append(Result("layers", f"{name}: above the adapter (CPU)", "us",
                            Stat.of([v - b for b, v in zip(base, values, strict=True)])))
-    rows += [Result("layers", "adapter on a worker thread, 1 ms (loop CPU)", "us",
-                    Stat.of(hop[0])),
-             Result("layers", "full stack over it: above it (loop CPU)", "us",
-                    Stat.of([v - b for b, v in zip(*hop, strict=True)]))]
     return rows
 
 
