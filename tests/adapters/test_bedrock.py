@@ -178,6 +178,13 @@ async def test_prompt_cache_points_and_json_schema(llm: BedrockConverseAdapter, 
     assert json.loads(text_format["structure"]["jsonSchema"]["schema"]) == {**schema, "additionalProperties": False}
 
 
+def test_automatic_cache_points_need_a_user_turn() -> None:
+    """No user turn: automatic caching marks no message (only the last user turn gets a point)."""
+    adapter = BedrockConverseAdapter(object())
+    request = CompletionRequest(MODEL, [Message.assistant("only")], cache=CachePolicy(prompt_cache="auto"))
+    assert adapter._params(request)["messages"] == [{"role": "assistant", "content": [{"text": "only"}]}]
+
+
 async def test_empty_assistant_turn_is_dropped(llm: BedrockConverseAdapter, emu: VendorEmulator) -> None:
     await llm.complete(CompletionRequest(MODEL, [Message.user("a"), Message(role="assistant", parts=(TextPart(""),)),
                                                      Message.user("b")]))
