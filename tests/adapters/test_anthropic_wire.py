@@ -18,7 +18,7 @@ from llmport.adapters.anthropic_wire import _policy, speaks_sse
 from llmport.adapters.testing.emulator import Fault, Reply, VendorEmulator
 from llmport.domain import CompletionRequest, Message, ProviderUnavailable
 
-from .wire_parity import complete_outcome, outcome, scenarios
+from .wire_parity import complete_outcome, on_both, outcome, scenarios
 
 KEY = "sk-ant-test-wire-secret-0123456789"
 
@@ -44,12 +44,7 @@ SCENARIOS = scenarios("overloaded_error", "rate_limit_error")
 @pytest.mark.parametrize(("name", "step", "fields"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
 async def test_wire_stream_matches_the_sdk_path(pair: tuple[Any, Any], emu: VendorEmulator, name: str, step: Any,
                                                 fields: dict[str, Any]) -> None:
-    wire, sdk = pair
-    outcomes = []
-    for adapter in (wire, sdk):
-        emu.reset()
-        emu.script(step, vendor="anthropic")
-        outcomes.append(await outcome(adapter, _request(**fields)))
+    outcomes = await on_both(pair, emu, "anthropic", step, _request(**fields), outcome)
     assert outcomes[0] == outcomes[1]
     events, error = outcomes[0]
     assert events or error
@@ -93,12 +88,7 @@ def test_only_plain_sse_clients_take_the_wire_path() -> None:
 @pytest.mark.parametrize(("name", "step", "fields"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
 async def test_wire_reply_matches_the_sdk_path(pair: tuple[Any, Any], emu: VendorEmulator, name: str, step: Any,
                                                fields: dict[str, Any]) -> None:
-    wire, sdk = pair
-    outcomes = []
-    for adapter in (wire, sdk):
-        emu.reset()
-        emu.script(step, vendor="anthropic")
-        outcomes.append(await complete_outcome(adapter, _request(**fields)))
+    outcomes = await on_both(pair, emu, "anthropic", step, _request(**fields), complete_outcome)
     assert outcomes[0] == outcomes[1]
     assert outcomes[0] != (None, None)
 

@@ -23,7 +23,7 @@ from llmport.adapters.sse import DONE, Frame, SSEDecoder
 from llmport.adapters.testing.emulator import Fault, Reply, VendorEmulator
 from llmport.domain import CompletionRequest, Message, ProviderUnavailable
 
-from .wire_parity import complete_outcome, outcome, scenarios
+from .wire_parity import complete_outcome, on_both, outcome, scenarios
 
 KEY = "sk-test-wire-secret-0123456789"
 
@@ -103,12 +103,7 @@ SCENARIOS = scenarios("server_error", "rate_limit_exceeded")
 @pytest.mark.parametrize(("name", "step", "fields"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
 async def test_wire_stream_matches_the_sdk_path(pair: tuple[Any, Any], emu: VendorEmulator, name: str, step: Any,
                                                 fields: dict[str, Any]) -> None:
-    wire, sdk = pair
-    outcomes = []
-    for adapter in (wire, sdk):
-        emu.reset()
-        emu.script(step, vendor="openai")
-        outcomes.append(await outcome(adapter, _request(**fields)))
+    outcomes = await on_both(pair, emu, "openai", step, _request(**fields), outcome)
     assert outcomes[0] == outcomes[1]
     events, error = outcomes[0]
     assert events or error  # every scenario yields something to compare
@@ -143,12 +138,7 @@ def test_frame_policy_raises_as_the_sdk_stream_does() -> None:
 @pytest.mark.parametrize(("name", "step", "fields"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
 async def test_wire_reply_matches_the_sdk_path(pair: tuple[Any, Any], emu: VendorEmulator, name: str, step: Any,
                                                fields: dict[str, Any]) -> None:
-    wire, sdk = pair
-    outcomes = []
-    for adapter in (wire, sdk):
-        emu.reset()
-        emu.script(step, vendor="openai")
-        outcomes.append(await complete_outcome(adapter, _request(**fields)))
+    outcomes = await on_both(pair, emu, "openai", step, _request(**fields), complete_outcome)
     assert outcomes[0] == outcomes[1]
     assert outcomes[0] != (None, None)
 

@@ -4,10 +4,11 @@ the scenarios both paths run."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from llmport.adapters.testing.emulator import Fault, Reply, ScriptedToolCall, ScriptedUsage
+from llmport.adapters.testing.emulator import Fault, Reply, ScriptedToolCall, ScriptedUsage, VendorEmulator
 from llmport.domain import CompletionRequest, LLMError, ReasoningConfig, StreamEnd, StreamInterrupted, ToolSpec
 
 TOOL = ToolSpec("lookup", "Look something up", {"type": "object", "properties": {"q": {"type": "string"}}})
@@ -41,6 +42,18 @@ async def complete_outcome(adapter: Any, req: CompletionRequest) -> tuple[Any, A
                       exc.retryable, exc.failover, request_id)
     # the emulator numbers its responses: the id is the one thing that differs per call
     return (done.parts, done.stop_reason, done.usage, done.model, dict(done.extras)), None
+
+
+async def on_both(pair: tuple[Any, Any], emu: VendorEmulator, vendor: str, step: Any, req: CompletionRequest,
+                  run: Callable[[Any, CompletionRequest], Awaitable[Any]]) -> list[Any]:
+    """``run`` (``outcome`` or ``complete_outcome``) on the wire adapter, then on the SDK one, each
+    against a fresh emulator script of ``step``."""
+    outcomes = []
+    for adapter in pair:
+        emu.reset()
+        emu.script(step, vendor=vendor)
+        outcomes.append(await run(adapter, req))
+    return outcomes
 
 
 def scenarios(server_error: str, rate_limit_error: str) -> list[tuple[str, Any, dict[str, Any]]]:
