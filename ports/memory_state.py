@@ -27,6 +27,10 @@ class _Route:
         self.permit = Permit(name)  # every non-probe admission shares it
         self.probe_token: str | None = None
 
+    def retry_in(self, now: float) -> float:
+        """Seconds until this route may be tried again (0.0: now)."""
+        return max(self.breaker.retry_in(now), self.cool_until - now, 0.0)
+
     def idle(self, now: float) -> bool:
         """Nothing here a decision depends on: forgetting it loses only statistics."""
         b = self.breaker
@@ -114,9 +118,7 @@ class MemoryPolicyState:
 
     def retry_in(self, route: str, now: float) -> float:
         r = self._routes.get(route)
-        if r is None:
-            return 0.0
-        return max(r.breaker.retry_in(now), r.cool_until - now, 0.0)
+        return 0.0 if r is None else r.retry_in(now)
 
     def breaker_state(self, route: str, now: float) -> BreakerState:
         r = self._routes.get(route)
@@ -124,10 +126,7 @@ class MemoryPolicyState:
 
     def refusal(self, route: str, now: float) -> tuple[BreakerState, float]:
         r = self._routes.get(route)
-        if r is None:
-            return "closed", 0.0
-        b = r.breaker
-        return b.state, max(b.retry_in(now), r.cool_until - now, 0.0)
+        return ("closed", 0.0) if r is None else (r.breaker.state, r.retry_in(now))
 
     # -- record this outcome ------------------------------------------------------------------------
 
