@@ -343,14 +343,23 @@ def _refused(name: str, routes: int, late: bool, retryable: bool, attempts: Sequ
     if proto is None:
         if len(_REFUSED) >= 4096:  # bounded: route set names can come from callers
             _REFUSED.clear()
-        reason = "the request deadline passed" if late else "every route failed or is unavailable"
-        proto = _REFUSED[key] = AllProvidersFailed(f"{name!r}: {reason} (0 attempts on {routes} routes)",
-                                                   attempts=(), status=504 if late else 503, retryable=retryable)
+        proto = _REFUSED[key] = AllProvidersFailed(_exhausted_message(name, late, 0, routes), attempts=(),
+                                                   status=_unavailable_status(late), retryable=retryable)
     error = AllProvidersFailed.__new__(AllProvidersFailed, *proto.args)
     error.__dict__.update(proto.__dict__)
     error.attempts = tuple(attempts)
     error.retry_after = retry_after
     return error
+
+
+def _exhausted_message(name: str, late: bool, tried: int, routes: int) -> str:
+    reason = "the request deadline passed" if late else "every route failed or is unavailable"
+    return f"{name!r}: {reason} ({tried} attempts on {routes} routes)"
+
+
+def _unavailable_status(late: bool) -> int:
+    """The status of a request no route could try: unavailable for now, or out of time."""
+    return 504 if late else 503
 
 
 def _unexpected(exc: Exception, route: Route) -> LLMError:
@@ -776,10 +785,8 @@ class _Run:
         if all_refused and not errors:  # an outage's fail-fast path: the error from its prototype
             raise _refused(self.route_set.name, len(self.order), late, late or self.skipped, self.attempts,
                            self.soonest or None) from last
-        tried = len(errors)
-        reason = "the request deadline passed" if late else "every route failed or is unavailable"
         raise AllProvidersFailed(
-            f"{self.route_set.name!r}: {reason} ({tried} attempts on {len(self.order)} routes)",
+            _exhausted_message(self.route_set.name, late, len(errors), len(self.order)),
             attempts=self.attempts,
             status=self._status(late),
             retry_after=(self.soonest or None) if all_refused else self._retry_after(now),
@@ -790,8 +797,8 @@ class _Run:
         """One status for the whole request: the attempts' own when they agree, else 429 when every
         attempt was throttled, 504 when the deadline passed, 503 when every failure was transient."""
         errors = self.errors
-        if not errors:  # every route skipped: unavailable for now
-            return 504 if late else 503
+        if not errors:  # every route skipped
+            return _unavailable_status(late)
         statuses = {e.status for e in errors}
         if len(statuses) == 1 and None not in statuses:
             return statuses.pop()
