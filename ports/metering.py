@@ -164,11 +164,8 @@ class MeteredLLM:
             _CURRENT.reset(token)
             if reserved:
                 await self._close(meter, reserved)
-            elif meter.records and self.ledger is not None:  # ``_close`` without budgets, inline
-                try:
-                    await self.ledger.record(meter.records)
-                except Exception as exc:
-                    self._warn(f"usage ledger: could not record {len(meter.records)} attempts: {type(exc).__name__}")
+            elif meter.records:  # ``_close`` without budgets to settle
+                await self._record(meter)
         cost, total = meter.answer_cost, meter.total_cost
         if cost is None and total is None and completion.cost is None and completion.request_cost is None:
             return completion  # unpriced: the answer as it came (no copy)
@@ -233,11 +230,8 @@ class MeteredLLM:
 
     async def _close(self, meter: RequestMeter, reserved: list[Charge]) -> None:
         """Record the request's attempts and settle its reservations; never changes its outcome."""
-        if self.ledger is not None and meter.records:
-            try:
-                await self.ledger.record(meter.records)
-            except Exception as exc:  # the answer stands even when the ledger is unreachable
-                self._warn(f"usage ledger: could not record {len(meter.records)} attempts: {type(exc).__name__}")
+        if meter.records:
+            await self._record(meter)
         if not reserved:
             return
         spent: list[Charge] = []
@@ -254,6 +248,15 @@ class MeteredLLM:
             self._warn(f"budgets: could not settle a reservation: {type(exc).__name__}")
             return
         self._alert(statuses)
+
+    async def _record(self, meter: RequestMeter) -> None:
+        """Put the request's attempts in the ledger, if there is one; never changes its outcome."""
+        if self.ledger is None:
+            return
+        try:
+            await self.ledger.record(meter.records)
+        except Exception as exc:  # the answer stands even when the ledger is unreachable
+            self._warn(f"usage ledger: could not record {len(meter.records)} attempts: {type(exc).__name__}")
 
     def _alert(self, statuses: list[BudgetStatus]) -> None:
         specs = {s.name: s for s in self.budgets}
